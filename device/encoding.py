@@ -24,6 +24,9 @@ NO_EVENT = 129
 VOCAB_SIZE = 130
 STEPS_PER_QUARTER = 4
 MIDI_PITCH_RANGE = (0, 127)
+# The token fed to the model before a melody's first step: every melody is
+# treated as preceded by silence, so training prepends it and the device starts with it.
+START_TOKEN = NO_EVENT
 
 
 class Note(NamedTuple):
