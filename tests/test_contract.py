@@ -1,0 +1,90 @@
+"""The model contract: written by the exporter, checked by the device on load."""
+
+import json
+
+import pytest
+
+from device import encoding
+from device.contract import Contract, ContractError, StateSpec, TensorSpec, load_contract, sha256_of
+
+
+def write_model(tmp_path, payload=b"TFL3 model bytes", **overrides):
+    model = tmp_path / "m.tflite"
+    model.write_bytes(payload)
+    fields = dict(
+        token=TensorSpec("token", (1, 1), "int32"),
+        logits=TensorSpec("logits", (1, encoding.VOCAB_SIZE), "float32"),
+        states=(StateSpec("h1", "h1_out", (1, 8)), StateSpec("c1", "c1_out", (1, 8))),
+        precision="float32",
+        pitch_range=(48, 84),
+        tflite_sha256=sha256_of(model),
+        tflite_file=model.name,
+        tflite_bytes=len(payload),
+    )
+    fields.update(overrides)
+    Contract(**fields).save(model.with_suffix(".json"))
+    return model
+
+
+def edit_json(model, change):
+    path = model.with_suffix(".json")
+    data = json.loads(path.read_text())
+    change(data)
+    path.write_text(json.dumps(data))
+
+
+def test_a_saved_contract_loads_back_equal(tmp_path):
+    model = write_model(tmp_path)
+    contract = load_contract(model)
+    assert contract.states[1] == StateSpec("c1", "c1_out", (1, 8), "float32")
+    assert contract.pitch_range == (48, 84)
+    assert json.loads(model.with_suffix(".json").read_text())["encoding"]["no_event"] == encoding.NO_EVENT
+
+
+def test_missing_contract_names_the_file(tmp_path):
+    model = tmp_path / "lonely.tflite"
+    model.write_bytes(b"x")
+    with pytest.raises(ContractError, match="lonely.json: contract not found"):
+        load_contract(model)
+
+
+def test_truncated_model_is_refused(tmp_path):
+    model = write_model(tmp_path)
+    model.write_bytes(model.read_bytes()[:5])
+    with pytest.raises(ContractError, match="5 bytes, but its contract records 16"):
+        load_contract(model)
+
+
+def test_a_different_model_with_the_same_size_is_refused(tmp_path):
+    model = write_model(tmp_path)
+    model.write_bytes(b"X" * model.stat().st_size)
+    with pytest.raises(ContractError, match="SHA-256"):
+        load_contract(model)
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (lambda d: d["encoding"].update(vocab_size=131), r"'encoding.vocab_size' is 131"),
+        (lambda d: d["encoding"].update(no_event=128), r"'encoding.no_event' is 128"),
+        (lambda d: d["encoding"].update(steps_per_quarter=3), r"'encoding.steps_per_quarter' is 3"),
+        (lambda d: d.update(format_version=9), r"'format_version' is 9"),
+        (lambda d: d.update(precision="int4"), r"'precision' is 'int4'"),
+        (lambda d: d["tensors"]["logits"].update(shape=[1, 129]), r"'tensors.logits.shape' is \[1, 129\]"),
+        (lambda d: d["tensors"].update(states=[]), r"'tensors.states' is empty"),
+        (lambda d: d.pop("tensors"), r"malformed contract \(KeyError"),
+    ],
+)
+def test_a_contract_that_does_not_match_the_encoding_says_what_and_where(tmp_path, change, message):
+    model = write_model(tmp_path)
+    edit_json(model, change)
+    with pytest.raises(ContractError, match=message) as error:
+        load_contract(model)
+    assert "m.json" in str(error.value)
+
+
+def test_a_contract_that_is_not_json_is_refused(tmp_path):
+    model = write_model(tmp_path)
+    model.with_suffix(".json").write_text("{not json")
+    with pytest.raises(ContractError, match="not readable JSON"):
+        load_contract(model)
