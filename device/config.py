@@ -1,0 +1,199 @@
+"""The box's configuration: a TOML file read into frozen dataclasses.
+
+Every key is optional; a missing key keeps the default below. Unknown keys and
+bad values raise ConfigError naming the file and the key, e.g.
+``box.toml: midi.channel = 17: must be 1..16``. Command-line flags override the
+file with ``dataclasses.replace`` (see device/cli.py). Relative paths in a file
+are taken relative to the file's folder; the defaults are relative to the
+working directory. The shipped example is device/pi/box.toml.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+CONTROL_KINDS = ("mcp3008", "encoder", "none")
+RUNTIME_NAMES = ("", "ai-edge-litert", "tflite-runtime")
+
+
+class ConfigError(ValueError):
+    """The configuration file is missing, not TOML, or holds an unknown key or a bad value."""
+
+
+@dataclass(frozen=True)
+class MidiConfig:
+    """Where the notes go: one of port (a fragment of an output port's name), virtual (a new port
+    with this name) or midi_file (a .mid written as it plays); all empty: chosen at start."""
+
+    port: str = ""
+    virtual: str = ""
+    midi_file: str = ""
+    channel: int = 1  # 1..16, as printed on synths
+    velocity: int = 100  # 1..127
+
+
+@dataclass(frozen=True)
+class TempoConfig:
+    bpm: float = 120.0  # quarter notes per minute, 20..400
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    path: str = "models/default.tflite"  # the .tflite; its .json contract sits beside it
+    runtime: str = ""  # "" picks the first installed of ai-edge-litert, tflite-runtime
+    num_threads: int = 1
+
+
+@dataclass(frozen=True)
+class PrimerConfig:
+    """Tokens fed to the model after a reset, before it plays: a list, or the first steps of a MIDI file."""
+
+    tokens: tuple[int, ...] = ()
+    midi_file: str = ""
+    max_steps: int = 64  # steps read from midi_file
+
+
+@dataclass(frozen=True)
+class TemperatureConfig:
+    """The knob maps 0..1 to low..high (1.0 in the middle); the box starts at ``initial``."""
+
+    low: float = 0.05
+    high: float = 3.0
+    initial: float = 1.0
+
+
+@dataclass(frozen=True)
+class ControlsConfig:
+    """GPIO controls; pin numbers are BCM (GPIO) numbers, as in docs/wiring.png."""
+
+    kind: str = "mcp3008"  # "mcp3008" (potentiometer on an ADC), "encoder" (rotary encoder) or "none"
+    button_pin: int = 17
+    led_pin: int = 27
+    encoder_a_pin: int = 5
+    encoder_b_pin: int = 6
+    encoder_steps: int = 24  # encoder detents from lowest to highest temperature
+    adc_channel: int = 0  # MCP3008 input CH0..CH7
+    spi_device: int = 0  # SPI0 chip select: 0 = CE0 (GPIO8), 1 = CE1 (GPIO7)
+    hold_time: float = 1.0  # seconds: a press held this long pauses/resumes instead of resetting
+    hysteresis: float = 0.02  # knob travel (0..1) a reading must move before the temperature follows
+
+
+@dataclass(frozen=True)
+class Config:
+    midi: MidiConfig = field(default_factory=MidiConfig)
+    tempo: TempoConfig = field(default_factory=TempoConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    primer: PrimerConfig = field(default_factory=PrimerConfig)
+    temperature: TemperatureConfig = field(default_factory=TemperatureConfig)
+    controls: ControlsConfig = field(default_factory=ControlsConfig)
+
+
+SECTIONS = {f.name: f.default_factory for f in fields(Config)}
+PATH_KEYS = {("midi", "midi_file"), ("model", "path"), ("primer", "midi_file")}
+
+
+def load_config(path: str | Path | None) -> Config:
+    """Read a TOML file into a checked Config; ``None`` gives the defaults."""
+    if path is None:
+        return check(Config(), "defaults")
+    path = Path(path)
+    try:
+        data = tomllib.loads(path.read_text())
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: configuration file not found") from None
+    except (OSError, UnicodeDecodeError) as error:
+        raise ConfigError(f"{path}: not readable ({error})") from None
+    except tomllib.TOMLDecodeError as error:
+        raise ConfigError(f"{path}: not valid TOML ({error})") from None
+    return from_dict(data, source=path.name, base=path.parent)
+
+
+def from_dict(data: dict[str, Any], source: str = "config", base: Path | None = None) -> Config:
+    """Build a checked Config from parsed TOML; ``source`` names it in errors."""
+    sections = {}
+    for name, values in data.items():
+        if name not in SECTIONS:
+            raise ConfigError(f"{source}: unknown section [{name}] (known: {', '.join(SECTIONS)})")
+        if not isinstance(values, dict):
+            raise ConfigError(f"{source}: {name} must be a [{name}] table")
+        sections[name] = _section(SECTIONS[name](), name, values, source, base)
+    return check(Config(**sections), source)
+
+
+def _section(default: Any, name: str, values: dict[str, Any], source: str, base: Path | None) -> Any:
+    known = {f.name: f for f in fields(default)}
+    changes = {}
+    for key, value in values.items():
+        if key not in known:
+            raise ConfigError(f"{source}: unknown key {name}.{key} (known: {', '.join(known)})")
+        changes[key] = _typed(value, getattr(default, key), f"{source}: {name}.{key} = {value!r}")
+        if (name, key) in PATH_KEYS and changes[key] and base is not None:
+            changes[key] = str(base / changes[key])
+    return replace(default, **changes)
+
+
+def _typed(value: Any, default: Any, where: str) -> Any:
+    """Check ``value`` has the type of ``default`` (ints are accepted for floats)."""
+    if isinstance(default, bool) or isinstance(value, bool):
+        raise ConfigError(f"{where}: must be a {type(default).__name__}")
+    if isinstance(default, float) and isinstance(value, int | float):
+        return float(value)
+    if isinstance(default, tuple):
+        if not isinstance(value, list) or not all(isinstance(v, int) and not isinstance(v, bool) for v in value):
+            raise ConfigError(f"{where}: must be a list of integers")
+        return tuple(value)
+    if not isinstance(value, type(default)):
+        raise ConfigError(f"{where}: must be a {type(default).__name__}")
+    return value
+
+
+def check(config: Config, source: str = "config") -> Config:
+    """Check value ranges; raise ConfigError naming the first bad key. Returns ``config``."""
+    m, t, c, p = config.midi, config.temperature, config.controls, config.primer
+    rules = [
+        ("midi.channel", m.channel, 1 <= m.channel <= 16, "must be 1..16"),
+        ("midi.velocity", m.velocity, 1 <= m.velocity <= 127, "must be 1..127"),
+        ("midi", [m.port, m.virtual, m.midi_file], sum(map(bool, [m.port, m.virtual, m.midi_file])) <= 1,
+         "choose at most one of port, virtual, midi_file"),
+        ("tempo.bpm", config.tempo.bpm, 20 <= config.tempo.bpm <= 400, "must be 20..400"),
+        ("model.runtime", config.model.runtime, config.model.runtime in RUNTIME_NAMES,
+         f"must be one of {', '.join(repr(r) for r in RUNTIME_NAMES)}"),
+        ("model.num_threads", config.model.num_threads, 1 <= config.model.num_threads <= 16, "must be 1..16"),
+        ("primer.tokens", list(p.tokens), all(0 <= v < 130 for v in p.tokens), "tokens must be 0..129"),
+        ("primer.max_steps", p.max_steps, 1 <= p.max_steps <= 4096, "must be 1..4096"),
+        ("temperature.low", t.low, 0 < t.low < 1, "must be between 0 and 1"),
+        ("temperature.high", t.high, 1 < t.high <= 10, "must be above 1 and at most 10"),
+        ("temperature.initial", t.initial, t.low <= t.initial <= t.high, f"must be {t.low}..{t.high} (low..high)"),
+        ("controls.kind", c.kind, c.kind in CONTROL_KINDS, f"must be one of {', '.join(CONTROL_KINDS)}"),
+        ("controls.adc_channel", c.adc_channel, 0 <= c.adc_channel <= 7, "must be 0..7"),
+        ("controls.spi_device", c.spi_device, c.spi_device in (0, 1), "must be 0 (CE0) or 1 (CE1)"),
+        ("controls.hold_time", c.hold_time, 0.2 <= c.hold_time <= 10, "must be 0.2..10 seconds"),
+        ("controls.hysteresis", c.hysteresis, 0 <= c.hysteresis < 0.5, "must be 0..0.5"),
+        ("controls.encoder_steps", c.encoder_steps, 2 <= c.encoder_steps <= 1000, "must be 2..1000"),
+    ]
+    for key in ("button_pin", "led_pin", "encoder_a_pin", "encoder_b_pin"):
+        value = getattr(c, key)
+        rules.append((f"controls.{key}", value, 0 <= value <= 27, "must be a BCM GPIO number 0..27"))
+    for key, value, ok, message in rules:
+        if not ok:
+            raise ConfigError(f"{source}: {key} = {value!r}: {message}")
+    _check_pins(c, source)
+    return config
+
+
+def _check_pins(c: ControlsConfig, source: str) -> None:
+    """Two functions on one GPIO would fight; the MCP3008 takes SPI0's pins."""
+    used = {}
+    if c.kind == "mcp3008":
+        used |= {"SPI0 SCLK": 11, "SPI0 MOSI": 10, "SPI0 MISO": 9, f"SPI0 CE{c.spi_device}": 8 - c.spi_device}
+    used |= {"controls.button_pin": c.button_pin, "controls.led_pin": c.led_pin}
+    if c.kind == "encoder":
+        used |= {"controls.encoder_a_pin": c.encoder_a_pin, "controls.encoder_b_pin": c.encoder_b_pin}
+    seen: dict[int, str] = {}
+    for key, pin in used.items():
+        if pin in seen:
+            raise ConfigError(f"{source}: {key} = {pin}: GPIO{pin} is already used by {seen[pin]}")
+        seen[pin] = key
