@@ -1,0 +1,188 @@
+"""The box's physical controls through gpiozero: temperature knob, reset button, status LED.
+
+The knob is a potentiometer on an MCP3008 ADC (SPI0) or a rotary encoder; the
+button resets on a short press and pauses/resumes on a long one; the LED blinks
+on the beat. The pin factory is always passed in (MockFactory in tests, the
+default lgpio factory on a Pi); this module never sets gpiozero's global one.
+
+Three rates (DESIGN.md rule 4): gpiozero calls the button callbacks on its own
+thread and they only set flags under a lock; the loop calls ``read()`` once per
+step, which samples the knob and consumes the flags, and ``beat()`` once per step.
+"""
+
+from __future__ import annotations
+
+import threading
+
+from device.config import ControlsConfig, TemperatureConfig
+from device.loop import ControlState
+from device.sampling import temperature_from_knob
+
+STEPS_PER_BEAT = 4  # 16th-note steps per quarter note (the LED's beat)
+
+
+class Hysteresis:
+    """Follows a noisy 0..1 reading only when it leaves a band of +-``band`` around the
+    last accepted value, so ADC noise does not wobble the temperature. The ends 0 and 1
+    are always reachable: a reading within ``band`` of an end snaps to it."""
+
+    def __init__(self, band: float, initial: float | None = None):
+        self.band = band
+        self.value = initial
+
+    def update(self, reading: float) -> float:
+        """Feed one reading (0..1); return the accepted value (0..1)."""
+        if reading <= self.band:
+            reading = 0.0
+        elif reading >= 1.0 - self.band:
+            reading = 1.0
+        if self.value is None or abs(reading - self.value) >= self.band or reading in (0.0, 1.0):
+            self.value = reading
+        return self.value
+
+
+def knob_from_temperature(temperature: float, low: float, high: float) -> float:
+    """Inverse of ``temperature_from_knob``: the knob position 0..1 giving ``temperature``
+    (bisection; the mapping rises monotonically)."""
+    lo, hi = 0.0, 1.0
+    for _ in range(40):
+        mid = (lo + hi) / 2
+        if temperature_from_knob(mid, low, high) < temperature:
+            lo = mid
+        else:
+            hi = mid
+    return (lo + hi) / 2
+
+
+class AdcKnob:
+    """A potentiometer's wiper on an MCP3008 channel, read through a hysteresis filter."""
+
+    def __init__(self, config: ControlsConfig, pin_factory):
+        from gpiozero import MCP3008
+
+        self._adc = MCP3008(channel=config.adc_channel, port=0, device=config.spi_device, pin_factory=pin_factory)
+        self._filter = Hysteresis(config.hysteresis)
+
+    def position(self) -> float:
+        """The knob position 0..1 (0 fully counter-clockwise)."""
+        return self._filter.update(self._adc.value)
+
+    def close(self) -> None:
+        self._adc.close()
+
+
+class EncoderKnob:
+    """A rotary encoder as a knob: ``steps`` detents from 0 to 1, no wrap-around."""
+
+    def __init__(self, config: ControlsConfig, initial: float, pin_factory):
+        from gpiozero import RotaryEncoder
+
+        self._half = max(1, config.encoder_steps // 2)
+        self._encoder = RotaryEncoder(
+            config.encoder_a_pin, config.encoder_b_pin, max_steps=self._half, wrap=False, pin_factory=pin_factory
+        )
+        self._encoder.steps = round((2 * initial - 1) * self._half)
+
+    def position(self) -> float:
+        return (self._encoder.steps + self._half) / (2 * self._half)
+
+    def close(self) -> None:
+        self._encoder.close()
+
+
+class GpioControls:
+    """The loop's Controls on real (or mock) pins. ``close()`` is idempotent; a context manager."""
+
+    def __init__(self, controls: ControlsConfig, temperature: TemperatureConfig, pin_factory):
+        from gpiozero import LED, Button
+
+        self._temperature = temperature
+        self._lock = threading.Lock()
+        self._reset = False
+        self._pause_toggle = False
+        self._held = False
+        self._error = False
+        self._closed = False
+        self._devices = []
+        self.led = None
+        try:
+            self.knob = self._make_knob(controls, temperature, pin_factory)
+            if self.knob is not None:
+                self._devices.append(self.knob)
+            self.button = Button(controls.button_pin, pull_up=True, hold_time=controls.hold_time,
+                                 pin_factory=pin_factory)
+            self._devices.append(self.button)
+            self.led = LED(controls.led_pin, pin_factory=pin_factory)
+            self._devices.append(self.led)
+        except BaseException:
+            self.close()
+            raise
+        self.button.when_held = self._on_held
+        self.button.when_released = self._on_released
+
+    @staticmethod
+    def _make_knob(controls: ControlsConfig, temperature: TemperatureConfig, pin_factory):
+        if controls.kind == "mcp3008":
+            return AdcKnob(controls, pin_factory)
+        if controls.kind == "encoder":
+            initial = knob_from_temperature(temperature.initial, temperature.low, temperature.high)
+            return EncoderKnob(controls, initial, pin_factory)
+        return None
+
+    # gpiozero's thread: only flags.
+    def _on_held(self) -> None:
+        with self._lock:
+            self._held = True
+            self._pause_toggle = True
+
+    def _on_released(self) -> None:
+        with self._lock:
+            if not self._held:  # a short press; a long one already acted on hold
+                self._reset = True
+            self._held = False
+
+    # The loop's thread, once per step.
+    def read(self) -> ControlState:
+        """Sample the knob and consume the button's flags."""
+        t = self._temperature
+        position = None if self.knob is None else self.knob.position()
+        temperature = t.initial if position is None else temperature_from_knob(position, t.low, t.high)
+        with self._lock:
+            state = ControlState(temperature, reset=self._reset, pause_toggle=self._pause_toggle)
+            self._reset = self._pause_toggle = False
+        return state
+
+    def beat(self, step: int, playing: bool) -> None:
+        """Drive the LED for 16th-note ``step``: on for the first 16th of each quarter while
+        playing, one flash per bar while paused, toggling every step while in error."""
+        if self._closed:
+            return
+        if self._error:
+            on = step % 2 == 0
+        elif playing:
+            on = step % STEPS_PER_BEAT == 0
+        else:
+            on = step % (4 * STEPS_PER_BEAT) == 0
+        self.led.value = on
+
+    def error(self, active: bool) -> None:
+        """Enter or leave the error pattern (LED on at once; fast blink while steps go on)."""
+        self._error = active
+        if not self._closed:
+            self.led.value = active
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        if getattr(self, "led", None) is not None:
+            self.led.off()  # a closed box shows no stale beat
+        for device in reversed(self._devices):
+            device.close()
+        self._devices = []
+
+    def __enter__(self) -> GpioControls:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
