@@ -1,0 +1,165 @@
+"""Tokens to MIDI messages on a mido output port, surviving an unplugged synth.
+
+``MidiOut`` tracks the one sounding note: it is always ended (note_off) before
+the next note starts, on NOTE_OFF, on ``silence()`` and on ``close()``. If the
+port fails (the USB synth was unplugged) the box keeps playing into the void:
+MidiOut marks itself disconnected, keeps tracking notes, and calls ``reopen()``
+at most every ``retry_seconds``; a reopened port first gets All Notes Off.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import mido
+from mido.ports import BaseOutput
+
+from device import encoding
+from device.clock import Clock, MonotonicClock
+from device.ports import PORT_ERRORS
+
+ALL_NOTES_OFF = 123  # MIDI CC number
+
+
+class MidiOut:
+    """Plays tokens on ``port`` (a mido output, or None to start disconnected and wait for ``reopen``).
+
+    ``channel`` 0..15 (mido numbering), ``velocity`` 1..127 for note-ons.
+    ``reopen`` returns a fresh port (raising OSError/rtmidi errors if it cannot);
+    ``alive`` (optional) says whether the port still exists, checked at most every
+    ``retry_seconds`` on ``clock`` (for backends whose sends succeed into a removed port).
+    Counters: ``messages_sent``, ``reconnects``, ``losses``, ``failed_reopens``; ``last_error``.
+    """
+
+    def __init__(
+        self,
+        port: BaseOutput | None,
+        channel: int = 0,
+        velocity: int = 100,
+        reopen: Callable[[], BaseOutput] | None = None,
+        clock: Clock | None = None,
+        retry_seconds: float = 1.0,
+        alive: Callable[[], bool] | None = None,
+    ):
+        if not 0 <= channel <= 15:
+            raise ValueError(f"MIDI channel must be 0..15 (mido numbering), got {channel}")
+        if not 1 <= velocity <= 127:
+            raise ValueError(f"velocity must be 1..127, got {velocity}")
+        self.channel = channel
+        self.velocity = velocity
+        self._reopen = reopen
+        self._alive = alive
+        self.clock = clock if clock is not None else MonotonicClock()
+        self.retry_seconds = float(retry_seconds)
+        self._port = port
+        self.connected = port is not None
+        self._sounding: int | None = None
+        self._closed = False
+        self._next_check = self.clock.now() + self.retry_seconds
+        self.messages_sent = 0
+        self.reconnects = 0
+        self.losses = 0
+        self.failed_reopens = 0
+        self.last_error: str | None = None
+
+    @property
+    def sounding(self) -> int | None:
+        """The pitch that is sounding (or would be, while disconnected), else None."""
+        return self._sounding
+
+    @property
+    def port(self) -> BaseOutput | None:
+        return self._port
+
+    def play(self, token: int) -> None:
+        """Play one step's token: 0..127 starts that note (ending the previous one first),
+        NOTE_OFF ends the sounding note, NO_EVENT sends nothing. Never raises for a lost port."""
+        token = encoding.check_token(token)
+        if self._closed:
+            raise ValueError("play() on a closed MidiOut")
+        self._check_connection()
+        if token == encoding.NO_EVENT:
+            return
+        self._end_sounding()
+        if encoding.is_note_on(token):
+            self._send(mido.Message("note_on", channel=self.channel, note=token, velocity=self.velocity))
+            self._sounding = token
+
+    def silence(self) -> None:
+        """End the sounding note and send All Notes Off on the channel. No-op once closed."""
+        if self._closed:
+            return
+        self._check_connection()
+        self._end_sounding()
+        self._send(self._all_notes_off())
+
+    def close(self) -> None:
+        """Silence, then close the port. Idempotent."""
+        if self._closed:
+            return
+        self.silence()
+        self._closed = True
+        self._drop_port()
+
+    def __enter__(self) -> MidiOut:
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
+
+    def _all_notes_off(self) -> mido.Message:
+        return mido.Message("control_change", channel=self.channel, control=ALL_NOTES_OFF, value=0)
+
+    def _end_sounding(self) -> None:
+        if self._sounding is not None:
+            self._send(mido.Message("note_off", channel=self.channel, note=self._sounding, velocity=0))
+            self._sounding = None
+
+    def _send(self, message: mido.Message) -> bool:
+        """Send if connected; on a port error mark the port lost. True if the message went out."""
+        if not self.connected:
+            return False
+        try:
+            self._port.send(message)
+        except PORT_ERRORS as error:
+            self._lose(error)
+            return False
+        self.messages_sent += 1
+        return True
+
+    def _lose(self, error: BaseException | str) -> None:
+        self.connected = False
+        self.losses += 1
+        self.last_error = str(error)
+        self._next_check = self.clock.now() + self.retry_seconds
+        self._drop_port()
+
+    def _drop_port(self) -> None:
+        port, self._port = self._port, None
+        if port is not None:
+            try:
+                port.close()
+            except PORT_ERRORS as error:  # the device is gone; nothing more to release
+                self.last_error = str(error)
+
+    def _check_connection(self) -> None:
+        """At most every retry_seconds: reopen a lost port, or ask ``alive`` about a connected one."""
+        now = self.clock.now()
+        if now < self._next_check:
+            return
+        self._next_check = now + self.retry_seconds
+        if self.connected:
+            if self._alive is not None and not self._alive():
+                self._lose("the port is no longer listed")
+            return
+        if self._reopen is None:
+            return
+        try:
+            port = self._reopen()
+        except PORT_ERRORS as error:
+            self.failed_reopens += 1
+            self.last_error = str(error)
+            return
+        self._port, self.connected = port, True
+        if self._send(self._all_notes_off()):
+            self.reconnects += 1

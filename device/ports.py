@@ -1,0 +1,137 @@
+"""Opening MIDI output ports: by name fragment, virtual, or a MIDI file that records.
+
+Real ports go through mido's current backend (python-rtmidi: ALSA on a Pi; JACK
+with ``MIDO_BACKEND=mido.backends.rtmidi/UNIX_JACK``).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import mido
+from mido.ports import BaseOutput
+
+from device import encoding
+from device.clock import Clock, step_seconds
+
+try:  # rtmidi's errors: SystemError/NoDevicesError are OSErrors, InvalidPortError is a ValueError
+    from rtmidi import RtMidiError
+except ImportError:  # another mido backend; its port errors are OSErrors
+    RtMidiError = OSError
+
+# What a send/open/close on a real port raises when the device or MIDI system is gone.
+PORT_ERRORS: tuple[type[BaseException], ...] = (OSError, RtMidiError)
+
+
+class PortError(OSError):
+    """A port cannot be found or opened; the message lists what is available."""
+
+
+def list_output_names() -> list[str]:
+    """Names of the MIDI outputs the current mido backend sees. Raises PortError if there is no MIDI system."""
+    try:
+        return list(mido.get_output_names())
+    except PORT_ERRORS as error:
+        raise PortError(f"no MIDI system available ({error})") from None
+
+
+def find_output_name(name_fragment: str, names: list[str]) -> str:
+    """The one name in ``names`` containing ``name_fragment`` (case-insensitive; an exact match wins)."""
+    wanted = name_fragment.lower()
+    exact = [n for n in names if n.lower() == wanted]
+    matches = exact or [n for n in names if wanted in n.lower()]
+    if len(matches) == 1:
+        return matches[0]
+    available = ", ".join(repr(n) for n in names) or "none"
+    if not matches:
+        raise PortError(f"no MIDI output matches {name_fragment!r}; available: {available}")
+    raise PortError(f"MIDI output {name_fragment!r} is ambiguous: {', '.join(repr(n) for n in matches)}")
+
+
+def open_output(name_fragment: str) -> BaseOutput:
+    """Open the output whose name contains ``name_fragment``. Raises PortError listing the ports."""
+    name = find_output_name(name_fragment, list_output_names())
+    try:
+        return mido.open_output(name)
+    except PORT_ERRORS as error:
+        raise PortError(f"cannot open MIDI output {name!r} ({error})") from None
+
+
+def output_present(name: str) -> bool:
+    """True if an output called exactly ``name`` is listed now (False if there is no MIDI system)."""
+    try:
+        return name in list_output_names()
+    except PortError:
+        return False
+
+
+def open_virtual(name: str) -> BaseOutput:
+    """Open a virtual output called ``name`` that other programs can connect to. Raises PortError."""
+    try:
+        return mido.open_output(name, virtual=True)
+    except PORT_ERRORS as error:
+        raise PortError(
+            f"cannot open virtual MIDI output {name!r} ({error}); virtual ports need ALSA, "
+            "or a JACK server and MIDO_BACKEND=mido.backends.rtmidi/UNIX_JACK"
+        ) from None
+
+
+def virtual_ports_supported() -> bool:
+    """True if the current mido backend can open a virtual output (tries one and closes it)."""
+    try:
+        open_virtual("melodybox-probe").close()
+    except PortError:
+        return False
+    return True
+
+
+class MidiFileOutput(BaseOutput):
+    """An output port that records what it receives into a type-0 MIDI file, saved on close.
+
+    Message times come from ``clock`` (seconds, e.g. the loop's clock) relative to
+    ``start`` (default: ``clock.now()`` when the port opens; give the schedule's step-0
+    time). With ``quantize=True`` every time is rounded to the nearest 16th step at
+    ``bpm``, so a loop running at ``bpm`` (real clock and its jitter included) writes
+    notes exactly on their steps; otherwise to the nearest tick. ``ticks_per_beat``
+    must be a multiple of 4.
+    """
+
+    def __init__(
+        self,
+        path: str | Path,
+        bpm: float,
+        clock: Clock,
+        start: float | None = None,
+        ticks_per_beat: int = 480,
+        quantize: bool = True,
+    ):
+        if ticks_per_beat % encoding.STEPS_PER_QUARTER:
+            raise ValueError(f"ticks_per_beat {ticks_per_beat} is not a multiple of {encoding.STEPS_PER_QUARTER}")
+        self.path = Path(path)
+        self.bpm = float(bpm)
+        self.clock = clock
+        self.start = clock.now() if start is None else float(start)
+        self.ticks_per_beat = ticks_per_beat
+        self.quantize = quantize
+        self._step_seconds = step_seconds(bpm)
+        self._track = mido.MidiTrack([mido.MetaMessage("set_tempo", tempo=mido.bpm2tempo(self.bpm), time=0)])
+        self._last_tick = 0
+        super().__init__(name=f"file:{self.path}")
+
+    def _tick_now(self) -> int:
+        elapsed = max(0.0, self.clock.now() - self.start)
+        ticks_per_step = self.ticks_per_beat // encoding.STEPS_PER_QUARTER
+        if self.quantize:
+            return round(elapsed / self._step_seconds) * ticks_per_step
+        return round(elapsed / self._step_seconds * ticks_per_step)
+
+    def _send(self, message: mido.Message) -> None:
+        tick = max(self._last_tick, self._tick_now())  # never negative deltas
+        self._track.append(message.copy(time=tick - self._last_tick))
+        self._last_tick = tick
+
+    def _close(self) -> None:
+        self._track.append(mido.MetaMessage("end_of_track", time=0))
+        midi_file = mido.MidiFile(type=0, ticks_per_beat=self.ticks_per_beat)
+        midi_file.tracks.append(self._track)
+        midi_file.save(self.path)

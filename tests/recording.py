@@ -1,0 +1,95 @@
+"""A recording mido output port and note-checking helpers, shared by the device tests.
+
+``RecordingOutput`` is a real ``mido.ports.BaseOutput`` (send/reset/panic/close run
+mido's own checks) that keeps every message it receives. ``fail()`` makes it behave
+like an unplugged rtmidi port: every send then raises ``rtmidi.SystemError`` with the
+message RtMidi gives for a send to a vanished ALSA port.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import mido
+import rtmidi
+from mido.ports import BaseOutput
+
+ALL_NOTES_OFF = 123
+ALL_SOUND_OFF = 120
+UNPLUGGED_MESSAGE = "MidiOutAlsa::sendMessage: error sending MIDI message to port."
+
+
+def unplugged_error() -> rtmidi.SystemError:
+    """The error python-rtmidi raises when a send goes to a port that disappeared."""
+    return rtmidi.SystemError(UNPLUGGED_MESSAGE, type=rtmidi.ERRORTYPE_DRIVER_ERROR)
+
+
+class RecordingOutput(BaseOutput):
+    """Records sent messages in ``messages``. ``fail_after=n``: the (n+1)-th send and later ones fail."""
+
+    def __init__(self, name: str = "recording", fail_after: int | None = None, **kwargs):
+        self.messages: list[mido.Message] = []
+        self.fail_after = fail_after
+        self.failing = False
+        self.failed_sends = 0
+        super().__init__(name=name, **kwargs)
+
+    def fail(self) -> None:
+        """Unplug: from now on every send raises like a vanished rtmidi port."""
+        self.failing = True
+
+    def _send(self, message: mido.Message) -> None:
+        if self.fail_after is not None and len(self.messages) >= self.fail_after:
+            self.failing = True
+        if self.failing:
+            self.failed_sends += 1
+            raise unplugged_error()
+        self.messages.append(message.copy())
+
+
+def note_events(messages: Iterable[mido.Message]) -> list[tuple[str, int]]:
+    """("on"|"off", pitch) for note messages; ("cc", number) for control changes. Note-on velocity 0 is "off"."""
+    events = []
+    for message in messages:
+        if message.type == "note_on" and message.velocity > 0:
+            events.append(("on", message.note))
+        elif message.type in ("note_on", "note_off"):
+            events.append(("off", message.note))
+        elif message.type == "control_change":
+            events.append(("cc", message.control))
+    return events
+
+
+def _apply(sounding: set[tuple[int, int]], message: mido.Message) -> set[tuple[int, int]]:
+    """The (channel, pitch) set sounding after ``message``."""
+    if message.type == "note_on" and message.velocity > 0:
+        return sounding | {(message.channel, message.note)}
+    if message.type in ("note_on", "note_off"):
+        return sounding - {(message.channel, message.note)}
+    if message.type == "control_change" and message.control in (ALL_NOTES_OFF, ALL_SOUND_OFF):
+        return {(c, n) for c, n in sounding if c != message.channel}
+    return sounding
+
+
+def sounding_notes(messages: Iterable[mido.Message]) -> set[tuple[int, int]]:
+    """(channel, pitch) still sounding after ``messages``; All Notes Off/All Sound Off end a channel's notes."""
+    sounding: set[tuple[int, int]] = set()
+    for message in messages:
+        sounding = _apply(sounding, message)
+    return sounding
+
+
+def max_polyphony(messages: Iterable[mido.Message]) -> int:
+    """The largest number of notes sounding at once while ``messages`` are played."""
+    sounding: set[tuple[int, int]] = set()
+    most = 0
+    for message in messages:
+        sounding = _apply(sounding, message)
+        most = max(most, len(sounding))
+    return most
+
+
+def assert_no_stuck_notes(messages: Iterable[mido.Message]) -> None:
+    """Fail if any note is still sounding at the end of ``messages``."""
+    stuck = sounding_notes(list(messages))
+    assert not stuck, f"stuck notes (channel, pitch): {sorted(stuck)}"
