@@ -1,0 +1,191 @@
+"""The `melodybox` command: argument parsing and wiring of real hardware, nothing else.
+
+    melodybox run        play live (GPIO knob/button on a Pi, the keyboard on a desktop)
+    melodybox generate   write a melody to a MIDI file (and a piano-roll PNG), no clock
+    melodybox ports      list MIDI output ports
+    melodybox doctor     check this machine: runtime, model, GPIO, SPI, MIDI, groups
+    melodybox bench      benchmarks (device/bench.py)
+
+Expected failures (bad config, missing or mismatched model, missing port) print
+one line to stderr and exit with status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import importlib.util
+import sys
+
+from device.config import Config, ConfigError, check, load_config
+from device.contract import ContractError
+from device.encoding import STEPS_PER_QUARTER
+from device.generator import PrimerError
+from device.ports import PortError
+from device.runner import DEFAULT_MIDI_FILE, DEFAULT_VIRTUAL, open_generator
+
+EXIT_USAGE = 2
+EXPECTED_ERRORS = (ConfigError, ContractError, PortError, PrimerError, OSError)
+
+
+def say(message: str) -> None:
+    """One line of news for the person running the box (stderr, so stdout stays for the live view)."""
+    print(f"melodybox: {message}", file=sys.stderr, flush=True)
+
+
+def add_model_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--config", metavar="FILE", help="a box.toml (see device/pi/box.toml); flags override it")
+    parser.add_argument("--model", metavar="FILE", help="the .tflite model; its .json contract sits beside it "
+                        "(default: models/default.tflite)")
+    parser.add_argument("--temperature", type=float, metavar="T",
+                        help="randomness: 0.05 near-certain .. 1 as trained .. 3 wild (default 1.0)")
+    parser.add_argument("--seed", type=int, help="random seed: the same seed plays the same melody")
+    parser.add_argument("--primer", metavar="FILE", help="a MIDI file whose first notes warm up the model")
+    parser.add_argument("--bpm", type=float, help="tempo in quarter notes per minute (default 120)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="melodybox",
+        description="Melody Box: a neural melody generator that plays one 16th note at a time over MIDI.",
+        epilog="Start with `melodybox doctor`, then `melodybox run`. Every subcommand has --help.",
+    )
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    run = commands.add_parser(
+        "run", help="play live until stopped (Ctrl-C / SIGTERM)",
+        description="Play live. On a Pi the knob sets the temperature and the button resets (hold: pause); "
+        "on a desktop the keyboard does ([ ] temperature, space reset, p pause, q quit). "
+        "Without --port/--virtual/--midi-file the box picks a USB-MIDI port, else a virtual port "
+        f"'{DEFAULT_VIRTUAL}', else writes {DEFAULT_MIDI_FILE}, and says which.",
+    )
+    add_model_arguments(run)
+    out = run.add_mutually_exclusive_group()
+    out.add_argument("--port", metavar="NAME", help="play to the MIDI output whose name contains NAME")
+    out.add_argument("--virtual", metavar="NAME", help="open a virtual MIDI output called NAME for other programs")
+    out.add_argument("--midi-file", metavar="FILE", help="write what plays to a MIDI file")
+    run.add_argument("--channel", type=int, metavar="1-16", help="MIDI channel (default 1)")
+    run.add_argument("--steps", type=int, metavar="N", help="stop after N 16th notes (default: run until stopped)")
+    run.add_argument("--sim", action="store_true", help="keyboard controls instead of GPIO, even on a Pi")
+
+    generate = commands.add_parser(
+        "generate", help="write a melody to a MIDI file (and a piano-roll PNG)",
+        description="Generate offline, as fast as the model steps (no clock), to a MIDI file.",
+    )
+    add_model_arguments(generate)
+    generate.add_argument("--bars", type=int, default=8, help="length in 4/4 bars of 16 steps (default 8)")
+    generate.add_argument("-o", "--output", metavar="OUT.mid", required=True, help="the MIDI file to write")
+    generate.add_argument("--png", metavar="ROLL.png", help="also draw a piano roll")
+
+    commands.add_parser("ports", help="list MIDI output ports", description="List the MIDI outputs "
+                        "this machine has (mido's backend; ALSA on a Pi, JACK with MIDO_BACKEND=...UNIX_JACK).")
+
+    doctor = commands.add_parser(
+        "doctor", help="check this machine and say how to fix what is missing",
+        description="Check the TFLite runtime, the model and its contract, GPIO and SPI, MIDI ports and "
+        "user groups. Exits non-zero if something the box needs is missing.",
+    )
+    doctor.add_argument("--config", metavar="FILE", help="check with this box.toml")
+    doctor.add_argument("--model", metavar="FILE", help="check this model instead of the configured one")
+
+    bench = commands.add_parser("bench", help="measure step latency and timing (device/bench.py)",
+                                description="Run the device benchmarks; arguments go to device/bench.py.")
+    bench.add_argument("bench_args", nargs=argparse.REMAINDER, help="arguments for the benchmark")
+    return parser
+
+
+def config_from_args(args: argparse.Namespace) -> Config:
+    """The file's configuration (or the defaults) with the flags given on the command line applied."""
+    config = load_config(getattr(args, "config", None))
+    midi, model, temperature = config.midi, config.model, config.temperature
+    if getattr(args, "port", None) or getattr(args, "virtual", None) or getattr(args, "midi_file", None):
+        midi = dataclasses.replace(midi, port=args.port or "", virtual=args.virtual or "",
+                                   midi_file=args.midi_file or "")
+    if getattr(args, "channel", None) is not None:
+        midi = dataclasses.replace(midi, channel=args.channel)
+    if args.model:
+        model = dataclasses.replace(model, path=args.model)
+    if getattr(args, "temperature", None) is not None:
+        temperature = dataclasses.replace(temperature, initial=args.temperature)
+    tempo = config.tempo if getattr(args, "bpm", None) is None else dataclasses.replace(config.tempo, bpm=args.bpm)
+    primer = config.primer
+    if getattr(args, "primer", None):
+        primer = dataclasses.replace(primer, tokens=(), midi_file=args.primer)
+    changed = dataclasses.replace(config, midi=midi, model=model, temperature=temperature, tempo=tempo, primer=primer)
+    return check(changed, "command line")
+
+
+def cmd_generate(args: argparse.Namespace) -> int:
+    from device.encoding import tokens_to_notes, write_midi
+    from device.pianoroll import save_pianoroll
+
+    config = config_from_args(args)
+    if args.bars < 1:
+        raise ConfigError(f"--bars {args.bars}: must be at least 1")
+    model, generator = open_generator(config, args.seed)
+    with model:
+        tokens = [generator.next_token(config.temperature.initial) for _ in range(args.bars * 4 * STEPS_PER_QUARTER)]
+    midi = config.midi
+    write_midi(tokens, args.output, bpm=config.tempo.bpm, velocity=midi.velocity, channel=midi.channel - 1)
+    notes = len(tokens_to_notes(tokens))
+    say(f"wrote {args.output}: {notes} notes in {args.bars} bars at temperature {config.temperature.initial}")
+    if args.png:
+        save_pianoroll(tokens, args.png)
+        say(f"wrote {args.png}")
+    return 0
+
+
+def cmd_ports(args: argparse.Namespace) -> int:
+    import mido
+
+    from device.ports import list_output_names
+
+    backend = mido.backend.name
+    try:
+        names = list_output_names()
+    except PortError as error:
+        print(f"no MIDI outputs: {error} (backend {backend})")
+        print("on a Pi: plug in a USB-MIDI device and check `aconnect -l`; on a desktop without ALSA, start JACK "
+              "and set MIDO_BACKEND=mido.backends.rtmidi/UNIX_JACK")
+        return 1
+    if not names:
+        print(f"no MIDI outputs (backend {backend}): plug in a USB-MIDI synth or interface")
+    for name in names:
+        print(name)
+    return 0
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    if importlib.util.find_spec("device.bench") is None:
+        say("no benchmarks in this installation (device/bench.py is missing)")
+        return 1
+    from device import bench
+
+    return int(bench.main(args.bench_args) or 0)
+
+
+def cmd_doctor(args: argparse.Namespace) -> int:
+    from device import doctor
+
+    return doctor.run(args)
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from device import runner
+
+    return runner.run(config_from_args(args), steps=args.steps, seed=args.seed, sim=args.sim, say=say)
+
+
+COMMANDS = {"run": cmd_run, "generate": cmd_generate, "ports": cmd_ports, "doctor": cmd_doctor, "bench": cmd_bench}
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return COMMANDS[args.command](args)
+    except EXPECTED_ERRORS as error:
+        say(f"error: {error}")
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        return 0
+
