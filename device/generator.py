@@ -60,7 +60,8 @@ def primer_from_midi(path: str | Path, max_steps: int) -> list[int]:
     Times are read in ticks and rounded to the nearest 16th step (tempo does not
     matter). All tracks and channels are merged; where notes overlap, the later
     onset ends the earlier note, and of notes starting on the same step the
-    highest wins. Raises PrimerError naming the file if it cannot be read.
+    highest wins. The melody ends with a NOTE_OFF after its last note, because the box
+    does not play the primer and starts silent. Raises PrimerError naming the file if it cannot be read.
     """
     import mido  # lazily: the generator itself needs no MIDI
     from mido.midifiles.meta import KeySignatureError
@@ -75,8 +76,9 @@ def primer_from_midi(path: str | Path, max_steps: int) -> list[int]:
         raise PrimerError(f"{path}: SMPTE time division is not supported")
     ticks_per_step = midi_file.ticks_per_beat / encoding.STEPS_PER_QUARTER
     notes = _notes_in_steps(mido.merge_tracks(midi_file.tracks), ticks_per_step)
-    tokens = encoding.notes_to_tokens(_monophonic(notes))
-    return tokens[:max_steps]
+    melody = _monophonic(notes)
+    length = melody[-1].end + 1 if melody else 0  # end on a NOTE_OFF: the box starts silent
+    return encoding.notes_to_tokens(melody, length=length)[:max_steps]
 
 
 def _notes_in_steps(messages, ticks_per_step: float) -> list[encoding.Note]:

@@ -8,7 +8,9 @@ message RtMidi gives for a send to a vanished ALSA port.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable
+from pathlib import Path
 
 import mido
 import rtmidi
@@ -17,6 +19,15 @@ from mido.ports import BaseOutput
 ALL_NOTES_OFF = 123
 ALL_SOUND_OFF = 120
 UNPLUGGED_MESSAGE = "MidiOutAlsa::sendMessage: error sending MIDI message to port."
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def shipped_model_path() -> Path:
+    """The model the device tests run on: models/default.tflite (+ .json), the one the box ships with.
+
+    MELODYBOX_TEST_MODEL=path runs the device tests against another exported model (e.g. a quantized one).
+    """
+    return Path(os.environ.get("MELODYBOX_TEST_MODEL", ROOT / "models" / "default.tflite"))
 
 
 def unplugged_error() -> rtmidi.SystemError:
