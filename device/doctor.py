@@ -1,0 +1,169 @@
+"""`melodybox doctor`: check this machine for what the box needs, and say how to fix what is missing.
+
+Each check gives a status: ``ok``, ``warn`` (the box runs, with less: e.g. no GPIO
+on a desktop means keyboard controls) or ``missing`` (the box cannot run as
+configured). GPIO, SPI and the user's groups are needed on a Raspberry Pi only.
+The exit status is 1 if anything needed is missing, else 0.
+"""
+
+from __future__ import annotations
+
+import grp
+import importlib.metadata
+import importlib.util
+import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from device.config import Config, ConfigError, load_config
+
+GROUPS = ("gpio", "spi", "audio")
+PI_MODEL_FILE = Path("/proc/device-tree/model")
+RUNTIMES = {"ai-edge-litert": "ai_edge_litert", "tflite-runtime": "tflite_runtime"}
+
+
+@dataclass(frozen=True)
+class Check:
+    """One finding: ``status`` is "ok", "warn" or "missing"; ``fix`` says what to do about it."""
+
+    name: str
+    status: str
+    detail: str
+    fix: str = ""
+
+
+def on_raspberry_pi(model_file: Path = PI_MODEL_FILE) -> bool:
+    """True on a Raspberry Pi (its device tree names the board)."""
+    try:
+        return "raspberry pi" in model_file.read_text(errors="replace").lower()
+    except OSError:
+        return False
+
+
+def check_runtime() -> Check:
+    found = []
+    for name, module in RUNTIMES.items():
+        if importlib.util.find_spec(module) is not None:
+            found.append(f"{name} {importlib.metadata.version(name)}")
+    if found:
+        return Check("TFLite runtime", "ok", ", ".join(found))
+    return Check("TFLite runtime", "missing", "neither ai-edge-litert nor tflite-runtime is installed",
+                 'pip install -e ".[device]" (installs ai-edge-litert; 64-bit OS needed on a Pi)')
+
+
+def check_model(path: str, runtime: str) -> Check:
+    from device.contract import ContractError
+    from device.model import StepModel
+
+    try:
+        with StepModel(path, runtime=runtime or None) as model:
+            c = model.contract
+            low, high = c.pitch_range
+            detail = (f"{path}: {c.precision}, {c.tflite_bytes / 1e6:.2f} MB, pitches {low}..{high}, "
+                      f"{len(c.states)} state tensors, loads on {model.runtime_name}")
+            return Check("model", "ok", detail)
+    except ContractError as error:
+        return Check("model", "missing", str(error),
+                     "copy a model and its .json contract (models/default.tflite + default.json), or pass --model")
+
+
+def check_midi() -> list[Check]:
+    import mido
+
+    from device.ports import PortError, list_output_names, virtual_ports_supported
+
+    if importlib.util.find_spec("rtmidi") is None:
+        return [Check("MIDI", "missing", "python-rtmidi is not installed",
+                      'pip install -e ".[device]" (on Python 3.13: apt install python3-rtmidi, venv with '
+                      "--system-site-packages)")]
+    backend = mido.backend.name
+    try:
+        names = list_output_names()
+    except PortError as error:
+        return [Check("MIDI outputs", "warn", f"{error} (backend {backend})",
+                      "on a Pi: plug in a USB-MIDI synth or interface, then `aconnect -l`; on a desktop: start JACK "
+                      "and set MIDO_BACKEND=mido.backends.rtmidi/UNIX_JACK, or use --midi-file")]
+    devices = [n for n in names if "through" not in n.lower()]
+    virtual = "virtual ports work" if virtual_ports_supported() else "no virtual ports"
+    if devices:
+        return [Check("MIDI outputs", "ok", f"{', '.join(devices)} ({virtual}; backend {backend})")]
+    return [Check("MIDI outputs", "warn", f"no MIDI device plugged in ({virtual}; backend {backend})",
+                  "plug in a class-compliant USB-MIDI synth or interface, or use the Pi as a USB-MIDI gadget "
+                  "(README: For makers); `aconnect -l` lists what ALSA sees")]
+
+
+def check_gpio(needed: bool) -> Check:
+    from gpiozero.exc import BadPinFactory
+
+    from device.runner import gpio_pin_factory
+
+    try:
+        factory = gpio_pin_factory()
+    except BadPinFactory as error:
+        fix = ("sudo apt install python3-lgpio, and make the venv with --system-site-packages (device/pi/install.sh "
+               "does)" if needed else "none needed on a desktop: `melodybox run` uses keyboard controls")
+        return Check("GPIO", "missing" if needed else "warn", f"no GPIO pin factory ({error})", fix)
+    return Check("GPIO", "ok", f"pin factory {type(factory).__name__}")
+
+
+def check_spi(device: int, needed: bool, dev_dir: Path = Path("/dev")) -> Check:
+    path = dev_dir / f"spidev0.{device}"
+    if path.exists():
+        return Check("SPI", "ok", f"{path} (MCP3008 knob)")
+    return Check("SPI", "missing" if needed else "warn", f"{path} not found: the MCP3008 knob cannot be read",
+                 "sudo raspi-config nonint do_spi 0 (or dtparam=spi=on in /boot/firmware/config.txt), then reboot")
+
+
+def check_groups(needed: bool, groups: list[str] | None = None, uid: int | None = None) -> Check:
+    uid = os.getuid() if uid is None else uid
+    if uid == 0:
+        return Check("groups", "ok", "running as root (the service runs as user melodybox)")
+    groups = [grp.getgrgid(g).gr_name for g in os.getgroups()] if groups is None else groups
+    absent = [g for g in GROUPS if g not in groups]
+    if not absent:
+        return Check("groups", "ok", f"member of {', '.join(GROUPS)}")
+    return Check("groups", "missing" if needed else "warn", f"not in group(s) {', '.join(absent)}",
+                 f"sudo usermod -aG {','.join(absent)} $USER, then log out and in again")
+
+
+def checks(config: Config, on_pi: bool) -> list[Check]:
+    """All checks for ``config`` on this machine."""
+    found = [Check("Python", "ok", sys.version.split()[0]), check_runtime(),
+             check_model(config.model.path, config.model.runtime)]
+    found += check_midi()
+    if config.controls.kind != "none":
+        found.append(check_gpio(needed=on_pi))
+    if config.controls.kind == "mcp3008":
+        found.append(check_spi(config.controls.spi_device, needed=on_pi))
+    found.append(check_groups(needed=on_pi))
+    return found
+
+
+def report(found: list[Check], on_pi: bool) -> str:
+    """The checks as text, one line each plus a fix line where there is something to do."""
+    lines = [f"melodybox doctor ({'Raspberry Pi' if on_pi else 'not a Raspberry Pi: GPIO, SPI and groups optional'})"]
+    for check in found:
+        lines.append(f"  {check.status:8} {check.name}: {check.detail}")
+        if check.fix and check.status != "ok":
+            lines.append(f"           fix: {check.fix}")
+    missing = [c.name for c in found if c.status == "missing"]
+    lines.append(f"missing: {', '.join(missing)}" if missing else "everything the box needs is here")
+    return "\n".join(lines)
+
+
+def run(args) -> int:
+    """Entry point for `melodybox doctor [--config FILE] [--model FILE]`."""
+    try:
+        config = load_config(args.config)
+    except ConfigError as error:
+        print(f"  missing  config: {error}")
+        return 1
+    if args.model:
+        from dataclasses import replace
+
+        config = replace(config, model=replace(config.model, path=args.model))
+    on_pi = on_raspberry_pi()
+    found = checks(config, on_pi)
+    print(report(found, on_pi))
+    return 1 if any(c.status == "missing" for c in found) else 0
