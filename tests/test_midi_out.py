@@ -1,0 +1,215 @@
+"""device.midi_out.MidiOut: exact messages for token streams, silence, close, unplug and reconnect."""
+
+import mido
+import pytest
+
+from device.clock import FakeClock
+from device.encoding import NO_EVENT, NOTE_OFF
+from device.midi_out import MidiOut
+from tests.recording import RecordingOutput, assert_no_stuck_notes, sounding_notes, unplugged_error
+
+
+def on(note, channel=0, velocity=100):
+    return mido.Message("note_on", note=note, velocity=velocity, channel=channel)
+
+
+def off(note, channel=0):
+    return mido.Message("note_off", note=note, velocity=0, channel=channel)
+
+
+def all_notes_off(channel=0):
+    return mido.Message("control_change", control=123, value=0, channel=channel)
+
+
+def play_all(midi_out, tokens):
+    for token in tokens:
+        midi_out.play(token)
+
+
+@pytest.fixture()
+def port():
+    return RecordingOutput()
+
+
+def test_note_on_then_next_note_ends_the_first_before_starting():
+    port = RecordingOutput()
+    play_all(MidiOut(port), [60, NO_EVENT, 62])
+    assert port.messages == [on(60), off(60), on(62)]
+
+
+def test_note_off_token_ends_the_sounding_note(port):
+    midi_out = MidiOut(port)
+    play_all(midi_out, [60, NOTE_OFF, NO_EVENT, NOTE_OFF])
+    assert port.messages == [on(60), off(60)]
+    assert midi_out.sounding is None
+
+
+def test_no_event_sends_nothing(port):
+    play_all(MidiOut(port), [NO_EVENT] * 5)
+    assert port.messages == []
+
+
+def test_repeated_pitch_is_restruck(port):
+    play_all(MidiOut(port), [64, 64])
+    assert port.messages == [on(64), off(64), on(64)]
+
+
+def test_channel_and_velocity_are_used(port):
+    play_all(MidiOut(port, channel=9, velocity=77), [36, NOTE_OFF])
+    assert port.messages == [on(36, channel=9, velocity=77), off(36, channel=9)]
+
+
+def test_sounding_tracks_the_note(port):
+    midi_out = MidiOut(port)
+    midi_out.play(60)
+    assert midi_out.sounding == 60
+    midi_out.play(NO_EVENT)
+    assert midi_out.sounding == 60
+
+
+def test_silence_ends_the_note_and_sends_all_notes_off(port):
+    midi_out = MidiOut(port, channel=3)
+    midi_out.play(60)
+    midi_out.silence()
+    assert port.messages == [on(60, 3), off(60, 3), all_notes_off(3)]
+    assert midi_out.sounding is None
+
+
+def test_close_silences_closes_the_port_and_is_idempotent(port):
+    midi_out = MidiOut(port)
+    midi_out.play(72)
+    midi_out.close()
+    midi_out.close()
+    assert port.messages == [on(72), off(72), all_notes_off()]
+    assert port.closed
+
+
+def test_context_manager_leaves_the_synth_silent(port):
+    with MidiOut(port) as midi_out:
+        midi_out.play(48)
+    assert_no_stuck_notes(port.messages)
+    assert port.closed
+
+
+def test_play_after_close_is_an_error(port):
+    midi_out = MidiOut(port)
+    midi_out.close()
+    with pytest.raises(ValueError, match="closed MidiOut"):
+        midi_out.play(60)
+
+
+def test_invalid_token_is_rejected(port):
+    with pytest.raises(ValueError, match="token 131"):
+        MidiOut(port).play(131)
+
+
+def test_counts_messages_sent(port):
+    midi_out = MidiOut(port)
+    play_all(midi_out, [60, 62, NOTE_OFF])
+    assert midi_out.messages_sent == 4  # on 60, off 60, on 62, off 62
+
+
+def test_unplugged_port_marks_disconnected_and_raises_nothing(port):
+    midi_out = MidiOut(port, clock=FakeClock())
+    midi_out.play(60)
+    port.fail()
+    midi_out.play(62)
+    assert not midi_out.connected
+    assert midi_out.losses == 1
+    assert "error sending MIDI message" in midi_out.last_error
+    assert port.closed
+
+
+def test_disconnected_midi_out_keeps_tracking_the_melody(port):
+    midi_out = MidiOut(port, clock=FakeClock())
+    port.fail()
+    play_all(midi_out, [60, NO_EVENT, 65])
+    assert midi_out.sounding == 65
+    assert port.messages == []
+
+
+def test_reconnect_waits_for_retry_seconds_then_sends_all_notes_off_first():
+    clock = FakeClock()
+    first, second = RecordingOutput("first"), RecordingOutput("second")
+    midi_out = MidiOut(first, reopen=lambda: second, clock=clock, retry_seconds=1.0)
+    midi_out.play(60)
+    first.fail()
+    midi_out.play(62)  # lost here
+    clock.advance(0.5)
+    midi_out.play(64)  # too early to retry
+    assert not midi_out.connected
+    clock.advance(0.5)
+    midi_out.play(67)
+    assert midi_out.connected
+    assert midi_out.reconnects == 1
+    assert first.messages == [on(60)]
+    assert second.messages == [all_notes_off(), off(64), on(67)]
+
+
+def test_failed_reopen_is_retried_at_most_every_retry_seconds():
+    clock = FakeClock()
+    attempts = []
+
+    def reopen():
+        attempts.append(clock.now())
+        raise unplugged_error()
+
+    port = RecordingOutput()
+    midi_out = MidiOut(port, reopen=reopen, clock=clock, retry_seconds=2.0)
+    port.fail()
+    for _ in range(40):
+        midi_out.play(60)
+        clock.advance(0.25)
+    assert attempts == [2.0, 4.0, 6.0, 8.0]
+    assert midi_out.failed_reopens == 4
+    assert not midi_out.connected
+
+
+def test_port_failing_again_right_after_reopen_stays_disconnected():
+    clock = FakeClock()
+    broken = RecordingOutput("broken")
+    broken.fail()
+    port = RecordingOutput()
+    midi_out = MidiOut(port, reopen=lambda: broken, clock=clock, retry_seconds=1.0)
+    port.fail()
+    midi_out.play(60)
+    clock.advance(1.0)
+    midi_out.play(62)
+    assert not midi_out.connected
+    assert midi_out.reconnects == 0
+    assert midi_out.losses == 2
+
+
+def test_starts_disconnected_without_a_port_and_connects_later():
+    clock = FakeClock()
+    port = RecordingOutput()
+    midi_out = MidiOut(None, reopen=lambda: port, clock=clock, retry_seconds=1.0)
+    assert not midi_out.connected
+    midi_out.play(60)
+    clock.advance(1.0)
+    midi_out.play(NOTE_OFF)
+    assert midi_out.connected
+    assert port.messages == [all_notes_off(), off(60)]
+
+
+def test_alive_check_detects_a_port_that_vanished_without_errors(port):
+    clock = FakeClock()
+    present = [True]
+    midi_out = MidiOut(port, clock=clock, retry_seconds=1.0, alive=lambda: present[0])
+    midi_out.play(60)
+    present[0] = False
+    clock.advance(1.0)
+    midi_out.play(62)
+    assert not midi_out.connected
+    assert port.messages == [on(60)]
+    assert midi_out.last_error == "the port is no longer listed"
+
+
+def test_silence_while_disconnected_forgets_the_note_and_raises_nothing(port):
+    midi_out = MidiOut(port, clock=FakeClock())
+    midi_out.play(60)
+    port.fail()
+    midi_out.silence()
+    midi_out.close()
+    assert midi_out.sounding is None
+    assert sounding_notes(port.messages) == {(0, 60)}  # the synth side was unplugged with it
