@@ -1,0 +1,122 @@
+"""The LSTM melody model: one builder, two graphs that share one set of weights.
+
+* the sequence model (training, evaluation): tokens int32 [batch, time] ->
+  embedding -> stacked LSTMs (dropout between them) -> logits [batch, time, 130];
+* the step model (export, the box): batch 1, one token int32 [1, 1] and an
+  explicit h/c state per layer in, logits [1, 130] and the new states out.
+
+Each LSTM layer is ``RNN(LSTMCell)``. The step model calls that same cell once
+per step: exactly what ``LSTM(unroll=True)`` computes for a one-step sequence
+(no WHILE loop in the exported graph), without a second copy of the weights, so
+training the sequence model trains the step model too.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+from typing import NamedTuple
+
+import keras
+
+from device import encoding
+
+TOKEN_NAME = "token"
+LOGITS_NAME = "logits"
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Model shape. ``units``: LSTM width per layer; ``embedding``: token vector size; ``dropout``: 0..1."""
+
+    vocab_size: int = encoding.VOCAB_SIZE
+    embedding: int = 256
+    layers: int = 2
+    units: int = 256
+    dropout: float = 0.2
+
+    def __post_init__(self):
+        if self.vocab_size != encoding.VOCAB_SIZE:
+            raise ValueError(f"vocab_size {self.vocab_size} differs from the encoding's {encoding.VOCAB_SIZE}")
+        if self.layers < 1 or self.units < 1 or self.embedding < 1:
+            raise ValueError(f"layers, units and embedding must be >= 1 (got {self.layers}, {self.units}, "
+                             f"{self.embedding})")
+        if not 0.0 <= self.dropout < 1.0:
+            raise ValueError(f"dropout {self.dropout} is outside 0..1")
+
+    def to_json(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict) -> ModelConfig:
+        """Build from a dict; unknown keys raise ValueError naming them."""
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ValueError(f"unknown model config keys: {unknown}")
+        return cls(**data)
+
+    def save(self, path: str | Path) -> None:
+        Path(path).write_text(json.dumps(self.to_json(), indent=2) + "\n")
+
+    @classmethod
+    def load(cls, path: str | Path) -> ModelConfig:
+        return cls.from_json(json.loads(Path(path).read_text()))
+
+
+def state_names(layer: int) -> tuple[str, str, str, str]:
+    """Input and output tensor names of layer ``layer`` (1-based): h, c, h_out, c_out."""
+    return f"h{layer}", f"c{layer}", f"h{layer}_out", f"c{layer}_out"
+
+
+class Models(NamedTuple):
+    """The two graphs of one model; they share every weight."""
+
+    sequence: keras.Model
+    step: keras.Model
+
+
+def build_models(config: ModelConfig) -> Models:
+    """Build the sequence model and the step model from ``config``."""
+    embed = keras.layers.Embedding(config.vocab_size, config.embedding, name="embedding")
+    lstms = [
+        keras.layers.RNN(keras.layers.LSTMCell(config.units, name=f"lstm{i + 1}_cell"), return_sequences=True,
+                         name=f"lstm{i + 1}")
+        for i in range(config.layers)
+    ]
+    drops = [keras.layers.Dropout(config.dropout, name=f"dropout{i + 1}") for i in range(config.layers)]
+    head = keras.layers.Dense(config.vocab_size, name="logits")
+
+    tokens = keras.Input(shape=(None,), dtype="int32", name="tokens")
+    x = embed(tokens)
+    for lstm, drop in zip(lstms, drops, strict=True):
+        x = drop(lstm(x))
+    sequence = keras.Model(tokens, head(x), name="sequence")
+
+    token = keras.Input(batch_shape=(1, 1), dtype="int32", name=TOKEN_NAME)
+    x = embed(token)[:, 0, :]
+    inputs, outputs = {TOKEN_NAME: token}, {}
+    for index, lstm in enumerate(lstms, start=1):
+        h_name, c_name, h_out, c_out = state_names(index)
+        h = keras.Input(batch_shape=(1, config.units), dtype="float32", name=h_name)
+        c = keras.Input(batch_shape=(1, config.units), dtype="float32", name=c_name)
+        inputs.update({h_name: h, c_name: c})
+        x, (h_new, c_new) = lstm.cell(x, [h, c])
+        outputs[h_out] = keras.layers.Identity(name=h_out)(h_new)
+        outputs[c_out] = keras.layers.Identity(name=c_out)(c_new)
+    outputs = {LOGITS_NAME: head(x), **outputs}
+    step = keras.Model(inputs, outputs, name="step")
+    return Models(sequence, step)
+
+
+def zero_state(config: ModelConfig) -> dict:
+    """The step model's initial state: zeros [1, units] for each h and c, keyed by input name."""
+    import numpy as np
+
+    state = {}
+    for index in range(1, config.layers + 1):
+        h_name, c_name, _, _ = state_names(index)
+        state[h_name] = np.zeros((1, config.units), np.float32)
+        state[c_name] = np.zeros((1, config.units), np.float32)
+    return state

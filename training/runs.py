@@ -1,0 +1,131 @@
+"""The run folder: what ``train`` writes and ``evaluate``/``export`` read.
+
+    runs/NAME/
+      config.json          {"model": ModelConfig, "train": TrainConfig}
+      split.json           melody indices on each side, seed, fraction, data files + sha256
+      history.json         per-epoch loss/accuracy (nats per token), learning rate, seconds
+      training-curves.png  loss curves
+      evaluation.json      written by ``evaluate``
+      checkpoints/best.weights.h5   weights with the lowest validation loss
+      checkpoints/last.keras        model + optimizer after the last epoch (for --resume)
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+
+import numpy as np
+
+from device import encoding
+from device.contract import sha256_of
+from training.dataset import MelodySet, load_many
+from training.model import ModelConfig
+from training.windows import Split
+
+DEFAULT_CORPUS = Path(__file__).parent / "corpus" / "folk.npz"
+
+
+class RunError(ValueError):
+    """A run folder that is missing or incomplete."""
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Training settings. Windows and strides in steps (16th notes); time in minutes; 0 = no limit."""
+
+    data: tuple[str, ...] = (str(DEFAULT_CORPUS),)
+    seed: int = 1
+    validation_fraction: float = 0.1
+    window: int = 128
+    stride: int = 64
+    batch_size: int = 64
+    epochs: int = 30
+    steps_per_epoch: int = 0
+    max_minutes: float = 0.0
+    learning_rate: float = 2e-3
+    patience: int = 4
+    max_transpose: int = 5
+    strategy: str = "default"
+
+    def to_json(self) -> dict:
+        return {**asdict(self), "data": list(self.data)}
+
+    @classmethod
+    def from_json(cls, data: dict) -> TrainConfig:
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ValueError(f"unknown train config keys: {unknown}")
+        return cls(**{**data, "data": tuple(data.get("data", cls.data))})
+
+
+@dataclass
+class Run:
+    """A loaded run folder: its configs, its data and the split of that data."""
+
+    path: Path
+    model: ModelConfig
+    train: TrainConfig
+    melodies: MelodySet
+    split: Split
+
+    def side(self, name: str) -> list[np.ndarray]:
+        """The melodies of one side of the split: ``"train"`` or ``"validation"``."""
+        indices = self.split.train if name == "train" else self.split.validation
+        return [self.melodies.melodies[i] for i in indices]
+
+    @property
+    def best_weights(self) -> Path:
+        return self.path / "checkpoints" / "best.weights.h5"
+
+    @property
+    def last_model(self) -> Path:
+        return self.path / "checkpoints" / "last.keras"
+
+
+def describe_data(paths: tuple[str, ...], melody_set: MelodySet) -> dict:
+    """Files with SHA-256, melody and token counts, for split.json and the contract."""
+    files = [{"file": str(p), "sha256": sha256_of(p), **f} for p, f in zip(paths, melody_set.metadata["files"],
+                                                                             strict=True)]
+    return {"files": files, "melodies": len(melody_set), "tokens": melody_set.steps}
+
+
+def pitch_range(melodies: list[np.ndarray]) -> tuple[int, int]:
+    """Lowest and highest note-on pitch in ``melodies`` (0..127)."""
+    notes = np.concatenate([m[m < encoding.NUM_PITCHES] for m in melodies])
+    if len(notes) == 0:
+        raise ValueError("the melodies contain no notes")
+    return int(notes.min()), int(notes.max())
+
+
+def load_data(paths: tuple[str, ...]) -> MelodySet:
+    """Load prepared files, with a clear error for a missing one."""
+    for path in paths:
+        if not Path(path).is_file():
+            raise RunError(f"{path}: prepared melody file not found (make one with `melodybox-train prepare`)")
+    return load_many(list(paths))
+
+
+def write_json(path: Path, data) -> None:
+    path.write_text(json.dumps(data, indent=2) + "\n")
+
+
+def read_json(path: Path):
+    if not path.is_file():
+        raise RunError(f"{path}: not found (is {path.parent} a finished training run?)")
+    return json.loads(path.read_text())
+
+
+def load_run(path: str | Path) -> Run:
+    """Read a run folder written by ``train``; checks that the data still matches the split."""
+    path = Path(path)
+    config = read_json(path / "config.json")
+    split_data = read_json(path / "split.json")
+    train = TrainConfig.from_json(config["train"])
+    melodies = load_data(train.data)
+    if split_data["data"]["melodies"] != len(melodies):
+        raise RunError(f"{path}: the split covers {split_data['data']['melodies']} melodies but the data "
+                       f"now has {len(melodies)} (the prepared files changed since training)")
+    return Run(path, ModelConfig.from_json(config["model"]), train, melodies, Split.from_json(split_data))
