@@ -1,0 +1,211 @@
+#!/usr/bin/env bash
+# Install the Melody Box on 64-bit Raspberry Pi OS (Bookworm: Python 3.11; Trixie: Python 3.13).
+#
+#   sudo bash device/pi/install.sh            # from a checkout of this repository (make install-pi)
+#   bash device/pi/install.sh --dry-run       # print what it would do, change nothing
+#
+# What it does, each step only if not done yet (run it again any time):
+#   apt packages; SPI on; a user in the gpio/spi/audio groups; a venv in PREFIX with the
+#   device extra only (no TensorFlow); the shipped models; /etc/melodybox/box.toml (kept if
+#   it exists); a systemd service that plays at boot, restarts on failure, runs real-time.
+set -euo pipefail
+
+PREFIX=/opt/melodybox
+CONFIG_DIR=/etc/melodybox
+UNIT_DIR=/etc/systemd/system
+BOX_USER=melodybox
+DRY_RUN=0
+START=1
+PRINT_UNIT=0
+SRC="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+
+usage() {
+    cat <<USAGE
+usage: install.sh [--dry-run] [--user NAME] [--prefix DIR] [--no-start] [--print-unit]
+  --dry-run     print every command and file it would write; change nothing
+  --user NAME   run the box as NAME (default: a system user 'melodybox'; e.g. --user \$SUDO_USER)
+  --prefix DIR  where the venv and models go (default: /opt/melodybox)
+  --no-start    install and enable the service, but do not (re)start it now
+  --print-unit  print the systemd unit this would install, and exit
+USAGE
+}
+
+while [ $# -gt 0 ]; do
+    case "$1" in
+        --dry-run) DRY_RUN=1 ;;
+        --user) BOX_USER="$2"; shift ;;
+        --prefix) PREFIX="$2"; shift ;;
+        --no-start) START=0 ;;
+        --print-unit) PRINT_UNIT=1 ;;
+        -h|--help) usage; exit 0 ;;
+        *) echo "install.sh: unknown option $1" >&2; usage >&2; exit 2 ;;
+    esac
+    shift
+done
+
+CONFIG="$CONFIG_DIR/box.toml"
+VENV="$PREFIX/venv"
+
+say() { echo "==> $*"; }
+
+# Run a command, or print it in a dry run.
+run() {
+    if [ "$DRY_RUN" = 1 ]; then
+        echo "+ $*"
+    else
+        "$@"
+    fi
+}
+
+# Write stdin to a file (mode 644), or show it in a dry run.
+write_file() {
+    local path="$1"
+    if [ "$DRY_RUN" = 1 ]; then
+        echo "+ write $path:"
+        sed 's/^/    /'
+    else
+        local tmp
+        tmp="$(mktemp)"
+        cat >"$tmp"
+        install -m 644 "$tmp" "$path"
+        rm -f "$tmp"
+    fi
+}
+
+render_unit() {
+    sed -e "s|@USER@|$BOX_USER|g" -e "s|@PREFIX@|$PREFIX|g" -e "s|@CONFIG@|$CONFIG|g" \
+        "$SRC/device/pi/melodybox.service"
+}
+
+if [ "$PRINT_UNIT" = 1 ]; then
+    render_unit
+    exit 0
+fi
+
+check_system() {
+    if [ "$DRY_RUN" = 0 ] && [ "$(id -u)" != 0 ]; then
+        echo "install.sh: run as root: sudo bash $0 (or --dry-run to see what it does)" >&2
+        exit 2
+    fi
+    local arch
+    arch="$(uname -m)"
+    if [ "$arch" != aarch64 ]; then
+        if [ "$DRY_RUN" = 0 ]; then
+            echo "install.sh: this is $arch; the TFLite runtimes need 64-bit Raspberry Pi OS (aarch64)" >&2
+            exit 2
+        fi
+        say "note: this is $arch, not aarch64; a real install needs 64-bit Raspberry Pi OS"
+    fi
+}
+
+python_minor() {
+    python3 -c 'import sys; print(sys.version_info[1])'
+}
+
+install_packages() {
+    # python3-lgpio: gpiozero's pin factory on Bookworm/Trixie (used through --system-site-packages).
+    # libasound2-dev + build-essential: python-rtmidi builds from source where it has no wheel.
+    local packages=(python3-venv python3-dev python3-pip libasound2-dev build-essential python3-lgpio alsa-utils)
+    if [ "$(python_minor)" -ge 13 ]; then
+        packages+=(python3-rtmidi)  # no python-rtmidi wheel for 3.13 on aarch64: Debian's build
+    fi
+    local absent=()
+    for package in "${packages[@]}"; do
+        dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || absent+=("$package")
+    done
+    if [ ${#absent[@]} -gt 0 ]; then
+        say "installing apt packages: ${absent[*]}"
+        run apt-get update
+        run env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${absent[@]}"
+    else
+        say "apt packages already installed"
+    fi
+}
+
+enable_spi() {
+    if [ -e /dev/spidev0.0 ]; then
+        say "SPI already on"
+    elif command -v raspi-config >/dev/null; then
+        say "turning SPI on (the MCP3008 knob)"
+        run raspi-config nonint do_spi 0
+    else
+        local boot_config=/boot/firmware/config.txt
+        [ -e "$boot_config" ] || boot_config=/boot/config.txt
+        if grep -qs '^dtparam=spi=on' "$boot_config"; then
+            say "SPI is on in $boot_config (active after a reboot)"
+        else
+            say "turning SPI on in $boot_config (active after a reboot)"
+            if [ "$DRY_RUN" = 1 ]; then echo "+ echo dtparam=spi=on >> $boot_config"; else echo "dtparam=spi=on" >>"$boot_config"; fi
+        fi
+    fi
+}
+
+setup_user() {
+    if id "$BOX_USER" >/dev/null 2>&1; then
+        say "user $BOX_USER exists"
+    else
+        say "creating system user $BOX_USER"
+        run useradd --system --home-dir "$PREFIX" --no-create-home --shell /usr/sbin/nologin "$BOX_USER"
+    fi
+    local group
+    for group in gpio spi audio; do
+        if getent group "$group" >/dev/null; then
+            if id -nG "$BOX_USER" 2>/dev/null | tr ' ' '\n' | grep -qx "$group"; then
+                say "$BOX_USER is in group $group"
+            else
+                run usermod -aG "$group" "$BOX_USER"
+            fi
+        else
+            say "no group $group on this system (skipped)"
+        fi
+    done
+}
+
+setup_venv() {
+    run mkdir -p "$PREFIX/models"
+    if [ -x "$VENV/bin/python" ]; then
+        say "venv $VENV exists"
+    else
+        say "creating venv $VENV (with system site packages: python3-lgpio, python3-rtmidi)"
+        run python3 -m venv --system-site-packages "$VENV"
+    fi
+    say "installing melodybox with the device extra (no TensorFlow)"
+    run "$VENV/bin/pip" install --quiet --upgrade pip
+    run "$VENV/bin/pip" install --quiet "$SRC[device]"
+    local model
+    for model in "$SRC"/models/*.tflite; do
+        [ -e "$model" ] || continue
+        run install -m 644 "$model" "${model%.tflite}.json" "$PREFIX/models/"
+    done
+}
+
+setup_config() {
+    run mkdir -p "$CONFIG_DIR"
+    if [ -e "$CONFIG" ]; then
+        say "keeping your $CONFIG"
+    else
+        say "writing $CONFIG (edit it, then: sudo systemctl restart melodybox)"
+        sed "s|/opt/melodybox|$PREFIX|g" "$SRC/device/pi/box.toml" | write_file "$CONFIG"
+    fi
+}
+
+setup_service() {
+    say "installing the systemd service melodybox"
+    render_unit | write_file "$UNIT_DIR/melodybox.service"
+    run systemctl daemon-reload
+    run systemctl enable melodybox.service
+    if [ "$START" = 1 ]; then
+        run systemctl restart melodybox.service
+        say "started: journalctl -u melodybox -f shows what it plays to; melodybox doctor checks the setup"
+    fi
+}
+
+check_system
+[ "$DRY_RUN" = 1 ] && say "dry run: nothing is changed"
+install_packages
+enable_spi
+setup_user
+setup_venv
+setup_config
+setup_service
+say "done. Check with: sudo -u $BOX_USER $VENV/bin/melodybox doctor --config $CONFIG"
