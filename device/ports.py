@@ -105,6 +105,18 @@ class MidiFileOutput(BaseOutput):
         ticks_per_beat: int = 480,
         quantize: bool = True,
     ):
+        # Set up in _open: if it raises, mido's __del__ finds a closed port and writes nothing.
+        super().__init__(
+            name=f"file:{path}",
+            path=path,
+            bpm=bpm,
+            clock=clock,
+            start=start,
+            ticks_per_beat=ticks_per_beat,
+            quantize=quantize,
+        )
+
+    def _open(self, path, bpm, clock, start, ticks_per_beat, quantize) -> None:
         if ticks_per_beat % encoding.STEPS_PER_QUARTER:
             raise ValueError(f"ticks_per_beat {ticks_per_beat} is not a multiple of {encoding.STEPS_PER_QUARTER}")
         self.path = Path(path)
@@ -116,7 +128,6 @@ class MidiFileOutput(BaseOutput):
         self._step_seconds = step_seconds(bpm)
         self._track = mido.MidiTrack([mido.MetaMessage("set_tempo", tempo=mido.bpm2tempo(self.bpm), time=0)])
         self._last_tick = 0
-        super().__init__(name=f"file:{self.path}")
 
     def _tick_now(self) -> int:
         elapsed = max(0.0, self.clock.now() - self.start)
