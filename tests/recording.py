@@ -36,10 +36,15 @@ def unplugged_error() -> rtmidi.SystemError:
 
 
 class RecordingOutput(BaseOutput):
-    """Records sent messages in ``messages``. ``fail_after=n``: the (n+1)-th send and later ones fail."""
+    """Records sent messages in ``messages``. ``fail_after=n``: the (n+1)-th send and later ones fail.
 
-    def __init__(self, name: str = "recording", fail_after: int | None = None, **kwargs):
+    With a ``clock`` (anything with ``now()``), ``times`` holds the clock time of each recorded message.
+    """
+
+    def __init__(self, name: str = "recording", fail_after: int | None = None, clock=None, **kwargs):
         self.messages: list[mido.Message] = []
+        self.times: list[float] = []
+        self.clock = clock
         self.fail_after = fail_after
         self.failing = False
         self.failed_sends = 0
@@ -56,6 +61,8 @@ class RecordingOutput(BaseOutput):
             self.failed_sends += 1
             raise unplugged_error()
         self.messages.append(message.copy())
+        if self.clock is not None:
+            self.times.append(self.clock.now())
 
 
 def note_events(messages: Iterable[mido.Message]) -> list[tuple[str, int]]:
