@@ -100,7 +100,9 @@ class GpioControls:
         self._lock = threading.Lock()
         self._reset = False
         self._pause_toggle = False
-        self._held = False
+        self._pressed_at = None
+        self.holds = 0  # long presses seen (pause/resume toggles)
+        self._factory = pin_factory
         self._error = False
         self._closed = False
         self._devices = []
@@ -117,6 +119,7 @@ class GpioControls:
         except BaseException:
             self.close()
             raise
+        self.button.when_pressed = self._on_pressed
         self.button.when_held = self._on_held
         self.button.when_released = self._on_released
 
@@ -129,17 +132,25 @@ class GpioControls:
             return EncoderKnob(controls, initial, pin_factory)
         return None
 
-    # gpiozero's thread: only flags.
+    # gpiozero's threads: only flags. A press is short or long by how long it lasted, measured on
+    # release, so a release racing gpiozero's hold thread can never also reset after a pause.
+    def _on_pressed(self) -> None:
+        with self._lock:
+            self._pressed_at = self._factory.ticks()
+
     def _on_held(self) -> None:
         with self._lock:
-            self._held = True
+            self.holds += 1
             self._pause_toggle = True
 
     def _on_released(self) -> None:
         with self._lock:
-            if not self._held:  # a short press; a long one already acted on hold
+            if self._pressed_at is None:
+                return
+            duration = self._factory.ticks_diff(self._factory.ticks(), self._pressed_at)
+            self._pressed_at = None
+            if duration < self.button.hold_time:  # a long press already acted on hold
                 self._reset = True
-            self._held = False
 
     # The loop's thread, once per step.
     def read(self) -> ControlState:

@@ -158,7 +158,7 @@ def test_short_press_sets_reset_once(factory, adc):
 def test_long_press_toggles_pause_without_reset(factory, adc):
     with knob_controls(factory) as controls:
         factory.pin(BUTTON).drive_low()
-        assert wait_for(lambda: controls.button.is_held)
+        assert wait_for(lambda: controls.holds == 1)
         while_held = controls.read()
         factory.pin(BUTTON).drive_high()
         after_release = controls.read()
