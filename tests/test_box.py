@@ -91,10 +91,10 @@ def box(factory):
         yield Box(factory, adc)
 
 
-def offline_tokens(temperatures, resets_after=()):
+def offline_tokens(temperatures, resets_after=(), seed=SEED):
     """What the loop should play: token i+1 is sampled after step i's controls (temperature, reset)."""
     with StepModel(shipped_model_path()) as model:
-        generator = Generator(model, Sampler(seed=SEED, pitch_range=model.contract.pitch_range))
+        generator = Generator(model, Sampler(seed=seed, pitch_range=model.contract.pitch_range))
         tokens = [generator.next_token(temperatures[0])]
         for step in range(1, len(temperatures)):
             if step - 1 in resets_after:
