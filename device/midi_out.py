@@ -94,10 +94,17 @@ class MidiOut:
         self._send(self._all_notes_off())
 
     def close(self) -> None:
-        """Silence, then close the port. Idempotent."""
+        """Silence, then close the port. Idempotent.
+
+        If the port is lost by then, one last ``reopen()`` is tried at once (whatever the
+        retry interval) so a synth that was plugged back in still gets All Notes Off.
+        """
         if self._closed:
             return
         self.silence()
+        if not self.connected:
+            self._next_check = self.clock.now()
+            self._check_connection()
         self._closed = True
         self._drop_port()
 

@@ -213,3 +213,14 @@ def test_silence_while_disconnected_forgets_the_note_and_raises_nothing(port):
     midi_out.close()
     assert midi_out.sounding is None
     assert sounding_notes(port.messages) == {(0, 60)}  # the synth side was unplugged with it
+
+
+def test_close_on_a_lost_port_tries_one_last_reopen_to_silence_the_synth():
+    clock = FakeClock()
+    first, second = RecordingOutput("first"), RecordingOutput("second")
+    midi_out = MidiOut(first, reopen=lambda: second, clock=clock, retry_seconds=60.0)
+    midi_out.play(60)
+    first.fail()
+    midi_out.close()  # the loss is found by close's own note_off; no retry interval has passed
+    assert second.messages == [all_notes_off()]
+    assert second.closed

@@ -1,0 +1,149 @@
+"""No stuck notes, ever: properties over random token streams, resets, pauses, unplugs and reconnects.
+
+The synth is modelled as hearing every port MidiOut used, in order (an unplugged synth
+that comes back is reached through the reopened port). Over that stream: at most one
+note sounds at any time, nothing sounds while the box is paused, and nothing sounds once
+the box is closed.
+"""
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from device import encoding
+from device.clock import FakeClock, StepSchedule
+from device.generator import Generator
+from device.loop import ControlState, FixedControls, Loop
+from device.midi_out import MidiOut
+from device.model import StepModel
+from device.sampling import Sampler
+from tests.recording import RecordingOutput, max_polyphony, shipped_model_path, sounding_notes, unplugged_error
+
+
+class PortBank:
+    """Hands out ports: the first one, then a fresh one per successful reopen while ``available``."""
+
+    def __init__(self, clock, fail_afters):
+        self.clock = clock
+        self.fail_afters = list(fail_afters)  # fail_after for each port in turn (None: never fails by itself)
+        self.available = True
+        self.ports: list[RecordingOutput] = []
+
+    def open(self) -> RecordingOutput:
+        if not self.available:
+            raise unplugged_error()
+        fail_after = self.fail_afters[len(self.ports)] if len(self.ports) < len(self.fail_afters) else None
+        port = RecordingOutput(f"port {len(self.ports)}", fail_after=fail_after, clock=self.clock)
+        self.ports.append(port)
+        return port
+
+    def heard(self):
+        """Everything the synth heard, port after port."""
+        return [message for port in self.ports for message in port.messages]
+
+
+def close_reconnected(midi_out: MidiOut, bank: PortBank, clock: FakeClock) -> None:
+    """Plug the synth back in, give MidiOut its retry time, and close the box."""
+    bank.available = True
+    if bank.ports and bank.ports[-1].failing:
+        bank.fail_afters = []  # the replacement port works
+    clock.advance(midi_out.retry_seconds)
+    midi_out.close()
+
+
+def assert_silent_and_monophonic(bank: PortBank) -> None:
+    heard = bank.heard()
+    assert max_polyphony(heard) <= 1, "two notes sounded at once"
+    assert sounding_notes(heard) == set(), f"stuck notes: {sorted(sounding_notes(heard))}"
+    assert bank.ports[-1].closed
+
+
+tokens = st.integers(min_value=0, max_value=encoding.VOCAB_SIZE - 1)
+operations = st.one_of(
+    st.tuples(st.just("play"), tokens),
+    st.tuples(st.just("silence"), st.none()),
+    st.tuples(st.just("unplug"), st.none()),
+    st.tuples(st.just("replug"), st.none()),
+    st.tuples(st.just("wait"), st.floats(min_value=0.0, max_value=2.5)),
+)
+
+
+@settings(max_examples=300)
+@given(ops=st.lists(operations, max_size=80), fail_after=st.none() | st.integers(0, 20))
+def test_midi_out_never_leaves_a_note_sounding(ops, fail_after):
+    clock = FakeClock()
+    bank = PortBank(clock, [fail_after])
+    midi_out = MidiOut(bank.open(), reopen=bank.open, clock=clock, retry_seconds=1.0)
+    for name, value in ops:
+        if name == "play":
+            midi_out.play(value)
+        elif name == "silence":
+            midi_out.silence()
+        elif name == "unplug":
+            bank.available = False
+            if midi_out.port is not None:
+                midi_out.port.fail()
+        elif name == "replug":
+            bank.available = True
+        else:
+            clock.advance(value)
+        assert max_polyphony(bank.heard()) <= 1
+    close_reconnected(midi_out, bank, clock)
+    assert_silent_and_monophonic(bank)
+
+
+@pytest.fixture(scope="module")
+def model():
+    with StepModel(shipped_model_path()) as loaded:
+        yield loaded
+
+
+class ScriptedControls(FixedControls):
+    """FixedControls that may also raise at one step and change the temperature per step."""
+
+    def __init__(self, temperatures, resets_at, pause_toggles_at, raise_at):
+        super().__init__(1.0, resets_at, pause_toggles_at)
+        self.temperatures = temperatures
+        self.raise_at = raise_at
+
+    def read(self) -> ControlState:
+        if self.reads == self.raise_at:
+            raise OSError("knob unplugged")
+        self.temperature = self.temperatures[self.reads % len(self.temperatures)]
+        return super().read()
+
+
+@settings(max_examples=100)
+@given(
+    steps=st.integers(1, 90),
+    seed=st.integers(0, 2**32 - 1),
+    temperatures=st.lists(st.sampled_from([0.0, 0.3, 1.0, 3.0]), min_size=1, max_size=4),
+    resets_at=st.sets(st.integers(0, 90), max_size=6),
+    pause_toggles_at=st.sets(st.integers(0, 90), max_size=6),
+    raise_at=st.none() | st.integers(0, 90),
+    fail_afters=st.lists(st.none() | st.integers(0, 12), min_size=1, max_size=4),
+    stall_at=st.none() | st.integers(0, 90),
+)
+def test_the_loop_never_leaves_a_note_sounding(
+    model, steps, seed, temperatures, resets_at, pause_toggles_at, raise_at, fail_afters, stall_at
+):
+    clock = FakeClock()
+    bank = PortBank(clock, fail_afters)
+    midi_out = MidiOut(bank.open(), reopen=bank.open, clock=clock, retry_seconds=1.0)
+    controls = ScriptedControls(temperatures, resets_at, pause_toggles_at, raise_at)
+    generator = Generator(model, Sampler(seed=seed, pitch_range=model.contract.pitch_range), [60])
+
+    def check_step(report):
+        if report.paused and report.connected:
+            assert sounding_notes(bank.heard()) == set(), f"a note sounds while paused at step {report.step}"
+        if report.step == stall_at:
+            clock.advance(0.9)
+
+    loop = Loop(generator, midi_out, controls, StepSchedule(clock, bpm=120), on_step=check_step)
+    try:
+        loop.run(steps)
+    except OSError as error:
+        assert str(error) == "knob unplugged"
+    assert max_polyphony(bank.heard()) <= 1
+    close_reconnected(midi_out, bank, clock)
+    assert_silent_and_monophonic(bank)
