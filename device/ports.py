@@ -88,12 +88,14 @@ def virtual_ports_supported() -> bool:
 class MidiFileOutput(BaseOutput):
     """An output port that records what it receives into a type-0 MIDI file, saved on close.
 
-    Message times come from ``clock`` (seconds, e.g. the loop's clock) relative to
-    ``start`` (default: ``clock.now()`` when the port opens; give the schedule's step-0
-    time). With ``quantize=True`` every time is rounded to the nearest 16th step at
-    ``bpm``, so a loop running at ``bpm`` (real clock and its jitter included) writes
-    notes exactly on their steps; otherwise to the nearest tick. ``ticks_per_beat``
-    must be a multiple of 4.
+    Message times come from ``clock`` (seconds, e.g. the loop's clock). With
+    ``quantize=True`` (for a loop playing at ``bpm``) each message lands a whole number
+    of 16th steps after the previous one: the time since the previous message is
+    rounded to steps, and the first message is placed from ``start`` (default:
+    ``clock.now()`` when the port opens). Rounding between neighbours, not against a
+    fixed origin, keeps notes on their steps whatever the loop's phase, its jitter
+    (< 1/2 step) or a re-anchoring after a stall. ``quantize=False`` keeps every time
+    to the nearest tick from ``start``. ``ticks_per_beat`` must be a multiple of 4.
     """
 
     def __init__(
@@ -128,18 +130,21 @@ class MidiFileOutput(BaseOutput):
         self._step_seconds = step_seconds(bpm)
         self._track = mido.MidiTrack([mido.MetaMessage("set_tempo", tempo=mido.bpm2tempo(self.bpm), time=0)])
         self._last_tick = 0
+        self._last_time: float | None = None  # clock time of the previous message (seconds)
 
-    def _tick_now(self) -> int:
-        elapsed = max(0.0, self.clock.now() - self.start)
+    def _tick_now(self, now: float) -> int:
+        """The tick for a message sent at clock time ``now`` (seconds)."""
         ticks_per_step = self.ticks_per_beat // encoding.STEPS_PER_QUARTER
-        if self.quantize:
-            return round(elapsed / self._step_seconds) * ticks_per_step
-        return round(elapsed / self._step_seconds * ticks_per_step)
+        if not self.quantize:
+            return round(max(0.0, now - self.start) / self._step_seconds * ticks_per_step)
+        since = now - (self.start if self._last_time is None else self._last_time)
+        return self._last_tick + max(0, round(since / self._step_seconds)) * ticks_per_step
 
     def _send(self, message: mido.Message) -> None:
-        tick = max(self._last_tick, self._tick_now())  # never negative deltas
+        now = self.clock.now()
+        tick = max(self._last_tick, self._tick_now(now))  # never negative deltas
         self._track.append(message.copy(time=tick - self._last_tick))
-        self._last_tick = tick
+        self._last_tick, self._last_time = tick, now
 
     def _close(self) -> None:
         self._track.append(mido.MetaMessage("end_of_track", time=0))

@@ -235,3 +235,32 @@ def test_midi_out_notices_an_unplugged_synth_and_reconnects(jack):
     ]
     midi_out.close()
     synth.close()
+
+
+def test_quantizing_follows_the_loop_phase_near_a_half_step(tmp_path):
+    """Steps that start half a step off the file's grid, with jitter either side, still land one step apart."""
+    clock = FakeClock(start=0.0)
+    port = MidiFileOutput(tmp_path / "phase.mid", bpm=120, clock=clock)
+    with MidiOut(port, clock=clock) as midi_out:
+        for i, token in enumerate([60, 62, 64, 65, NOTE_OFF]):
+            clock.sleep_until(0.0625 + i * 0.125 + (0.003 if i % 2 else -0.003))
+            midi_out.play(token)
+    notes = file_notes(tmp_path / "phase.mid")
+    assert [(n.pitch, n.end - n.start) for n in notes] == [(60, 1), (62, 1), (64, 1), (65, 1)]
+    assert [b.start - a.start for a, b in zip(notes, notes[1:], strict=False)] == [1, 1, 1]
+
+
+def test_quantizing_survives_a_stall_that_shifts_the_phase(tmp_path):
+    clock = FakeClock(start=0.0)
+    port = MidiFileOutput(tmp_path / "stall.mid", bpm=120, clock=clock)
+    times = [0.0, 0.125, 1.3, 1.425, 1.55]  # a stall re-anchored the loop 0.4 step off the old grid
+    with MidiOut(port, clock=clock) as midi_out:
+        for time_, token in zip(times, [60, 62, 64, 65, NOTE_OFF], strict=True):
+            clock.sleep_until(time_)
+            midi_out.play(token)
+    assert [(n.pitch, n.start, n.end) for n in file_notes(tmp_path / "stall.mid")] == [
+        (60, 0, 1),
+        (62, 1, 10),  # 1.175 s = 9.4 steps later rounds to 9
+        (64, 10, 11),
+        (65, 11, 12),
+    ]
