@@ -183,6 +183,9 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return COMMANDS[args.command](args)
+    except PortError as error:
+        say(f"error: {error} (`melodybox ports` lists the outputs, `melodybox doctor` checks the setup)")
+        return EXIT_USAGE
     except EXPECTED_ERRORS as error:
         say(f"error: {error}")
         return EXIT_USAGE

@@ -127,6 +127,7 @@ def run(config: Config, steps: int | None, seed: int | None, sim: bool, say: Say
 
     clock = MonotonicClock()
     with ExitStack() as stack:
+        stopper = stack.enter_context(_StopOnSignals())  # first: a signal while loading still stops cleanly
         model, generator = open_generator(config, seed)
         stack.callback(model.close)
         say(f"model {config.model.path} on {model.runtime_name}, {config.tempo.bpm:g} bpm")
@@ -141,24 +142,31 @@ def run(config: Config, steps: int | None, seed: int | None, sim: bool, say: Say
         stack.callback(view.close)
         loop = Loop(generator, midi_out, controls, StepSchedule(clock, config.tempo.bpm), on_step=view.update,
                     temperature=config.temperature.initial)
-        stack.enter_context(_stop_on_signals(loop.stop))
-        done = loop.run(steps)
+        stopper.target = loop.stop
+        done = 0 if stopper.requested else loop.run(steps)
     say(f"stopped after {done} steps; all notes off")
     return 0
 
 
-class _stop_on_signals:
-    """SIGTERM (systemd) and SIGINT (Ctrl-C) call ``stop``; the previous handlers come back on exit."""
+class _StopOnSignals:
+    """SIGTERM (systemd) and SIGINT (Ctrl-C) set ``requested`` and call ``target`` (the loop's stop,
+    once there is a loop); the previous handlers come back on exit."""
 
     SIGNALS = (signal.SIGTERM, signal.SIGINT)
 
-    def __init__(self, stop: Callable[[], None]):
-        self.stop = stop
+    def __init__(self):
+        self.requested = False
+        self.target: Callable[[], None] | None = None
         self.previous = {}
 
-    def __enter__(self):
+    def _handle(self, *_) -> None:
+        self.requested = True
+        if self.target is not None:
+            self.target()
+
+    def __enter__(self) -> _StopOnSignals:
         for signum in self.SIGNALS:
-            self.previous[signum] = signal.signal(signum, lambda *_: self.stop())
+            self.previous[signum] = signal.signal(signum, self._handle)
         return self
 
     def __exit__(self, *exc) -> None:

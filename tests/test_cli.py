@@ -1,0 +1,207 @@
+"""The `melodybox` command: help, generate, headless runs, signals, and bad inputs (one line, exit 2)."""
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+
+import mido
+import pytest
+
+from device.cli import main
+from device.contract import sha256_of
+from device.encoding import is_note_on, tokens_to_notes
+from tests.recording import ROOT, note_events, shipped_model_path, sounding_notes
+from tests.test_box import offline_tokens
+
+MODEL = str(shipped_model_path())
+NO_MIDI_ENV = {"MIDO_BACKEND": "mido.backends.rtmidi/UNIX_JACK", "JACK_DEFAULT_SERVER": "melodybox-none",
+               "JACK_NO_START_SERVER": "1"}  # no JACK server by that name: no MIDI ports at all
+
+
+def melodybox(*args, cwd=ROOT, env=None, timeout=60):
+    """Run the real command in a fresh interpreter, headless (stdin is not a terminal)."""
+    return subprocess.run([sys.executable, "-m", "device", *args], cwd=cwd, env={**os.environ, **(env or {})},
+                          stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=timeout)
+
+
+def error_lines(stderr):
+    return [line for line in stderr.splitlines() if line.startswith("melodybox: error:")]
+
+
+def played_pitches(path):
+    return [m.note for m in mido.MidiFile(path) if m.type == "note_on" and m.velocity > 0]
+
+
+@pytest.mark.parametrize("command", [[], ["run"], ["generate"], ["ports"], ["doctor"], ["bench"]])
+def test_help_for_every_subcommand(command, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main([*command, "--help"])
+    assert exit_.value.code == 0
+    out = capsys.readouterr().out
+    assert out.startswith(f"usage: melodybox {' '.join(command)}".rstrip())
+    assert "--help" in out
+
+
+def test_run_help_explains_outputs_and_keys(capsys):
+    with pytest.raises(SystemExit):
+        main(["run", "--help"])
+    out = " ".join(capsys.readouterr().out.split())
+    for phrase in ("--virtual NAME", "--midi-file FILE", "virtual port 'Melody Box'", "q quit", "--steps N"):
+        assert phrase in out
+
+
+def test_generate_writes_a_midi_file_and_a_piano_roll(tmp_path, capsys):
+    out, png = tmp_path / "out.mid", tmp_path / "roll.png"
+    status = main(["generate", "--model", MODEL, "--bars", "2", "--temperature", "0.8", "--seed", "5",
+                   "-o", str(out), "--png", str(png)])
+    assert status == 0
+    tokens = offline_tokens([0.8] * 32, seed=5)
+    assert played_pitches(out) == [n.pitch for n in tokens_to_notes(tokens)]
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert f"wrote {out}" in capsys.readouterr().err
+
+
+def test_headless_run_writes_the_seeded_melody_to_a_midi_file(tmp_path):
+    out = tmp_path / "x.mid"
+    result = melodybox("run", "--model", MODEL, "--midi-file", str(out), "--steps", "64", "--sim", "--bpm", "400",
+                       "--seed", "3")
+    assert result.returncode == 0, result.stderr
+    assert f"writing what plays to {out}" in result.stderr
+    assert "no keyboard (stdin is not a terminal)" in result.stderr
+    tokens = offline_tokens([1.0] * 64, seed=3)
+    assert played_pitches(out) == [t for t in tokens if is_note_on(t)]
+    assert sounding_notes(mido.MidiFile(out)) == set()
+
+
+def test_without_ports_or_virtual_ports_the_box_says_it_writes_a_file(tmp_path):
+    result = melodybox("run", "--model", MODEL, "--steps", "8", "--bpm", "400", cwd=tmp_path, env=NO_MIDI_ENV)
+    assert result.returncode == 0, result.stderr
+    assert "no MIDI ports here" in result.stderr and "writing what plays to melodybox-out.mid" in result.stderr
+    assert "no GPIO on this machine" in result.stderr
+    assert mido.MidiFile(tmp_path / "melodybox-out.mid").length > 0
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_a_signal_stops_the_box_silent_with_status_0(tmp_path, signum):
+    out = tmp_path / "x.mid"
+    box = subprocess.Popen([sys.executable, "-m", "device", "run", "--model", MODEL, "--midi-file", str(out),
+                            "--bpm", "400"], cwd=ROOT, stdin=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        lines = []
+        while not any("temperature stays" in line for line in lines) and box.poll() is None:
+            lines.append(box.stderr.readline())  # the last line before the loop starts
+        box.send_signal(signum)
+        _, rest = box.communicate(timeout=30)
+    finally:
+        if box.poll() is None:
+            box.kill()
+            box.wait()
+    assert box.returncode == 0, "".join(lines) + rest
+    assert "stopped after" in rest and "Traceback" not in rest
+    messages = list(mido.MidiFile(out))
+    assert sounding_notes(messages) == set()
+    assert note_events(messages)[-1] == ("cc", 123)
+
+
+# --- bad inputs: one clear line on stderr, exit status 2, no traceback ---------------------------
+
+
+@pytest.fixture
+def model_copy(tmp_path):
+    target = tmp_path / "copy.tflite"
+    shutil.copy(MODEL, target)
+    shutil.copy(shipped_model_path().with_suffix(".json"), target.with_suffix(".json"))
+    return target
+
+
+def edit_contract(model, edit, refresh=False):
+    path = model.with_suffix(".json")
+    data = json.loads(path.read_text())
+    edit(data)
+    if refresh:
+        data["tflite"]["bytes"], data["tflite"]["sha256"] = model.stat().st_size, sha256_of(model)
+    path.write_text(json.dumps(data))
+
+
+@pytest.fixture
+def fails(capsys, tmp_path, monkeypatch):
+    """``fails(args, expected)``: main(args) exits 2 with one error line containing ``expected``.
+    (A run that wrongly starts plays one step into tmp_path, instead of forever.)"""
+    monkeypatch.chdir(tmp_path)
+
+    def check(args, expected):
+        status = main([*args, "--steps", "1"] if args[0] == "run" else args)
+        err = capsys.readouterr().err
+        assert status == 2, err
+        assert len(error_lines(err)) == 1, err
+        assert expected in error_lines(err)[0]
+        assert "Traceback" not in err
+
+    return check
+
+
+def test_missing_model(fails, tmp_path):
+    fails(["run", "--model", str(tmp_path / "none.tflite")], "none.json: contract not found")
+
+
+def test_truncated_model(fails, model_copy):
+    model_copy.write_bytes(model_copy.read_bytes()[:1000])
+    fails(["run", "--model", str(model_copy)], "1000 bytes, but its contract records")
+
+
+def test_corrupt_model_with_a_matching_contract(fails, model_copy):
+    model_copy.write_bytes(b"not a flatbuffer at all" * 50)
+    edit_contract(model_copy, lambda data: None, refresh=True)
+    fails(["generate", "--model", str(model_copy), "-o", "x.mid"],
+                          "cannot load it as a TFLite model")
+
+
+def test_contract_mismatch(fails, model_copy):
+    edit_contract(model_copy, lambda data: data["encoding"].update(vocab_size=131))
+    fails(["run", "--model", str(model_copy)], "'encoding.vocab_size' is 131")
+
+
+def test_bad_config_value(fails, tmp_path):
+    config = tmp_path / "box.toml"
+    config.write_text("[midi]\nchannel = 17\n")
+    fails(["run", "--config", str(config), "--model", MODEL],
+                          "box.toml: midi.channel = 17: must be 1..16")
+
+
+def test_bad_flag_value(fails):
+    fails(["run", "--model", MODEL, "--bpm", "0"], "command line: tempo.bpm = 0.0: must be 20..400")
+
+
+def test_missing_port(fails, monkeypatch):
+    for key, value in NO_MIDI_ENV.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.setattr(mido, "backend", mido.Backend(NO_MIDI_ENV["MIDO_BACKEND"]))
+    fails(["run", "--model", MODEL, "--port", "No Such Synth"], "no MIDI system available")
+
+
+def test_unreadable_primer(fails, tmp_path):
+    primer = tmp_path / "primer.mid"
+    primer.write_text("<html>not midi</html>")
+    fails(["run", "--model", MODEL, "--primer", str(primer)], "primer.mid: not a readable MIDI")
+
+
+def test_output_in_a_missing_folder(fails, tmp_path):
+    fails(["generate", "--model", MODEL, "-o", str(tmp_path / "no" / "x.mid")], "x.mid")
+
+
+def test_the_console_script_fails_cleanly_too(tmp_path):
+    result = melodybox("run", "--model", str(tmp_path / "none.tflite"))
+    assert result.returncode == 2
+    assert error_lines(result.stderr) == [f"melodybox: error: {tmp_path / 'none.json'}: contract not found "
+                                          "(every .tflite needs its .json beside it)"]
+    assert "Traceback" not in result.stderr
+
+
+def test_bench_without_a_benchmark_module_says_so(capsys):
+    if (ROOT / "device" / "bench.py").exists():
+        pytest.skip("device/bench.py exists: the bench subcommand runs it")
+    assert main(["bench"]) == 1
+    assert "device/bench.py is missing" in capsys.readouterr().err
