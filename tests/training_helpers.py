@@ -31,7 +31,7 @@ def write_scales(path: Path, count: int = 60, seed: int = 0) -> Path:
     return path
 
 
-def tiny_run(folder: Path, epochs: int = 4) -> Path:
+def tiny_run(folder: Path, epochs: int = 5) -> Path:
     """Create and train a tiny run (2 x 32 units) on the scales; returns the run folder."""
     from training.model import ModelConfig
     from training.runs import TrainConfig
@@ -41,7 +41,7 @@ def tiny_run(folder: Path, epochs: int = 4) -> Path:
     run = folder / "run"
     model = ModelConfig(embedding=16, layers=2, units=32, dropout=0.0)
     train = TrainConfig(data=(str(data),), seed=3, validation_fraction=0.2, window=32, stride=16, batch_size=16,
-                        epochs=epochs, learning_rate=1e-2, patience=10, max_transpose=2)
+                        epochs=epochs, learning_rate=3e-2, patience=10, max_transpose=2)
     create_run(run, model, train, "test")
     fit(run, verbose=0)
     return run

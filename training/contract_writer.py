@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from device.contract import Contract, StateSpec, TensorSpec, contract_path_for, load_contract, sha256_of
-from training.runs import Run, read_json
+from training.runs import Run, read_json, shown_path
 
 REPO = Path(__file__).parents[1]
 
@@ -28,8 +28,10 @@ def training_data(run: Run) -> dict:
     """Files (with SHA-256), melody and token counts, and the split sizes."""
     split = read_json(run.path / "split.json")
     side = {name: run.side(name) for name in ("train", "validation")}
+    files = [{**f, "file": shown_path(f["file"])} for f in split["data"]["files"]]
     return {
         **split["data"],
+        "files": files,
         "split": {name: {"melodies": len(m), "tokens": int(sum(len(x) for x in m))} for name, m in side.items()},
         "split_seed": split["seed"],
         "validation_fraction": split["validation_fraction"],
@@ -59,7 +61,8 @@ def write_contract(model_path: Path, run: Run, tensors: dict, precision: str, ru
         training_data={**training_data(run), "pitch_range_in_files": list(pitches),
                        "pitch_range_note": f"pitch_range is the training split's range widened by the random "
                                            f"transposition of +-{run.train.max_transpose} semitones"},
-        config={"model": config_json["model"], "train": config_json["train"]},
+        config={"model": config_json["model"],
+                "train": {**config_json["train"], "data": [shown_path(p) for p in config_json["train"]["data"]]}},
         metrics=metrics,
         parity=parity,
         provenance={"command": command, "train_command": config_json.get("command", ""),

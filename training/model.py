@@ -16,14 +16,15 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
-from typing import NamedTuple
-
-import keras
+from typing import TYPE_CHECKING, NamedTuple
 
 from device import encoding
 
 TOKEN_NAME = "token"
 LOGITS_NAME = "logits"
+
+if TYPE_CHECKING:  # keras is imported when a model is built, so configs load without TensorFlow
+    import keras
 
 
 @dataclass(frozen=True)
@@ -34,7 +35,7 @@ class ModelConfig:
     embedding: int = 256
     layers: int = 2
     units: int = 256
-    dropout: float = 0.2
+    dropout: float = 0.1
 
     def __post_init__(self):
         if self.vocab_size != encoding.VOCAB_SIZE:
@@ -79,6 +80,8 @@ class Models(NamedTuple):
 
 def build_models(config: ModelConfig) -> Models:
     """Build the sequence model and the step model from ``config``."""
+    import keras
+
     embed = keras.layers.Embedding(config.vocab_size, config.embedding, name="embedding")
     lstms = [
         keras.layers.RNN(keras.layers.LSTMCell(config.units, name=f"lstm{i + 1}_cell"), return_sequences=True,

@@ -24,6 +24,7 @@ from training.dataset import MelodySet, load_many
 from training.model import ModelConfig
 from training.windows import Split
 
+REPO = Path(__file__).resolve().parents[1]
 DEFAULT_CORPUS = Path(__file__).parent / "corpus" / "folk.npz"
 
 
@@ -38,12 +39,12 @@ class TrainConfig:
     data: tuple[str, ...] = (str(DEFAULT_CORPUS),)
     seed: int = 1
     validation_fraction: float = 0.1
-    window: int = 128
-    stride: int = 64
+    window: int = 256
+    stride: int = 128
     batch_size: int = 64
-    epochs: int = 30
+    epochs: int = 40
     steps_per_epoch: int = 0
-    max_minutes: float = 0.0
+    max_minutes: float = 18.0
     learning_rate: float = 2e-3
     patience: int = 4
     max_transpose: int = 5
@@ -85,10 +86,16 @@ class Run:
         return self.path / "checkpoints" / "last.keras"
 
 
+def shown_path(path: str | Path) -> str:
+    """``path`` relative to the repository when it lies inside it (no local folders in shipped JSON)."""
+    resolved = Path(path).resolve()
+    return str(resolved.relative_to(REPO)) if resolved.is_relative_to(REPO) else str(path)
+
+
 def describe_data(paths: tuple[str, ...], melody_set: MelodySet) -> dict:
     """Files with SHA-256, melody and token counts, for split.json and the contract."""
-    files = [{"file": str(p), "sha256": sha256_of(p), **f} for p, f in zip(paths, melody_set.metadata["files"],
-                                                                             strict=True)]
+    files = [{**f, "file": shown_path(p), "sha256": sha256_of(p)}
+             for p, f in zip(paths, melody_set.metadata["files"], strict=True)]
     return {"files": files, "melodies": len(melody_set), "tokens": melody_set.steps}
 
 

@@ -1,0 +1,87 @@
+"""Evaluation: figures computed right, the LSTM scored like the step model, baselines beside it."""
+
+import json
+import math
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from training.evaluate import format_table, scores
+
+REPO = Path(__file__).parents[1]
+
+
+def test_scores_split_note_on_steps_from_the_rest():
+    targets = np.array([60, 129, 62, 128])
+    log_probs = np.log([0.5, 0.25, 0.125, 1.0])
+    predicted = np.array([60, 129, 0, 129])
+    row = scores(log_probs, predicted, targets)
+    assert row["tokens"] == 4 and row["note_on_tokens"] == 2
+    assert row["nll"] == pytest.approx((math.log(2) + math.log(4) + math.log(8)) / 4)
+    assert row["nll_note_on"] == pytest.approx((math.log(2) + math.log(8)) / 2)
+    assert row["perplexity_note_on"] == pytest.approx(4.0)
+    assert row["accuracy"] == 0.5
+    assert row["accuracy_note_on"] == 0.5
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory):
+    pytest.importorskip("tensorflow")
+    from tests.training_helpers import tiny_run
+
+    return tiny_run(tmp_path_factory.mktemp("evaluate"))
+
+
+@pytest.fixture(scope="module")
+def report(run):
+    from training.evaluate import evaluate_run
+
+    return evaluate_run(run, max_order=4)
+
+
+@pytest.mark.tf
+def test_report_has_the_lstm_unigram_and_best_ngram(report):
+    assert list(report["models"]) == ["lstm", "unigram", f"kneser-ney-{report['ngram_order']}"]
+    assert sorted(report["ngram_nll_by_order"]) == ["1", "2", "3", "4"]
+    lstm, ngram = report["models"]["lstm"], report["models"][f"kneser-ney-{report['ngram_order']}"]
+    assert report["improvement_over_ngram_percent"] == pytest.approx(100 * (ngram["nll"] - lstm["nll"]) / ngram["nll"])
+
+
+@pytest.mark.tf
+def test_trained_lstm_beats_the_unigram(report):
+    assert report["models"]["lstm"]["nll"] < report["models"]["unigram"]["nll"]
+
+
+@pytest.mark.tf
+def test_lstm_nll_equals_stepping_the_step_model(run, report):
+    from training.model import build_models, state_names, zero_state
+    from training.runs import load_run
+
+    loaded = load_run(run)
+    models = build_models(loaded.model)
+    models.sequence.load_weights(loaded.best_weights)
+    melody = loaded.side("validation")[0]
+    state, total = zero_state(loaded.model), 0.0
+    for previous, target in zip([129, *melody[:-1]], melody, strict=True):
+        out = models.step({"token": np.array([[previous]], np.int32), **state})
+        logits = np.asarray(out["logits"], np.float64)[0]
+        total -= logits[target] - np.log(np.exp(logits - logits.max()).sum()) - logits.max()
+        for layer in range(1, loaded.model.layers + 1):
+            h, c, h_out, c_out = state_names(layer)
+            state[h], state[c] = np.asarray(out[h_out]), np.asarray(out[c_out])
+    from training.evaluate import lstm_outputs
+
+    log_probs, _ = lstm_outputs(models.sequence, [melody])
+    assert -log_probs.sum() == pytest.approx(total, rel=1e-4)
+
+
+@pytest.mark.tf
+def test_evaluate_command_writes_the_report_into_the_run(run):
+    result = subprocess.run([sys.executable, "-m", "training", "evaluate", "--run", str(run), "--max-order", "3"],
+                            capture_output=True, text=True, cwd=REPO)
+    assert result.returncode == 0, result.stderr
+    written = json.loads((run / "evaluation.json").read_text())
+    assert format_table(written) in result.stdout

@@ -1,0 +1,79 @@
+"""The model builder: shapes, names, shared weights, and the step model reproducing the sequence model."""
+
+import numpy as np
+import pytest
+
+pytestmark = pytest.mark.tf
+
+keras = pytest.importorskip("keras")
+
+from training.model import ModelConfig, build_models, state_names, zero_state  # noqa: E402
+
+CONFIG = ModelConfig(embedding=8, layers=2, units=16, dropout=0.1)
+
+
+@pytest.fixture(scope="module")
+def models():
+    keras.utils.set_random_seed(0)
+    return build_models(CONFIG)
+
+
+def step_through(step_model, config, tokens):
+    """Logits [len(tokens), vocab] from stepping the step model token by token from a zero state."""
+    state, logits = zero_state(config), []
+    for token in tokens:
+        out = step_model({"token": np.array([[token]], np.int32), **state})
+        logits.append(np.asarray(out["logits"])[0])
+        for layer in range(1, config.layers + 1):
+            h, c, h_out, c_out = state_names(layer)
+            state[h], state[c] = np.asarray(out[h_out]), np.asarray(out[c_out])
+    return np.stack(logits)
+
+
+def test_sequence_model_gives_logits_for_every_step(models):
+    out = models.sequence(np.zeros((3, 7), np.int32))
+    assert tuple(out.shape) == (3, 7, 130)
+
+
+def test_step_model_inputs_are_the_token_and_each_state(models):
+    names = [t.name for t in models.step.inputs]
+    assert sorted(names) == ["c1", "c2", "h1", "h2", "token"]
+    shapes = {t.name: tuple(t.shape) for t in models.step.inputs}
+    assert shapes == {"token": (1, 1), "h1": (1, 16), "c1": (1, 16), "h2": (1, 16), "c2": (1, 16)}
+
+
+def test_step_model_outputs_logits_and_new_states(models):
+    out = models.step({"token": np.array([[60]], np.int32), **zero_state(CONFIG)})
+    assert {k: tuple(v.shape) for k, v in out.items()} == {
+        "logits": (1, 130), "h1_out": (1, 16), "c1_out": (1, 16), "h2_out": (1, 16), "c2_out": (1, 16)}
+
+
+def test_step_model_shares_the_sequence_models_weights(models):
+    assert {id(w) for w in models.step.weights} == {id(w) for w in models.sequence.weights}
+
+
+def test_step_model_equals_sequence_model(models):
+    tokens = np.array([129, 60, 129, 62, 128, 129, 64, 65, 67, 129], np.int32)
+    expected = np.asarray(models.sequence(tokens[None], training=False))[0]
+    assert np.abs(step_through(models.step, CONFIG, tokens) - expected).max() < 1e-5
+
+
+def test_default_config_is_the_courses_two_layers_of_256():
+    config = ModelConfig()
+    assert (config.layers, config.units, config.embedding) == (2, 256, 256)
+    assert 0 < config.dropout < 1
+
+
+def test_config_round_trips_through_json(tmp_path):
+    CONFIG.save(tmp_path / "config.json")
+    assert ModelConfig.load(tmp_path / "config.json") == CONFIG
+
+
+def test_config_rejects_unknown_keys():
+    with pytest.raises(ValueError, match="unknown model config keys: \\['width'\\]"):
+        ModelConfig.from_json({"width": 3})
+
+
+def test_config_rejects_a_dropout_of_one():
+    with pytest.raises(ValueError, match="dropout 1.0 is outside 0..1"):
+        ModelConfig(dropout=1.0)
