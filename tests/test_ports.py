@@ -170,12 +170,6 @@ def wait_until(condition, seconds):
     return False
 
 
-def received(synth, count):
-    messages = []
-    wait_until(lambda: messages.extend(synth.iter_pending()) or len(messages) >= count, seconds=10)
-    return messages
-
-
 def send_until_heard(port, listener, message):
     """Send ``message`` every 50 ms until ``listener`` gets something (a new JACK connection may take a cycle)."""
     heard = []
