@@ -4,7 +4,8 @@
 the next note starts, on NOTE_OFF, on ``silence()`` and on ``close()``. If the
 port fails (the USB synth was unplugged) the box keeps playing into the void:
 MidiOut marks itself disconnected, keeps tracking notes, and calls ``reopen()``
-at most every ``retry_seconds``; a reopened port first gets All Notes Off.
+at most every ``retry_seconds``; a reopened port first gets All Notes Off. These
+checks run after a step's messages are sent, so they never delay a note.
 """
 
 from __future__ import annotations
@@ -77,21 +78,20 @@ class MidiOut:
         token = encoding.check_token(token)
         if self._closed:
             raise ValueError("play() on a closed MidiOut")
-        self._check_connection()
-        if token == encoding.NO_EVENT:
-            return
-        self._end_sounding()
-        if encoding.is_note_on(token):
-            self._send(mido.Message("note_on", channel=self.channel, note=token, velocity=self.velocity))
-            self._sounding = token
+        if token != encoding.NO_EVENT:
+            self._end_sounding()
+            if encoding.is_note_on(token):
+                self._send(mido.Message("note_on", channel=self.channel, note=token, velocity=self.velocity))
+                self._sounding = token
+        self._check_connection()  # after the note: listing or opening ports must not delay it
 
     def silence(self) -> None:
         """End the sounding note and send All Notes Off on the channel. No-op once closed."""
         if self._closed:
             return
-        self._check_connection()
         self._end_sounding()
         self._send(self._all_notes_off())
+        self._check_connection()
 
     def close(self) -> None:
         """Silence, then close the port. Idempotent.

@@ -129,6 +129,7 @@ def test_disconnected_midi_out_keeps_tracking_the_melody(port):
 
 
 def test_reconnect_waits_for_retry_seconds_then_sends_all_notes_off_first():
+    """Reconnecting happens after a step's messages, so opening a port never delays a note."""
     clock = FakeClock()
     first, second = RecordingOutput("first"), RecordingOutput("second")
     midi_out = MidiOut(first, reopen=lambda: second, clock=clock, retry_seconds=1.0)
@@ -139,11 +140,12 @@ def test_reconnect_waits_for_retry_seconds_then_sends_all_notes_off_first():
     midi_out.play(64)  # too early to retry
     assert not midi_out.connected
     clock.advance(0.5)
-    midi_out.play(67)
+    midi_out.play(67)  # reconnects after this step's (lost) messages
     assert midi_out.connected
     assert midi_out.reconnects == 1
+    midi_out.play(69)
     assert first.messages == [on(60)]
-    assert second.messages == [all_notes_off(), off(64), on(67)]
+    assert second.messages == [all_notes_off(), off(67), on(69)]
 
 
 def test_failed_reopen_is_retried_at_most_every_retry_seconds():
@@ -187,8 +189,9 @@ def test_starts_disconnected_without_a_port_and_connects_later():
     assert not midi_out.connected
     midi_out.play(60)
     clock.advance(1.0)
-    midi_out.play(NOTE_OFF)
+    midi_out.play(NO_EVENT)
     assert midi_out.connected
+    midi_out.play(NOTE_OFF)
     assert port.messages == [all_notes_off(), off(60)]
 
 
@@ -199,9 +202,10 @@ def test_alive_check_detects_a_port_that_vanished_without_errors(port):
     midi_out.play(60)
     present[0] = False
     clock.advance(1.0)
-    midi_out.play(62)
+    midi_out.play(62)  # sent into the void, then the check finds the port gone
     assert not midi_out.connected
-    assert port.messages == [on(60)]
+    midi_out.play(64)
+    assert port.messages == [on(60), off(60), on(62)]
     assert midi_out.last_error == "the port is no longer listed"
 
 
