@@ -88,9 +88,8 @@ def build_parser() -> argparse.ArgumentParser:
     doctor.add_argument("--config", metavar="FILE", help="check with this box.toml")
     doctor.add_argument("--model", metavar="FILE", help="check this model instead of the configured one")
 
-    bench = commands.add_parser("bench", help="measure step latency and timing (device/bench.py)",
-                                description="Run the device benchmarks; arguments go to device/bench.py.")
-    bench.add_argument("bench_args", nargs=argparse.REMAINDER, help="arguments for the benchmark")
+    # `melodybox bench ARGS` hands ARGS to device/bench.py untouched (see main); listed here for the help.
+    commands.add_parser("bench", help="measure step latency and timing (melodybox bench --help)")
     return parser
 
 
@@ -155,13 +154,14 @@ def cmd_ports(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_bench(args: argparse.Namespace) -> int:
+def cmd_bench(bench_args: list[str]) -> int:
+    """Run device/bench.py's main with the arguments after `bench` (it has its own --help)."""
     if importlib.util.find_spec("device.bench") is None:
         say("no benchmarks in this installation (device/bench.py is missing)")
         return 1
     from device import bench
 
-    return int(bench.main(args.bench_args) or 0)
+    return int(bench.main(bench_args) or 0)
 
 
 def cmd_doctor(args: argparse.Namespace) -> int:
@@ -176,12 +176,15 @@ def cmd_run(args: argparse.Namespace) -> int:
     return runner.run(config_from_args(args), steps=args.steps, seed=args.seed, sim=args.sim, say=say)
 
 
-COMMANDS = {"run": cmd_run, "generate": cmd_generate, "ports": cmd_ports, "doctor": cmd_doctor, "bench": cmd_bench}
+COMMANDS = {"run": cmd_run, "generate": cmd_generate, "ports": cmd_ports, "doctor": cmd_doctor}
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else list(argv)
     try:
+        if argv[:1] == ["bench"]:
+            return cmd_bench(argv[1:])
+        args = build_parser().parse_args(argv)
         return COMMANDS[args.command](args)
     except PortError as error:
         say(f"error: {error} (`melodybox ports` lists the outputs, `melodybox doctor` checks the setup)")
