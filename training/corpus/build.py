@@ -1,0 +1,183 @@
+"""Rebuild the bundled corpus (training/corpus/folk.npz) from music21's public-domain folk tunes.
+
+    python -m training.corpus.build [--cache build/corpus_midi] [--out training/corpus/folk.npz] [--workers 2]
+
+Steps: split every ABC file of O'Neill's Music of Ireland (``oneills1850``) and Ryan's Mammoth
+Collection (``ryansMammoth``) into tunes; parse each tune with music21 (repeats expanded, ties
+merged); write its first part as a one-track MIDI file with mido (480 ticks per beat, 120 bpm)
+into the cache folder; then run the same pipeline as ``melodybox-train prepare`` over that
+folder. Everything is sorted and the settings are fixed, so the arrays are reproducible.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import multiprocessing
+import re
+import sys
+from fractions import Fraction
+from pathlib import Path
+
+COLLECTIONS = ("oneills1850", "ryansMammoth")
+TICKS_PER_BEAT = 480
+HERE = Path(__file__).resolve().parent
+DEFAULT_CACHE = HERE.parent.parent / "build" / "corpus_midi"
+DEFAULT_OUT = HERE / "folk.npz"
+STAMP = "cache.json"
+
+
+def tune_texts(abc_path: Path) -> list[str]:
+    """The ABC text of each tune (``X:`` header onwards) in a file, with the file's header lines prepended."""
+    text = abc_path.read_text(encoding="latin-1")
+    chunks = re.split(r"(?m)^(?=X:)", text)
+    header, tunes = (chunks[0], chunks[1:]) if chunks and not chunks[0].startswith("X:") else ("", chunks)
+    return [header + tune for tune in tunes if tune.strip()]
+
+
+def list_jobs(corpus_root: Path) -> list[tuple[str, str]]:
+    """(cache-relative MIDI name, ABC text) for every tune, sorted by collection, file and position."""
+    jobs = []
+    for collection in COLLECTIONS:
+        for abc_path in sorted((corpus_root / collection).glob("*.abc")):
+            for index, text in enumerate(tune_texts(abc_path)):
+                jobs.append((f"{collection}/{abc_path.stem}_{index:03d}.mid", text))
+    return jobs
+
+
+def tune_to_midi_bytes(text: str) -> bytes:
+    """Parse one ABC tune with music21 and write its first part as MIDI bytes with mido."""
+    import io
+
+    import mido
+    from music21 import converter, harmony
+    from music21.repeat import ExpanderException
+
+    score = converter.parse(text, format="abc")
+    with contextlib.suppress(ExpanderException):  # badly formed repeats: the tune is played as written, once
+        score = score.expandRepeats()
+    part = score.parts[0] if score.parts else score
+    events = []  # (tick, order, message kind, pitch); note_off sorts before note_on at the same tick
+    for pitch, start, end in _merged_notes(part, harmony.ChordSymbol):
+        events.append((start, 1, "note_on", pitch))
+        events.append((end, 0, "note_off", pitch))
+    if not events:
+        raise ValueError("no notes")
+    title = str(score.metadata.title if score.metadata and score.metadata.title else "tune")
+    track = mido.MidiTrack([mido.MetaMessage("track_name", name=title.encode("latin-1", "replace").decode("latin-1"))])
+    track.append(mido.MetaMessage("set_tempo", tempo=mido.bpm2tempo(120)))
+    now = 0
+    for tick, _, kind, pitch in sorted(events):
+        velocity = 80 if kind == "note_on" else 0
+        track.append(mido.Message(kind, note=pitch, velocity=velocity, time=tick - now))
+        now = tick
+    track.append(mido.MetaMessage("end_of_track", time=0))
+    midi_file = mido.MidiFile(type=0, ticks_per_beat=TICKS_PER_BEAT, tracks=[track])
+    buffer = io.BytesIO()
+    midi_file.save(file=buffer)
+    return buffer.getvalue()
+
+
+def _merged_notes(part, chord_symbol) -> list[tuple[int, int, int]]:
+    """(pitch, start tick, end tick) of every sounding note; a tie merges notes of the same pitch only.
+
+    (music21's stripTies also merges ABC ties written between different pitches, which are slurs.)
+    """
+    notes: list[list[int]] = []
+    last_at: dict[int, int] = {}  # pitch -> index of its latest note in ``notes``
+    for element in part.flatten().notes:
+        if isinstance(element, chord_symbol) or element.duration.quarterLength <= 0:
+            continue
+        start = round(Fraction(element.offset) * TICKS_PER_BEAT)
+        end = round(Fraction(element.offset + element.duration.quarterLength) * TICKS_PER_BEAT)
+        tied = element.tie is not None and element.tie.type in ("stop", "continue")
+        for pitch in (p.midi for p in element.pitches):
+            previous = last_at.get(pitch)
+            if tied and previous is not None and notes[previous][2] == start:
+                notes[previous][2] = end
+            else:
+                last_at[pitch] = len(notes)
+                notes.append([pitch, start, end])
+    return [tuple(n) for n in notes]
+
+
+def _job(job: tuple[str, str]) -> tuple[str, bytes | None, str | None]:
+    name, text = job
+    try:
+        return name, tune_to_midi_bytes(text), None
+    except Exception as error:  # noqa: BLE001 - a tune music21 cannot read is counted and left out
+        return name, None, f"{type(error).__name__}: {error}"
+
+
+def write_cache(cache: Path, workers: int = 2, fresh: bool = False) -> dict:
+    """Write one MIDI file per tune into ``cache`` (skipped when a complete cache exists). Returns the stamp."""
+    import music21
+    from music21.corpus import manager
+    from tqdm import tqdm
+
+    stamp_path = cache / STAMP
+    if stamp_path.exists() and not fresh:
+        return json.loads(stamp_path.read_text())
+    corpus_root = Path(manager.__file__).parent
+    jobs = list_jobs(corpus_root)
+    for collection in COLLECTIONS:
+        for old in (cache / collection).glob("*.mid"):
+            old.unlink()
+        (cache / collection).mkdir(parents=True, exist_ok=True)
+    failures = {}
+    with multiprocessing.get_context("fork").Pool(workers) as pool:
+        results = pool.imap(_job, jobs, chunksize=8)
+        for name, data, error in tqdm(results, total=len(jobs), desc="music21 -> MIDI", unit="tune", file=sys.stderr):
+            if data is None:
+                failures[name] = error
+            else:
+                (cache / name).write_bytes(data)
+    stamp = {"music21": music21.__version__, "tunes": len(jobs), "written": len(jobs) - len(failures),
+             "failures": failures}
+    stamp_path.write_text(json.dumps(stamp, indent=1, sort_keys=True))
+    return stamp
+
+
+def build(cache: Path, out: Path, workers: int = 2, fresh: bool = False) -> dict:
+    """Write the cache, prepare it into ``out`` and return summary figures."""
+    from training import prepare
+    from training.dataset import MelodySet, save_melodies
+    from training.midi_melody import Settings
+
+    stamp = write_cache(cache, workers, fresh)
+    settings = Settings()
+    files = prepare.find_inputs([cache])
+    results = prepare.convert_all(files, settings, workers)
+    melodies, sources = [], []
+    for result in results:
+        name = Path(result.file).relative_to(cache).as_posix()
+        melodies += result.melodies
+        sources += [name] * len(result.melodies)
+    summary = prepare.summarize(results)
+    metadata = {
+        "settings": prepare.settings_dict(settings),
+        "source": "music21 corpus: " + ", ".join(COLLECTIONS),
+        "music21": stamp["music21"],
+        "tunes": stamp["tunes"],
+        "tunes_written": stamp["written"],
+    }
+    out.parent.mkdir(parents=True, exist_ok=True)
+    save_melodies(out, MelodySet(melodies, sources, metadata))
+    return {**summary, "tunes": stamp["tunes"], "tunes_written": stamp["written"], "out": str(out)}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m training.corpus.build", description=__doc__.splitlines()[0])
+    parser.add_argument("--cache", type=Path, default=DEFAULT_CACHE, help="folder for the per-tune MIDI files")
+    parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="the prepared corpus (.npz)")
+    parser.add_argument("--workers", type=int, default=2, help="processes (default 2)")
+    parser.add_argument("--fresh", action="store_true", help="rewrite the MIDI cache even if it is complete")
+    args = parser.parse_args(argv)
+    summary = build(args.cache, args.out, args.workers, args.fresh)
+    print(json.dumps(summary, indent=1, sort_keys=True))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

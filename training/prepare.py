@@ -1,0 +1,212 @@
+"""`melodybox-train prepare`: MIDI files or folders -> a prepared melody file (.npz).
+
+Inputs are sorted and results kept in input order, so the output does not depend on the
+number of workers. Every input file gets one line in the optional JSONL report. Per-file
+work is bounded (bytes, steps, seconds; see training.midi_melody.Settings); the parallel
+path also gives up on a worker that overruns its time and restarts the pool.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing
+import sys
+from collections import Counter
+from dataclasses import asdict
+from pathlib import Path
+
+import numpy as np
+
+from device import encoding
+from training.dataset import LEGACY_PICKLE_WARNING, DatasetError, MelodySet, load_legacy, save_legacy, save_melodies
+from training.midi_melody import REASONS, FileResult, Settings, convert_file
+
+MIDI_SUFFIXES = (".mid", ".midi", ".kar")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    defaults = Settings()
+    parser.add_argument("inputs", nargs="*", metavar="INPUT",
+                        help="MIDI files or folders (searched recursively for .mid/.midi/.kar, any case)")
+    parser.add_argument("-o", "--out", required=True, type=Path, help="the prepared file to write (.npz, no pickle)")
+    parser.add_argument("--workers", type=int, default=min(2, multiprocessing.cpu_count()),
+                        help="processes converting files in parallel (default: %(default)s)")
+    parser.add_argument("--report", type=Path, help="write one JSON line per input file (kept or skipped, and why)")
+    parser.add_argument("--min-steps", type=int, default=defaults.min_steps,
+                        help="drop melodies shorter than this many 16th steps (default %(default)s)")
+    parser.add_argument("--max-steps", type=int, default=defaults.max_steps,
+                        help="cut longer melodies into pieces of at most this many steps (default %(default)s)")
+    parser.add_argument("--split-silence", type=int, default=defaults.split_silence,
+                        help="silence of this many steps splits a melody (default %(default)s: 2 bars of 4/4)")
+    parser.add_argument("--all-voices", action="store_true",
+                        help="keep every non-drum part as its own melody, not only the melody line")
+    parser.add_argument("--max-seconds", type=float, default=defaults.max_seconds,
+                        help="give up on a file after this many seconds (default %(default)s)")
+    parser.add_argument("--max-bytes", type=int, default=defaults.max_bytes,
+                        help="skip files larger than this (default %(default)s)")
+    parser.add_argument("--legacy-out", type=Path, metavar="PATH",
+                        help="also write the seed course's format (pickled object array, key 'train') for its "
+                             "notebook. Risk: loading it needs pickle, which can run code hidden in a file; "
+                             "share the pickle-free -o file instead")
+    parser.add_argument("--import-legacy", type=Path, action="append", default=[], metavar="FILE",
+                        help="also take the melodies of a seed-course .npz (unpickles it: only for files you trust)")
+
+
+def settings_from_args(args) -> Settings:
+    return Settings(min_steps=args.min_steps, max_steps=args.max_steps, split_silence=args.split_silence,
+                    all_voices=args.all_voices, max_seconds=args.max_seconds, max_bytes=args.max_bytes)
+
+
+def settings_dict(settings: Settings) -> dict:
+    return asdict(settings)
+
+
+def check_settings(settings: Settings) -> str | None:
+    """A message for settings that make no sense, else None."""
+    if settings.min_steps < 1 or settings.max_steps < settings.min_steps:
+        return f"need 1 <= --min-steps <= --max-steps (got {settings.min_steps}, {settings.max_steps})"
+    if settings.split_silence < 1 or settings.max_seconds <= 0 or settings.max_bytes < 1:
+        return "--split-silence, --max-seconds and --max-bytes must be positive"
+    return None
+
+
+def find_inputs(paths: list[Path | str]) -> list[Path]:
+    """Files named directly, plus MIDI files under folders (recursive); sorted, without duplicates.
+
+    Raises FileNotFoundError for a path that does not exist.
+    """
+    found: set[Path] = set()
+    for path in map(Path, paths):
+        if path.is_dir():
+            found.update(p for p in path.rglob("*") if p.suffix.lower() in MIDI_SUFFIXES and p.is_file())
+        elif path.is_file():
+            found.add(path)
+        else:
+            raise FileNotFoundError(f"no such file or folder: {path}")
+    return sorted(found, key=str)
+
+
+def convert_all(files: list[Path], settings: Settings, workers: int = 1, progress: bool = False) -> list[FileResult]:
+    """Convert every file; results in input order whatever the number of workers."""
+    from tqdm import tqdm
+
+    with tqdm(total=len(files), desc="prepare", unit="file", file=sys.stderr, disable=not progress) as bar:
+        if workers <= 1 or len(files) <= 1:
+            results = []
+            for path in files:
+                results.append(convert_file(path, settings))
+                bar.update()
+            return results
+        return _convert_parallel(files, settings, workers, bar)
+
+
+def _convert_parallel(files: list[Path], settings: Settings, workers: int, bar) -> list[FileResult]:
+    """Pool of processes; a file whose worker overruns is reported as a timeout and the pool restarted."""
+    limit = 2 * settings.max_seconds + 5.0  # the worker checks its own time; this catches a stuck one
+    results: list[FileResult | None] = [None] * len(files)
+    pending = list(range(len(files)))
+    while pending:
+        with multiprocessing.get_context("fork").Pool(workers) as pool:
+            waiting = {i: pool.apply_async(convert_file, (files[i], settings)) for i in pending}
+            for i in pending:
+                try:
+                    results[i] = waiting[i].get(timeout=limit)
+                    bar.update()
+                except multiprocessing.TimeoutError:
+                    results[i] = FileResult(str(files[i]), "skipped", reason="timeout",
+                                            message=f"worker gave no answer within {limit:.0f} s")
+                    bar.update()
+                    break
+            for j in pending:
+                if results[j] is None and waiting[j].ready():
+                    results[j] = waiting[j].get()
+                    bar.update()
+        pending = [i for i in pending if results[i] is None]
+    return results
+
+
+def summarize(results: list[FileResult]) -> dict:
+    """Counts over the results: files kept/skipped by reason, melodies, steps, pitch range, token shares."""
+    skipped = Counter(r.reason for r in results if r.status == "skipped")
+    melodies = [m for r in results for m in r.melodies]
+    tokens = np.concatenate(melodies) if melodies else np.zeros(0, dtype=np.int16)
+    counts = np.bincount(tokens, minlength=encoding.VOCAB_SIZE) if len(tokens) else np.zeros(encoding.VOCAB_SIZE)
+    pitches = np.flatnonzero(counts[: encoding.NUM_PITCHES])
+    total = max(int(len(tokens)), 1)
+    return {
+        "files": len(results),
+        "kept": sum(r.status == "kept" for r in results),
+        "skipped": {reason: skipped[reason] for reason in REASONS if skipped[reason]},
+        "melodies": len(melodies),
+        "steps": int(len(tokens)),
+        "pitch_range": [int(pitches[0]), int(pitches[-1])] if len(pitches) else None,
+        "shares": {
+            "note_on": round(float(counts[: encoding.NUM_PITCHES].sum()) / total, 4),
+            "note_off": round(float(counts[encoding.NOTE_OFF]) / total, 4),
+            "no_event": round(float(counts[encoding.NO_EVENT]) / total, 4),
+        },
+    }
+
+
+def format_summary(summary: dict) -> str:
+    """A few lines for the terminal."""
+    skipped = ", ".join(f"{k} {v}" for k, v in summary["skipped"].items()) or "none"
+    shares = summary["shares"]
+    low_high = summary["pitch_range"]
+    pitch = f"{low_high[0]}..{low_high[1]}" if low_high else "-"
+    return "\n".join([
+        f"files     {summary['files']}: kept {summary['kept']}, "
+        f"skipped {summary['files'] - summary['kept']} ({skipped})",
+        f"melodies  {summary['melodies']}, steps {summary['steps']}, pitch range {pitch}",
+        f"tokens    note-on {shares['note_on']:.1%}, NOTE_OFF {shares['note_off']:.1%}, "
+        f"NO_EVENT {shares['no_event']:.1%}",
+    ])
+
+
+def write_report(path: Path, results: list[FileResult]) -> None:
+    with open(path, "w", encoding="utf-8") as out:
+        for result in results:
+            out.write(json.dumps(result.report(), sort_keys=True) + "\n")
+
+
+def run(args) -> int:
+    settings = settings_from_args(args)
+    problem = check_settings(settings)
+    if problem is None and not args.inputs and not args.import_legacy:
+        problem = "give at least one INPUT (file or folder) or --import-legacy FILE"
+    if problem:
+        print(f"prepare: {problem}", file=sys.stderr)
+        return 2
+    try:
+        files = find_inputs(args.inputs)
+    except FileNotFoundError as error:
+        print(f"prepare: {error}", file=sys.stderr)
+        return 2
+    results = convert_all(files, settings, max(1, args.workers), progress=True)
+    melodies = [m for r in results for m in r.melodies]
+    sources = [r.file for r in results for _ in r.melodies]
+    for legacy_path in args.import_legacy:
+        print(f"prepare: warning: {LEGACY_PICKLE_WARNING}: {legacy_path}", file=sys.stderr)
+        try:
+            legacy = load_legacy(legacy_path)
+        except (DatasetError, OSError, KeyError, ValueError) as error:
+            print(f"prepare: cannot import {legacy_path}: {error}", file=sys.stderr)
+            return 1
+        melodies += legacy.melodies
+        sources += legacy.sources
+    if args.report:
+        write_report(args.report, results)
+    summary = summarize(results)
+    print(format_summary(summary))
+    if not melodies:
+        print(f"prepare: no melodies found in {len(files)} file(s); nothing written (see --report)", file=sys.stderr)
+        return 1
+    metadata = {"settings": settings_dict(settings), "files": len(files), "kept": summary["kept"],
+                "skipped": summary["skipped"], "imported_legacy": [str(p) for p in args.import_legacy]}
+    save_melodies(args.out, MelodySet(melodies, sources, metadata))
+    print(f"wrote {len(melodies)} melodies ({sum(len(m) for m in melodies)} steps) to {args.out}")
+    if args.legacy_out:
+        save_legacy(args.legacy_out, MelodySet(melodies, sources))
+        print(f"wrote the seed course's pickled format to {args.legacy_out} (load it only where you trust it)")
+    return 0
