@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import io
 import re
+import stat
 import struct
 import time
 from collections.abc import Callable
@@ -27,7 +28,9 @@ from mido.midifiles.midifiles import read_file_header, read_track
 
 from device.encoding import Note, notes_to_tokens
 
-REASONS = ("not_midi", "corrupt", "no_notes", "drums_only", "unsupported_timing", "too_large", "timeout", "error")
+REASONS = (
+    "not_midi", "corrupt", "no_notes", "drums_only", "too_short", "unsupported_timing", "too_large", "timeout", "error",
+)
 DRUM_CHANNEL = 9  # MIDI channel 10
 MELODY_NAME = re.compile(r"melod|vocal|voice|lead|solo|\btune", re.IGNORECASE)
 # What mido raises on damaged files (see NOTES-midi.md).
@@ -53,7 +56,7 @@ class FileResult:
     """The outcome for one file; ``melodies`` are int16 token arrays."""
 
     file: str
-    status: str  # "kept" or "skipped"
+    status: str  # "kept" (at least one melody) or "skipped"
     melodies: list[np.ndarray] = field(default_factory=list)
     reason: str | None = None  # one of REASONS when skipped
     message: str | None = None
@@ -106,7 +109,10 @@ def convert_file(path: str | Path, settings: Settings = Settings(), clock: Calla
     """Read one file and convert it; never raises for bad input."""
     path = Path(path)
     try:
-        size = path.stat().st_size
+        info = path.stat()
+        size = info.st_size
+        if not stat.S_ISREG(info.st_mode):
+            return FileResult(str(path), "skipped", reason="error", message="not a regular file")
         if size > settings.max_bytes:
             return FileResult(str(path), "skipped", reason="too_large", message=f"{size} bytes")
         data = path.read_bytes()
@@ -126,11 +132,14 @@ def convert_bytes(data: bytes, name: str, settings: Settings = Settings(), clock
         melodies = []
         for part in chosen:
             melodies += melodies_from_notes(part.notes, settings)
+        if not melodies:
+            raise Skip("too_short", f"no melody of at least {settings.min_steps} steps")
         return FileResult(name, "kept", melodies, parts=[p.label for p in chosen])
     except Skip as skip:
         return FileResult(name, "skipped", reason=skip.reason, message=skip.message or None)
     except PARSE_ERRORS as error:
-        return FileResult(name, "skipped", reason="corrupt", message=f"{type(error).__name__}: {error}")
+        detail = str(error) or "unexpected end of data"
+        return FileResult(name, "skipped", reason="corrupt", message=f"{type(error).__name__}: {detail}")
     except Exception as error:  # noqa: BLE001 - reported per file, the run goes on
         return FileResult(name, "skipped", reason="error", message=f"{type(error).__name__}: {error}")
 

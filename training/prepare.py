@@ -87,43 +87,64 @@ def find_inputs(paths: list[Path | str]) -> list[Path]:
     return sorted(found, key=str)
 
 
-def convert_all(files: list[Path], settings: Settings, workers: int = 1, progress: bool = False) -> list[FileResult]:
-    """Convert every file; results in input order whatever the number of workers."""
+def convert_all(files: list[Path], settings: Settings, workers: int = 1, progress: bool = False,
+                convert=convert_file) -> list[FileResult]:
+    """Convert every file with ``convert(path, settings)`` (a module-level function, it goes to
+    the workers); results in input order whatever the number of workers."""
     from tqdm import tqdm
 
     with tqdm(total=len(files), desc="prepare", unit="file", file=sys.stderr, disable=not progress) as bar:
         if workers <= 1 or len(files) <= 1:
             results = []
             for path in files:
-                results.append(convert_file(path, settings))
+                results.append(convert(path, settings))
                 bar.update()
             return results
-        return _convert_parallel(files, settings, workers, bar)
+        return _convert_parallel(files, settings, workers, bar, convert)
 
 
-def _convert_parallel(files: list[Path], settings: Settings, workers: int, bar) -> list[FileResult]:
-    """Pool of processes; a file whose worker overruns is reported as a timeout and the pool restarted."""
-    limit = 2 * settings.max_seconds + 5.0  # the worker checks its own time; this catches a stuck one
+def _convert_parallel(files: list[Path], settings: Settings, workers: int, bar, convert) -> list[FileResult]:
+    """Pool of processes over batches of files; a stuck worker costs a pool restart, not the run.
+
+    A batch that gives no answer in time is retried one file per task in a fresh pool, so the
+    file that hangs is the one reported as a timeout.
+    """
+    size = max(1, min(16, len(files) // (4 * workers)))  # batches keep inter-process traffic small
+    batches = [list(range(i, min(i + size, len(files)))) for i in range(0, len(files), size)]
     results: list[FileResult | None] = [None] * len(files)
-    pending = list(range(len(files)))
-    while pending:
-        with multiprocessing.get_context("fork").Pool(workers) as pool:
-            waiting = {i: pool.apply_async(convert_file, (files[i], settings)) for i in pending}
-            for i in pending:
-                try:
-                    results[i] = waiting[i].get(timeout=limit)
-                    bar.update()
-                except multiprocessing.TimeoutError:
-                    results[i] = FileResult(str(files[i]), "skipped", reason="timeout",
-                                            message=f"worker gave no answer within {limit:.0f} s")
-                    bar.update()
-                    break
-            for j in pending:
-                if results[j] is None and waiting[j].ready():
-                    results[j] = waiting[j].get()
-                    bar.update()
-        pending = [i for i in pending if results[i] is None]
+    while batches:
+        batches = _run_batches(files, settings, workers, batches, results, bar, convert)
     return results
+
+
+def _convert_batch(paths: list[Path], settings: Settings, convert) -> list[FileResult]:
+    return [convert(path, settings) for path in paths]
+
+
+def _run_batches(files, settings: Settings, workers: int, batches: list[list[int]], results: list, bar, convert):
+    """Run ``batches`` in a fresh pool, filling ``results``; return the batches left after a stuck one."""
+    limit = 2 * settings.max_seconds + 2.0  # per file; the worker checks its own time, this catches a stuck one
+    with multiprocessing.get_context("fork").Pool(workers) as pool:
+        jobs = [(b, pool.apply_async(_convert_batch, ([files[i] for i in b], settings, convert))) for b in batches]
+        for k, (batch, job) in enumerate(jobs):
+            try:
+                _store(batch, job.get(timeout=limit * len(batch)), results, bar)
+            except multiprocessing.TimeoutError:
+                left = [b for b, j in jobs[k + 1 :] if not (j.ready() and _store(b, j.get(), results, bar))]
+                if len(batch) > 1:
+                    return [[i] for i in batch] + left
+                results[batch[0]] = FileResult(str(files[batch[0]]), "skipped", reason="timeout",
+                                               message=f"worker gave no answer within {limit:.0f} s")
+                bar.update()
+                return left
+    return []
+
+
+def _store(batch: list[int], batch_results: list[FileResult], results: list, bar) -> bool:
+    for i, result in zip(batch, batch_results, strict=True):
+        results[i] = result
+    bar.update(len(batch))
+    return True
 
 
 def summarize(results: list[FileResult]) -> dict:

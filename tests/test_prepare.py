@@ -1,0 +1,162 @@
+"""`melodybox-train prepare`: input discovery, parallel conversion, summary, report, CLI end to end."""
+
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from device.encoding import NO_EVENT as N
+from tests.test_midi_melody import midi_bytes, steps, track
+from training import prepare
+from training.dataset import LEGACY_PICKLE_WARNING, MelodySet, load_legacy, load_melodies, save_legacy
+from training.midi_melody import FileResult, Settings, convert_file
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def tune(*pitches, length=4):
+    """MIDI bytes of one melody: each pitch held ``length`` steps."""
+    return midi_bytes(track(steps(*[(p, i * length, (i + 1) * length) for i, p in enumerate(pitches)])))
+
+
+@pytest.fixture
+def folder(tmp_path):
+    """Good and broken files, in sub-folders, with mixed-case suffixes."""
+    root = tmp_path / "midi"
+    (root / "sub" / "deeper").mkdir(parents=True)
+    (root / "a.mid").write_bytes(tune(60, 62, 64, 65, 67))
+    (root / "sub" / "B.MID").write_bytes(tune(72, 71, 69, 67, 65, 64))
+    (root / "sub" / "deeper" / "c.Kar").write_bytes(tune(55, 57, 59, 60, 62))
+    (root / "sub" / "html.midi").write_text("<html><body>Not Found</body></html>")
+    (root / "sub" / "cut.mid").write_bytes(tune(60, 62, 64, 65, 67)[:-7])
+    (root / "empty.mid").write_bytes(b"")
+    (root / "notes.txt").write_text("not a MIDI suffix: ignored")
+    return root
+
+
+def test_find_inputs_searches_folders_recursively_for_midi_suffixes_in_any_case(folder):
+    names = [p.relative_to(folder).as_posix() for p in prepare.find_inputs([folder])]
+    assert names == ["a.mid", "empty.mid", "sub/B.MID", "sub/cut.mid", "sub/deeper/c.Kar", "sub/html.midi"]
+
+
+def test_find_inputs_takes_a_named_file_whatever_its_suffix_and_drops_duplicates(folder):
+    found = prepare.find_inputs([folder / "notes.txt", folder / "a.mid", folder])
+    assert found.count(folder / "a.mid") == 1 and folder / "notes.txt" in found
+
+
+def test_find_inputs_names_a_missing_path(tmp_path):
+    with pytest.raises(FileNotFoundError, match="nope"):
+        prepare.find_inputs([tmp_path / "nope"])
+
+
+def many_files(root: Path, count: int) -> list[Path]:
+    root.mkdir()
+    paths = []
+    for i in range(count):
+        path = root / f"f{i:03d}.mid"
+        path.write_bytes(b"garbage" if i % 7 == 3 else tune(*[50 + (i * 5 + k * 3) % 30 for k in range(4 + i % 9)]))
+        paths.append(path)
+    return paths
+
+
+def test_one_and_two_workers_give_byte_identical_tokens_sources_and_reports(tmp_path):
+    files = many_files(tmp_path / "many", 40)
+    one = prepare.convert_all(files, Settings(), workers=1)
+    two = prepare.convert_all(files, Settings(), workers=2)
+    assert np.concatenate([m for r in one for m in r.melodies]).tobytes() == np.concatenate(
+        [m for r in two for m in r.melodies]).tobytes()
+    assert [r.report() for r in one] == [r.report() for r in two]
+
+
+def hang_on_stuck(path, settings):
+    """A converter whose worker never answers for files named stuck*: what a hung parser looks like."""
+    if path.name.startswith("stuck"):
+        time.sleep(600)
+    return convert_file(path, settings)
+
+
+def test_a_worker_that_never_answers_costs_one_timeout_and_the_rest_is_converted(tmp_path):
+    files = many_files(tmp_path / "many", 12)
+    stuck = tmp_path / "many" / "stuck.mid"
+    stuck.write_bytes(tune(60, 62, 64, 65))
+    files.insert(5, stuck)
+    results = prepare.convert_all(files, Settings(max_seconds=0.5), workers=2, convert=hang_on_stuck)
+    assert [r.reason for r in results].count("timeout") == 1 and results[5].reason == "timeout"
+    assert [r.report() for r in results[:5] + results[6:]] == [convert_file(f, Settings()).report() for f in files
+                                                               if f != stuck]
+
+
+def test_summary_counts_files_by_reason_melodies_steps_pitches_and_token_shares():
+    results = [
+        FileResult("a", "kept", [np.array([60, N, 128, 64], np.int16), np.array([70, N], np.int16)]),
+        FileResult("b", "skipped", reason="corrupt"),
+        FileResult("c", "skipped", reason="corrupt"),
+        FileResult("d", "skipped", reason="not_midi"),
+    ]
+    assert prepare.summarize(results) == {
+        "files": 4, "kept": 1, "skipped": {"not_midi": 1, "corrupt": 2}, "melodies": 2, "steps": 6,
+        "pitch_range": [60, 70], "shares": {"note_on": 0.5, "note_off": 0.1667, "no_event": 0.3333},
+    }
+
+
+def run_cli(*args, cwd):
+    return subprocess.run([sys.executable, "-m", "training", "prepare", *map(str, args)], cwd=cwd,
+                          capture_output=True, text=True, timeout=120, env={"PYTHONPATH": str(ROOT), "PATH": ""})
+
+
+def test_cli_writes_melodies_a_report_line_per_file_and_a_summary(folder, tmp_path):
+    out, report = tmp_path / "out.npz", tmp_path / "report.jsonl"
+    done = run_cli(folder, "-o", out, "--report", report, "--workers", "2", "--min-steps", "16", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    lines = [json.loads(line) for line in report.read_text().splitlines()]
+    assert [(Path(x["file"]).name, x["status"], x.get("reason"), x["melodies"]) for x in lines] == [
+        ("a.mid", "kept", None, 1), ("empty.mid", "skipped", "not_midi", 0), ("B.MID", "kept", None, 1),
+        ("cut.mid", "skipped", "corrupt", 0), ("c.Kar", "kept", None, 1), ("html.midi", "skipped", "not_midi", 0),
+    ]
+    assert "files     6: kept 3, skipped 3 (not_midi 2, corrupt 1)" in done.stdout
+    prepared = load_melodies(out)
+    assert [m.tolist()[:5] for m in prepared.melodies] == [[60, N, N, N, 62], [72, N, N, N, 71], [55, N, N, N, 57]]
+    assert prepared.metadata["settings"]["min_steps"] == 16 and prepared.metadata["encoding_version"] == 1
+
+
+def test_cli_exits_1_with_a_message_when_no_melody_was_found(tmp_path):
+    (tmp_path / "bad.mid").write_text("<html></html>")
+    done = run_cli(tmp_path / "bad.mid", "-o", tmp_path / "out.npz", cwd=tmp_path)
+    assert (done.returncode, done.stderr.strip().splitlines()[-1]) == (
+        1, "prepare: no melodies found in 1 file(s); nothing written (see --report)")
+    assert not (tmp_path / "out.npz").exists()
+
+
+def test_cli_exits_2_naming_a_missing_input(tmp_path):
+    done = run_cli(tmp_path / "missing", "-o", tmp_path / "out.npz", cwd=tmp_path)
+    assert (done.returncode, done.stderr.strip()) == (2, f"prepare: no such file or folder: {tmp_path / 'missing'}")
+
+
+def test_cli_writes_the_legacy_format_on_request(folder, tmp_path):
+    legacy = tmp_path / "legacy.npz"
+    done = run_cli(folder / "a.mid", "-o", tmp_path / "out.npz", "--legacy-out", legacy, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert [m.tolist() for m in load_legacy(legacy).melodies] == [
+        m.tolist() for m in load_melodies(tmp_path / "out.npz").melodies]
+
+
+def test_cli_imports_a_legacy_file_with_the_pickle_warning(tmp_path):
+    legacy = tmp_path / "course.npz"
+    save_legacy(legacy, MelodySet([np.array([60, N, 62], np.int16), np.array([64, 128], np.int16)], ["x", "y"]))
+    done = run_cli("--import-legacy", legacy, "-o", tmp_path / "out.npz", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert LEGACY_PICKLE_WARNING in done.stderr
+    with np.load(tmp_path / "out.npz", allow_pickle=False) as data:
+        assert data["tokens"].tolist() == [60, N, 62, 64, 128]
+
+
+def test_prepare_does_not_import_tensorflow(folder, tmp_path):
+    code = ("import sys; from training import cli; "
+            f"cli.main(['prepare', {str(folder / 'a.mid')!r}, '-o', {str(tmp_path / 'o.npz')!r}]); "
+            "print(sorted(m for m in sys.modules if m.split('.')[0] in ('tensorflow', 'keras', 'music21')))")
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert done.stdout.strip().splitlines()[-1] == "[]"
