@@ -1,0 +1,116 @@
+"""Prepared melody files: pickle-free save/load, the seed course's legacy format, and errors."""
+
+import json
+
+import numpy as np
+import pytest
+
+from device.encoding import ENCODING_VERSION, NO_EVENT, NOTE_OFF
+from training.dataset import (
+    LEGACY_PICKLE_WARNING,
+    DatasetError,
+    MelodySet,
+    load_legacy,
+    load_many,
+    load_melodies,
+    save_legacy,
+    save_melodies,
+)
+
+MELODIES = [np.array([60, NO_EVENT, 62, NOTE_OFF], np.int16), np.array([], np.int16), np.array([72, 74], np.int16)]
+SOURCES = ["a.mid", "b.mid", "c.mid"]
+
+
+def as_lists(melody_set):
+    return [m.tolist() for m in melody_set.melodies]
+
+
+def test_save_then_load_gives_the_same_melodies_sources_and_metadata(tmp_path):
+    save_melodies(tmp_path / "s.npz", MelodySet(MELODIES, SOURCES, {"settings": {"min_steps": 16}}))
+    loaded = load_melodies(tmp_path / "s.npz")
+    assert (as_lists(loaded), loaded.sources, loaded.metadata) == (
+        [[60, NO_EVENT, 62, NOTE_OFF], [], [72, 74]], SOURCES,
+        {"encoding_version": ENCODING_VERSION, "settings": {"min_steps": 16}})
+
+
+def test_a_saved_file_opens_with_allow_pickle_false(tmp_path):
+    save_melodies(tmp_path / "s.npz", MelodySet(MELODIES, SOURCES))
+    with np.load(tmp_path / "s.npz", allow_pickle=False) as data:
+        assert (data["tokens"].dtype, data["offsets"].tolist(), data["sources"].tolist()) == (
+            np.int16, [0, 4, 4, 6], SOURCES)
+        assert json.loads(str(data["metadata"])) == {"encoding_version": ENCODING_VERSION}
+
+
+def test_the_legacy_format_is_refused_without_the_flag(tmp_path):
+    save_legacy(tmp_path / "old.npz", MelodySet(MELODIES, SOURCES))
+    with pytest.raises(DatasetError, match="legacy pickled format") as raised:
+        load_melodies(tmp_path / "old.npz")
+    assert LEGACY_PICKLE_WARNING in str(raised.value)
+
+
+def test_the_legacy_format_loads_with_the_flag(tmp_path):
+    save_legacy(tmp_path / "old.npz", MelodySet(MELODIES, SOURCES))
+    loaded = load_melodies(tmp_path / "old.npz", allow_legacy_pickle=True)
+    assert (as_lists(loaded), loaded.sources) == (as_lists(MelodySet(MELODIES, SOURCES)),
+                                                  ["old.npz#0", "old.npz#1", "old.npz#2"])
+
+
+def test_legacy_write_stores_an_object_array_under_train(tmp_path):
+    save_legacy(tmp_path / "old.npz", MelodySet(MELODIES, SOURCES))
+    with np.load(tmp_path / "old.npz", allow_pickle=True) as data:
+        assert data.files == ["train"] and data["train"].dtype == object
+        assert [s.tolist() for s in data["train"]] == as_lists(MelodySet(MELODIES, SOURCES))
+
+
+def test_legacy_tokens_outside_the_vocabulary_are_rejected(tmp_path):
+    save_legacy(tmp_path / "old.npz", MelodySet([np.array([60, 130], np.int16)], ["x"]))
+    with pytest.raises(DatasetError, match="melody 0 has tokens outside 0..129"):
+        load_legacy(tmp_path / "old.npz")
+
+
+def test_load_many_concatenates_and_records_each_file(tmp_path):
+    save_melodies(tmp_path / "1.npz", MelodySet(MELODIES[:1], SOURCES[:1]))
+    save_melodies(tmp_path / "2.npz", MelodySet(MELODIES[2:], SOURCES[2:]))
+    both = load_many([tmp_path / "1.npz", tmp_path / "2.npz"])
+    assert (as_lists(both), both.sources, [f["steps"] for f in both.metadata["files"]]) == (
+        [[60, NO_EVENT, 62, NOTE_OFF], [72, 74]], ["a.mid", "c.mid"], [4, 2])
+
+
+def test_a_file_of_another_encoding_version_is_refused(tmp_path):
+    np.savez(tmp_path / "v9.npz", tokens=np.array([60], np.int16), offsets=np.array([0, 1]),
+             metadata=np.array(json.dumps({"encoding_version": 9})))
+    with pytest.raises(DatasetError, match="encoding version 9"):
+        load_melodies(tmp_path / "v9.npz")
+
+
+def test_offsets_that_do_not_partition_the_tokens_are_refused(tmp_path):
+    np.savez(tmp_path / "bad.npz", tokens=np.array([60, 62], np.int16), offsets=np.array([0, 3]))
+    with pytest.raises(DatasetError, match="offsets do not partition"):
+        load_melodies(tmp_path / "bad.npz")
+
+
+def test_tokens_outside_the_vocabulary_are_refused(tmp_path):
+    np.savez(tmp_path / "bad.npz", tokens=np.array([60, 200], np.int16), offsets=np.array([0, 2]))
+    with pytest.raises(DatasetError, match="tokens outside 0..129"):
+        load_melodies(tmp_path / "bad.npz")
+
+
+def test_a_file_that_is_not_an_npz_is_refused_with_its_name(tmp_path):
+    (tmp_path / "x.npz").write_text("hello")
+    with pytest.raises(DatasetError, match="x.npz"):
+        load_melodies(tmp_path / "x.npz")
+
+
+def test_an_npz_without_melody_arrays_is_refused_naming_its_keys(tmp_path):
+    np.savez(tmp_path / "other.npz", weights=np.zeros(3))
+    with pytest.raises(DatasetError, match=r"no 'tokens'/'offsets' arrays \(keys: \['weights'\]\)"):
+        load_melodies(tmp_path / "other.npz")
+
+
+def test_the_bundled_corpus_loads_without_pickle_and_keeps_its_settings():
+    from training.corpus import build
+
+    corpus = load_melodies(build.DEFAULT_OUT)
+    low, high = corpus.metadata["settings"]["min_steps"], corpus.metadata["settings"]["max_steps"]
+    assert len(corpus) > 0 and len(corpus) == len(corpus.sources)
+    assert all(low <= len(m) <= high and m[0] < NOTE_OFF for m in corpus.melodies)
