@@ -10,7 +10,7 @@ import sys
 import mido
 import pytest
 
-from device.cli import main
+from device.cli import build_parser, config_from_args, main
 from device.contract import sha256_of
 from device.encoding import is_note_on, tokens_to_notes
 from tests.recording import ROOT, note_events, shipped_model_path, sounding_notes
@@ -62,6 +62,22 @@ def test_generate_writes_a_midi_file_and_a_piano_roll(tmp_path, capsys):
     assert played_pitches(out) == [n.pitch for n in tokens_to_notes(tokens)]
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert f"wrote {out}" in capsys.readouterr().err
+
+
+def test_flags_override_the_config_file(tmp_path):
+    config = tmp_path / "box.toml"
+    config.write_text('[tempo]\nbpm = 90\n[midi]\nchannel = 3\nvirtual = "From file"\n')
+    args = build_parser().parse_args(["run", "--config", str(config), "--bpm", "100", "--midi-file", "x.mid"])
+    settings = config_from_args(args)
+    assert settings.tempo.bpm == 100.0
+    assert (settings.midi.channel, settings.midi.virtual, settings.midi.midi_file) == (3, "", "x.mid")
+
+
+def test_ports_without_a_midi_system_says_why():
+    result = melodybox("ports", env=NO_MIDI_ENV)
+    assert result.returncode == 1
+    assert result.stdout.startswith("no MIDI outputs: no MIDI system available")
+    assert "MIDO_BACKEND=mido.backends.rtmidi/UNIX_JACK" in result.stdout
 
 
 def test_headless_run_writes_the_seeded_melody_to_a_midi_file(tmp_path):

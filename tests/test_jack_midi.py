@@ -125,3 +125,21 @@ def test_sigterm_mid_note_leaves_nothing_sounding(jack):
     assert any(m.type == "note_on" and is_note_on(m.note) and m.velocity > 0 for m in messages)
     assert sounding_notes(messages) == set()
     assert note_events(messages)[-1] == ("cc", 123)
+
+
+def test_without_an_output_the_box_opens_a_virtual_port_and_says_so(jack):
+    _, env = jack
+    box = start_box(env, "--steps", "4")
+    _, stderr = box.communicate(timeout=60)
+    assert box.returncode == 0, stderr
+    assert "playing to a new virtual MIDI output 'Melody Box'" in stderr
+
+
+def test_ports_lists_the_outputs(jack):
+    backend, env = jack
+    name = f"melodybox-listed-{os.getpid()}"
+    with backend.open_input(name, virtual=True):
+        result = subprocess.run([sys.executable, "-m", "device", "ports"], cwd=ROOT, env=env, capture_output=True,
+                                text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert any(name in line for line in result.stdout.splitlines())
