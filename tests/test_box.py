@@ -23,7 +23,7 @@ from tests.mcp3008 import MockMCP3008
 from tests.recording import RecordingOutput, assert_no_stuck_notes, note_events, shipped_model_path
 
 SEED = 1234
-BUTTON = 17
+BUTTON, LED = 17, 27
 MIDDLE, HIGH = 512, 1000  # raw MCP3008 readings
 
 
@@ -44,12 +44,14 @@ class Box:
         config = ControlsConfig(kind="mcp3008", hold_time=0.2, hysteresis=0.02)
         self.controls = GpioControls(config, TemperatureConfig(), factory)
         self.reports = []
+        self.led = []  # the LED pin after each step
         self.actions = {}  # step -> what the player does with the hardware after that step
         self.loop = Loop(Generator(self.model, sampler), self.midi_out, self.controls, StepSchedule(clock, 120),
                          on_step=self._on_step, temperature=knob_temperature(adc.raw[0]))
 
     def _on_step(self, report):
         self.reports.append(report)
+        self.led.append(self.factory.pin(LED).state)
         if report.step in self.actions:
             self.actions[report.step]()
 
@@ -129,6 +131,11 @@ def test_seeded_run_plays_exactly_the_offline_melody(box):
     assert [r.token for r in box.reports] == tokens
     assert {(m.channel, m.velocity) for m in box.port.messages if m.type == "note_on"} == {(0, 100)}
     assert_no_stuck_notes(box.port.messages)
+
+
+def test_led_flashes_on_each_quarter_note_while_playing(box):
+    box.run(16)
+    assert box.led == [step % 4 == 0 for step in range(16)]
 
 
 def test_knob_turn_changes_the_temperature(box):
