@@ -46,8 +46,8 @@ class Settings:
     split_silence: int = 32  # a silence of at least this many steps splits a melody (2 bars of 4/4)
     all_voices: bool = False  # every non-drum part becomes melodies, not only the melody line
     min_part_notes: int = 8  # a part needs this many notes to be chosen by mean pitch
-    max_bytes: int = 4_000_000  # larger files are skipped (too_large)
-    max_file_steps: int = 1_000_000  # events later than this are ignored (about 35 h at 120 bpm)
+    max_bytes: int = 2_000_000  # larger files are skipped (too_large); bounds parse time and memory
+    max_file_steps: int = 1_000_000  # a track ends at a note event later than this (about 35 h at 120 bpm)
     max_seconds: float = 10.0  # worker-side time limit per file (timeout)
 
 
@@ -185,14 +185,15 @@ def _collect_track(index: int, track, ticks_per_beat: int, max_steps: int, parts
     names: list[str] = []
     sounding: dict[tuple[int, int], int] = {}  # (channel, pitch) -> onset step
     found: dict[int, list[Note]] = {}
-    tick = 0
+    tick = step = 0
     for msg in track:
         tick += msg.time
         kind = msg.type
         if kind == "note_on" or kind == "note_off":
-            step = (four * tick + half) // ticks_per_beat
-            if step > max_steps:
+            if (four * tick + half) // ticks_per_beat > max_steps:
+                end = step  # a wild time stamp: the track ends at its last plausible event
                 break
+            step = (four * tick + half) // ticks_per_beat
             key = (msg.channel, msg.note)
             onset = sounding.pop(key, None)
             if onset is not None:
@@ -201,7 +202,8 @@ def _collect_track(index: int, track, ticks_per_beat: int, max_steps: int, parts
                 sounding[key] = step
         elif kind == "track_name" or kind == "instrument_name":
             names.append(str(msg.name).strip())
-    end = min((four * tick + half) // ticks_per_beat, max_steps)
+    else:
+        end = min((four * tick + half) // ticks_per_beat, max_steps)
     for (channel, pitch), onset in sounding.items():
         found.setdefault(channel, []).append(Note(pitch, onset, max(end, onset + 1)))
     for channel, notes in found.items():

@@ -93,7 +93,8 @@ def convert_all(files: list[Path], settings: Settings, workers: int = 1, progres
     the workers); results in input order whatever the number of workers."""
     from tqdm import tqdm
 
-    with tqdm(total=len(files), desc="prepare", unit="file", file=sys.stderr, disable=not progress) as bar:
+    show = None if progress else True  # tqdm's disable=None: the bar shows only when stderr is a terminal
+    with tqdm(total=len(files), desc="prepare", unit="file", file=sys.stderr, disable=show) as bar:
         if workers <= 1 or len(files) <= 1:
             results = []
             for path in files:
