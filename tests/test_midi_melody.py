@@ -4,6 +4,7 @@ import io
 import struct
 
 import mido
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -229,6 +230,55 @@ def test_a_wild_time_stamp_ends_the_track_at_its_last_plausible_event():
     # the note-off of 62 comes a million steps later (a 5-byte delta time): 62 keeps one step
     notes = [(60, 0, 2 * STEP), (62, 2 * STEP, 10**6 * STEP), (64, (10**6 + 1) * STEP, (10**6 + 2) * STEP)]
     assert tokens_of(midi_bytes(track(notes)), Settings(min_steps=1, max_file_steps=1000)) == [[60, N, 62]]
+
+
+NOTE_60 = b"\x00\x90\x3c\x50" + b"\x83\x60\x80\x3c\x00"  # note 60 held 480 ticks (4 steps)
+END = b"\x00\xff\x2f\x00"
+
+
+def raw_midi(body: bytes, file_type=1, tracks=1, division=TPB, chunk=b"MTrk", size=None) -> bytes:
+    """A MIDI file written byte by byte: header, then one track chunk holding ``body``."""
+    header = b"MThd" + struct.pack(">IHHh", 6, file_type, tracks, division)
+    return header + chunk + struct.pack(">I", len(body) if size is None else size) + body
+
+
+@pytest.mark.parametrize(
+    ("name", "data", "reason"),
+    [
+        ("invalid key signature", raw_midi(b"\x00\xff\x59\x02\x14\x00" + NOTE_60 + END), "corrupt"),
+        ("running status without a status", raw_midi(b"\x00\x3c\x50" + NOTE_60 + END), "corrupt"),
+        ("undefined status byte", raw_midi(b"\x00\xf4" + NOTE_60 + END), "corrupt"),
+        ("missing MTrk", raw_midi(NOTE_60 + END, chunk=b"MTrX"), "corrupt"),
+        ("chunk size past the end", raw_midi(NOTE_60 + END, size=500), "corrupt"),
+        ("ticks_per_beat 0", raw_midi(NOTE_60 + END, division=0), "corrupt"),
+        ("only meta events", raw_midi(b"\x00\xff\x51\x03\x07\xa1\x20" + END), "no_notes"),
+        ("RIFF that is not RMID", b"RIFF\x10\x00\x00\x00WAVEfmt " + bytes(8), "not_midi"),
+        ("a ZIP archive", b"PK\x03\x04" + bytes(40), "not_midi"),
+    ],
+)
+def test_hostile_files_are_skipped_with_their_reason(name, data, reason):
+    assert reason_of(data) == reason, name
+
+
+@pytest.mark.parametrize(
+    ("name", "data"),
+    [
+        ("header type 29697", raw_midi(NOTE_60 + END, file_type=29697)),
+        ("header promises more tracks than there are", raw_midi(NOTE_60 + END, tracks=3)),
+        ("no end_of_track", raw_midi(NOTE_60)),
+    ],
+)
+def test_odd_but_readable_files_are_kept(name, data):
+    assert tokens_of(data) == [[60, N, N, N]], name
+
+
+def test_all_voices_keeps_every_non_drum_part_as_melodies():
+    drums = track(steps((36, 0, 1), (38, 1, 2)), channel=9)
+    data = midi_bytes(track(LOW, channel=0), track(HIGH, channel=1), drums)
+    assert tokens_of(data, Settings(min_steps=1, all_voices=True)) == [
+        [48, N, N, N, 50, N, N, N, 52, N, N, N],
+        [72, N, N, N, 74, N, N, N, 76, N, N, N],
+    ]
 
 
 def test_the_report_line_names_file_status_counts_and_reason():

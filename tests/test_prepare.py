@@ -117,7 +117,12 @@ def test_cli_writes_melodies_a_report_line_per_file_and_a_summary(folder, tmp_pa
         ("a.mid", "kept", None, 1), ("empty.mid", "skipped", "not_midi", 0), ("B.MID", "kept", None, 1),
         ("cut.mid", "skipped", "corrupt", 0), ("c.Kar", "kept", None, 1), ("html.midi", "skipped", "not_midi", 0),
     ]
-    assert "files     6: kept 3, skipped 3 (not_midi 2, corrupt 1)" in done.stdout
+    assert done.stdout.splitlines() == [
+        "files     6: kept 3, skipped 3 (not_midi 2, corrupt 1)",
+        "melodies  3, steps 64, pitch range 55..72",
+        "tokens    note-on 25.0%, NOTE_OFF 0.0%, NO_EVENT 75.0%",
+        f"wrote 3 melodies (64 steps) to {out}",
+    ]
     prepared = load_melodies(out)
     assert [m.tolist()[:5] for m in prepared.melodies] == [[60, N, N, N, 62], [72, N, N, N, 71], [55, N, N, N, 57]]
     assert prepared.metadata["settings"]["min_steps"] == 16 and prepared.metadata["encoding_version"] == 1

@@ -27,6 +27,8 @@ MIDI_SUFFIXES = (".mid", ".midi", ".kar")
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     defaults = Settings()
+    parser.epilog = ("Files that give no melody are skipped with one reason: " + ", ".join(REASONS)
+                     + ". The summary and --report say which.")
     parser.add_argument("inputs", nargs="*", metavar="INPUT",
                         help="MIDI files or folders (searched recursively for .mid/.midi/.kar, any case)")
     parser.add_argument("-o", "--out", required=True, type=Path, help="the prepared file to write (.npz, no pickle)")
@@ -38,7 +40,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max-steps", type=int, default=defaults.max_steps,
                         help="cut longer melodies into pieces of at most this many steps (default %(default)s)")
     parser.add_argument("--split-silence", type=int, default=defaults.split_silence,
-                        help="silence of this many steps splits a melody (default %(default)s: 2 bars of 4/4)")
+                        help="a silence of at least this many steps splits a melody "
+                             "(default %(default)s: 2 bars of 4/4)")
     parser.add_argument("--all-voices", action="store_true",
                         help="keep every non-drum part as its own melody, not only the melody line")
     parser.add_argument("--max-seconds", type=float, default=defaults.max_seconds,
