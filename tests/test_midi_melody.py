@@ -234,6 +234,7 @@ def test_a_wild_time_stamp_ends_the_track_at_its_last_plausible_event():
 
 NOTE_60 = b"\x00\x90\x3c\x50" + b"\x83\x60\x80\x3c\x00"  # note 60 held 480 ticks (4 steps)
 END = b"\x00\xff\x2f\x00"
+TRACK_CHUNK = b"MTrk" + struct.pack(">I", len(NOTE_60 + END)) + NOTE_60 + END
 
 
 def raw_midi(body: bytes, file_type=1, tracks=1, division=TPB, chunk=b"MTrk", size=None) -> bytes:
@@ -248,7 +249,8 @@ def raw_midi(body: bytes, file_type=1, tracks=1, division=TPB, chunk=b"MTrk", si
         ("invalid key signature", raw_midi(b"\x00\xff\x59\x02\x14\x00" + NOTE_60 + END), "corrupt"),
         ("running status without a status", raw_midi(b"\x00\x3c\x50" + NOTE_60 + END), "corrupt"),
         ("undefined status byte", raw_midi(b"\x00\xf4" + NOTE_60 + END), "corrupt"),
-        ("missing MTrk", raw_midi(NOTE_60 + END, chunk=b"MTrX"), "corrupt"),
+        ("missing MTrk", raw_midi(NOTE_60 + END, chunk=b"\x00\x00\x00\x07"), "corrupt"),
+        ("an alien chunk instead of the track", raw_midi(NOTE_60 + END, chunk=b"XFIH"), "no_notes"),
         ("chunk size past the end", raw_midi(NOTE_60 + END, size=500), "corrupt"),
         ("ticks_per_beat 0", raw_midi(NOTE_60 + END, division=0), "corrupt"),
         ("only meta events", raw_midi(b"\x00\xff\x51\x03\x07\xa1\x20" + END), "no_notes"),
@@ -266,6 +268,7 @@ def test_hostile_files_are_skipped_with_their_reason(name, data, reason):
         ("header type 29697", raw_midi(NOTE_60 + END, file_type=29697)),
         ("header promises more tracks than there are", raw_midi(NOTE_60 + END, tracks=3)),
         ("no end_of_track", raw_midi(NOTE_60)),
+        ("an alien chunk before the track", raw_midi(b"data", chunk=b"XFIH") + TRACK_CHUNK),
     ],
 )
 def test_odd_but_readable_files_are_kept(name, data):

@@ -171,12 +171,21 @@ def read_parts(data: bytes, settings: Settings, check_time: Callable[[], None]) 
         parts: dict[tuple[int, int], Part] = {}
         for index in range(num_tracks):
             check_time()
+            _skip_alien_chunks(infile, data)
             if infile.tell() >= len(data):
                 break  # fewer tracks than the header says: keep what was read
             track = read_track(infile, clip=True)
             check_time()
             _collect_track(index, track, ticks_per_beat, settings.max_file_steps, parts)
     return [parts[key] for key in sorted(parts)]
+
+
+def _skip_alien_chunks(infile: io.BytesIO, data: bytes) -> None:
+    """Step over chunks with another 4-letter name (e.g. XF karaoke's XFIH), as the MIDI spec asks."""
+    at = infile.tell()
+    while data[at : at + 4] != b"MTrk" and data[at : at + 4].isalpha() and at + 8 <= len(data):
+        at += 8 + struct.unpack(">I", data[at + 4 : at + 8])[0]
+    infile.seek(at)
 
 
 def _collect_track(index: int, track, ticks_per_beat: int, max_steps: int, parts: dict) -> None:
