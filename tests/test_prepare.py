@@ -165,3 +165,35 @@ def test_prepare_does_not_import_tensorflow(folder, tmp_path):
             "print(sorted(m for m in sys.modules if m.split('.')[0] in ('tensorflow', 'keras', 'music21')))")
     done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert done.stdout.strip().splitlines()[-1] == "[]"
+
+
+# --- the corpus builder (training/corpus/build.py): ABC -> MIDI with music21 and mido ---
+
+ABC_HEAD = "X:1\nT:Test\nM:2/4\nL:1/8\nK:C\n"
+
+
+def abc_tokens(body):
+    pytest.importorskip("music21")
+    from training.corpus.build import tune_to_midi_bytes
+    from training.midi_melody import convert_bytes
+
+    result = convert_bytes(tune_to_midi_bytes(ABC_HEAD + body), "tune.mid", Settings(min_steps=1))
+    return [m.tolist() for m in result.melodies]
+
+
+def test_a_tune_is_written_with_repeats_expanded_and_same_pitch_ties_merged():
+    once = [60, N, N, N, N, N, N, N, 62, N, 64, N, 65, N, N, N]  # C2-C2 merged; D-E (a slur) stays two notes
+    assert abc_tokens("|:C2-C2|D-E F2:|G2 A2|c4|]\n") == [once + once + [67, N, N, N, 69, N, N, N, 72] + [N] * 7]
+
+
+def test_a_tune_whose_repeats_music21_cannot_expand_is_written_as_it_stands():
+    assert abc_tokens("|:C2 C2|D E F2:|\n") == [[60, N, N, N, 60, N, N, N, 62, N, 64, N, 65, N, N, N]]
+
+
+def test_an_abc_file_is_split_into_tunes_with_its_header(tmp_path):
+    from training.corpus.build import tune_texts
+
+    path = tmp_path / "book.abc"
+    path.write_text("%abc-2.1\nZ:someone\n\nX:1\nT:One\nK:C\nCDEF|\n\nX:2\nT:Two\nK:G\nGABc|\n")
+    assert tune_texts(path) == ["%abc-2.1\nZ:someone\n\nX:1\nT:One\nK:C\nCDEF|\n\n",
+                                "%abc-2.1\nZ:someone\n\nX:2\nT:Two\nK:G\nGABc|\n"]

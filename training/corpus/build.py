@@ -52,10 +52,11 @@ def tune_to_midi_bytes(text: str) -> bytes:
 
     import mido
     from music21 import converter, harmony
+    from music21.exceptions21 import StreamException
     from music21.repeat import ExpanderException
 
     score = converter.parse(text, format="abc")
-    with contextlib.suppress(ExpanderException):  # badly formed repeats: the tune is played as written, once
+    with contextlib.suppress(ExpanderException, StreamException):  # badly formed repeats or no measures: as written
         score = score.expandRepeats()
     part = score.parts[0] if score.parts else score
     events = []  # (tick, order, message kind, pitch); note_off sorts before note_on at the same tick
