@@ -70,6 +70,12 @@ def test_an_instrument_named_vocal_is_chosen():
     assert tokens_of(midi_bytes(track(HIGH), named)) == [[48, N, N, N, 50, N, N, N, 52, N, N, N]]
 
 
+def test_a_channel_named_melody_through_a_channel_prefix_is_chosen():
+    prefix = [(0, mido.MetaMessage("channel_prefix", channel=1)), (0, mido.MetaMessage("instrument_name", name="Tune"))]
+    merged = mido.merge_tracks([track(HIGH, channel=0), track(LOW, channel=1, extra=prefix)])
+    assert tokens_of(midi_bytes(merged, file_type=0)) == [[48, N, N, N, 50, N, N, N, 52, N, N, N]]
+
+
 def test_without_names_the_part_with_highest_mean_pitch_is_chosen():
     data = midi_bytes(track(LOW, channel=0), track(HIGH, channel=1))
     assert tokens_of(data) == [[72, N, N, N, 74, N, N, N, 76, N, N, N]]

@@ -191,7 +191,8 @@ def _skip_alien_chunks(infile: io.BytesIO, data: bytes) -> None:
 def _collect_track(index: int, track, ticks_per_beat: int, max_steps: int, parts: dict) -> None:
     """Add the notes of one mido track to ``parts`` (keyed by (track, channel))."""
     four, half = 4, ticks_per_beat // 2
-    names: list[str] = []
+    names: dict[int | None, list[str]] = {}  # channel (from a channel_prefix meta) or None -> names
+    prefix = None
     sounding: dict[tuple[int, int], int] = {}  # (channel, pitch) -> onset step
     found: dict[int, list[Note]] = {}
     tick = step = 0
@@ -210,14 +211,16 @@ def _collect_track(index: int, track, ticks_per_beat: int, max_steps: int, parts
             if kind == "note_on" and msg.velocity > 0:
                 sounding[key] = step
         elif kind == "track_name" or kind == "instrument_name":
-            names.append(str(msg.name).strip())
+            names.setdefault(prefix, []).append(str(msg.name).strip())
+        elif kind == "channel_prefix":
+            prefix = msg.channel
     else:
         end = min((four * tick + half) // ticks_per_beat, max_steps)
     for (channel, pitch), onset in sounding.items():
         found.setdefault(channel, []).append(Note(pitch, onset, max(end, onset + 1)))
     for channel, notes in found.items():
         part = parts.setdefault((index, channel), Part(index, channel))
-        part.names += [n for n in names if n]
+        part.names += [n for n in names.get(None, []) + names.get(channel, []) if n]
         part.notes += notes
 
 
