@@ -1,10 +1,10 @@
 """Benchmark of the dataset generator: `melodybox-train prepare` against the seed course's music21 route.
 
-    python -m tests.bench.bench_prepare [--files 400] [--repeat 3]
+    python -m tests.bench.bench_prepare [--files 400] [--repeat 5]
 
 Uses the corpus cache MIDI files (build/corpus_midi, rebuilt by training.corpus.build if missing):
 ``--files`` of them, spread evenly over both collections, copied to a temporary folder. Times
-whole-process runs of ``python -m training prepare FOLDER`` (wall time, best of ``--repeat``) with
+whole-process runs of ``python -m training prepare FOLDER`` (wall time, best of ``--repeat``, default 5) with
 1 and 2 workers, and a process converting the same files the course's way (music21
 ``converter.parse``, first part, offsets and lengths rounded to 16th steps). Prints a table and
 returns the figures (``main`` is called by tests/bench/run_all.py).
@@ -80,7 +80,7 @@ def course_route(folder: Path | str) -> int:
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--files", type=int, default=400, help="how many corpus MIDI files (default 400)")
-    parser.add_argument("--repeat", type=int, default=3, help="runs per measurement; the best counts (default 3)")
+    parser.add_argument("--repeat", type=int, default=5, help="runs per measurement; the best counts (default 5)")
     args = parser.parse_args(argv)
     files = pick_files(args.files)
     before = machine()
