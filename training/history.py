@@ -37,6 +37,7 @@ class History(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         logs = dict(logs or {})
         logs["seconds"] = self.clock() - self._started
+        logs["learning_rate"] = float(self.model.optimizer.learning_rate)
         for key, value in logs.items():
             self.data.setdefault(key, []).append(float(value))
         self.path.write_text(json.dumps(self.data, indent=2) + "\n")

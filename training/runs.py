@@ -39,15 +39,15 @@ class TrainConfig:
     data: tuple[str, ...] = (str(DEFAULT_CORPUS),)
     seed: int = 1
     validation_fraction: float = 0.1
-    window: int = 256
-    stride: int = 128
-    batch_size: int = 64
-    epochs: int = 40
+    window: int = 512
+    stride: int = 256
+    batch_size: int = 32
+    epochs: int = 10
     steps_per_epoch: int = 0
     max_minutes: float = 18.0
-    learning_rate: float = 2e-3
-    patience: int = 4
-    max_transpose: int = 5
+    learning_rate: float = 4e-3
+    patience: int = 3
+    max_transpose: int = 3
     strategy: str = "default"
 
     def to_json(self) -> dict:

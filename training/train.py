@@ -4,8 +4,9 @@ Pipeline: load .npz files -> split by melody (seeded) -> windows of ``--window``
 steps, each melody preceded by START_TOKEN, a target at every step -> tf.data
 (shuffle, random transposition of whole windows, batch) -> Keras ``fit`` under a
 tf.distribute strategy, validating every epoch, keeping the best checkpoint,
-halving the learning rate on a plateau, stopping early or when the time budget
-is spent. ``--resume`` continues a run from its last epoch (model + optimizer).
+with a warm-up + cosine learning-rate schedule over --epochs, stopping early
+(no validation gain for --patience epochs) or when --max-minutes are spent.
+``--resume`` continues a run from its last epoch (model + optimizer).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from training.runs import DEFAULT_CORPUS, RunError, TrainConfig, describe_data, 
 from training.windows import make_dataset, make_windows, split_melodies
 
 STRATEGIES = ("default", "mirrored", "one-device")
+WARMUP_STEPS = 100
 EPILOG = """\
 strategies (--strategy): the training step always runs under a tf.distribute strategy.
   default     tf.distribute.get_strategy(): the default (no-op) strategy, one device
@@ -56,7 +58,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="batches per epoch; 0 = one pass over the windows (default %(default)s)")
     parser.add_argument("--max-minutes", type=float, default=d.max_minutes,
                         help="stop after this many minutes of training; 0 = no limit (default %(default)s)")
-    parser.add_argument("--learning-rate", type=float, default=d.learning_rate, help="Adam (default %(default)s)")
+    parser.add_argument("--learning-rate", type=float, default=d.learning_rate,
+                        help="peak Adam learning rate (default %(default)s)")
     parser.add_argument("--patience", type=int, default=d.patience,
                         help="epochs without validation improvement before stopping (default %(default)s)")
     parser.add_argument("--max-transpose", type=int, default=d.max_transpose,
@@ -124,16 +127,16 @@ def fit(run_path: Path, resume: bool = False, clock: Callable[[], float] = time.
     data = {name: make_windows(run.side(name), train.window, train.stride) for name in ("train", "validation")}
     train_set = make_dataset(*data["train"], train.batch_size, True, train.seed, train.max_transpose)
     val_set = make_dataset(*data["validation"], train.batch_size, False, train.seed)
+    steps = train.steps_per_epoch or -(-len(data["train"][0]) // train.batch_size)
     with make_strategy(train.strategy).scope():
-        model = _load_or_build(run, resume, train.learning_rate)
+        model = _load_or_build(run, resume, learning_rate_schedule(train, steps))
     callbacks = [
         keras.callbacks.ModelCheckpoint(run.best_weights, monitor="val_loss", save_best_only=True,
                                         save_weights_only=True, initial_value_threshold=history.best("val_loss")),
         keras.callbacks.ModelCheckpoint(run.last_model),
-        keras.callbacks.ReduceLROnPlateau(monitor="val_loss", factor=0.5, patience=1, min_lr=1e-5, verbose=verbose),
         keras.callbacks.EarlyStopping(monitor="val_loss", patience=train.patience),
         TimeBudget(train.max_minutes * 60.0, clock),
-        history,  # last: sees the learning rate the callbacks above put in the logs
+        history,
     ]
     model.fit(train_set.repeat() if train.steps_per_epoch else train_set, validation_data=val_set,
               epochs=train.epochs, initial_epoch=history.epochs if resume else 0,
@@ -141,7 +144,17 @@ def fit(run_path: Path, resume: bool = False, clock: Callable[[], float] = time.
     return history.data
 
 
-def _load_or_build(run, resume: bool, learning_rate: float):
+def learning_rate_schedule(train: TrainConfig, steps_per_epoch: int):
+    """Linear warm-up over the first ``WARMUP_STEPS`` batches to ``learning_rate``, then cosine decay to 5 %
+    of it at the end of the last epoch (a function of the optimizer's step count, so --resume continues it)."""
+    import keras
+
+    total = max(1, train.epochs * steps_per_epoch - WARMUP_STEPS)
+    return keras.optimizers.schedules.CosineDecay(0.0, total, alpha=0.05, warmup_target=train.learning_rate,
+                                                  warmup_steps=WARMUP_STEPS)
+
+
+def _load_or_build(run, resume: bool, learning_rate):
     import keras
 
     from training.model import build_models
