@@ -20,6 +20,9 @@ from device.clock import Clock, MonotonicClock
 from device.ports import PORT_ERRORS
 
 ALL_NOTES_OFF = 123  # MIDI CC number
+# Backends that buffer (rtmidi's JACK output hands messages to the next audio cycle) drop what
+# is still queued when the port closes: wait this long (s) after the final All Notes Off.
+FLUSH_SECONDS = 0.05
 
 
 class MidiOut:
@@ -98,6 +101,7 @@ class MidiOut:
 
         If the port is lost by then, one last ``reopen()`` is tried at once (whatever the
         retry interval) so a synth that was plugged back in still gets All Notes Off.
+        Waits FLUSH_SECONDS before closing so buffered backends deliver the last messages.
         """
         if self._closed:
             return
@@ -105,6 +109,8 @@ class MidiOut:
         if not self.connected:
             self._next_check = self.clock.now()
             self._check_connection()
+        if self.connected:
+            self.clock.sleep_until(self.clock.now() + FLUSH_SECONDS)
         self._closed = True
         self._drop_port()
 

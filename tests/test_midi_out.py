@@ -5,7 +5,7 @@ import pytest
 
 from device.clock import FakeClock
 from device.encoding import NO_EVENT, NOTE_OFF
-from device.midi_out import MidiOut
+from device.midi_out import FLUSH_SECONDS, MidiOut
 from tests.recording import RecordingOutput, assert_no_stuck_notes, sounding_notes, unplugged_error
 
 
@@ -228,3 +228,14 @@ def test_close_on_a_lost_port_tries_one_last_reopen_to_silence_the_synth():
     midi_out.close()  # the loss is found by close's own note_off; no retry interval has passed
     assert second.messages == [all_notes_off()]
     assert second.closed
+
+
+def test_close_gives_buffering_backends_time_to_deliver_the_last_messages_before_closing():
+    clock = FakeClock()
+    port = RecordingOutput(clock=clock)
+    midi_out = MidiOut(port, clock=clock)
+    midi_out.play(60)
+    midi_out.close()
+    assert port.messages == [on(60), off(60), all_notes_off()]
+    assert port.times == [0.0, 0.0, 0.0]
+    assert clock.sleeps == [FLUSH_SECONDS] and port.closed

@@ -1,8 +1,6 @@
 """device.ports: choosing ports by name, the MIDI file recorder, and real ports through a JACK dummy server."""
 
 import os
-import shutil
-import subprocess
 import time
 
 import mido
@@ -23,6 +21,7 @@ from device.ports import (
     output_present,
     virtual_ports_supported,
 )
+from tests.jack_server import JackServer, JackUnavailable, wait_until
 
 NAMES = ["Midi Through:Midi Through Port-0 14:0", "MicroFreak:MicroFreak MIDI 1 20:0", "UM-ONE:UM-ONE MIDI 1 24:0"]
 
@@ -135,39 +134,11 @@ def test_ticks_per_beat_must_hold_whole_steps(tmp_path):
 @pytest.fixture(scope="module")
 def jack():
     """A private JACK dummy server and mido's rtmidi/JACK backend for this module; restored afterwards."""
-    if shutil.which("jackd") is None:
-        pytest.skip("jackd is not installed (apt-get install jackd2)")
-    name = f"melodybox-ports-{os.getpid()}"
-    server = subprocess.Popen(
-        ["jackd", "-n", name, "--no-realtime", "-d", "dummy", "-r", "48000", "-p", "64"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    previous_env, previous_backend = os.environ.get("JACK_DEFAULT_SERVER"), mido.backend
-    os.environ["JACK_DEFAULT_SERVER"] = name
-    mido.set_backend("mido.backends.rtmidi/UNIX_JACK", load=True)
     try:
-        if not wait_until(virtual_ports_supported, seconds=10):
-            pytest.skip("the JACK dummy server did not start")
-        yield name
-    finally:
-        mido.set_backend(previous_backend)
-        if previous_env is None:
-            os.environ.pop("JACK_DEFAULT_SERVER", None)
-        else:
-            os.environ["JACK_DEFAULT_SERVER"] = previous_env
-        server.terminate()
-        server.wait(timeout=10)
-
-
-def wait_until(condition, seconds):
-    """Poll ``condition`` until true or ``seconds`` pass (JACK connects asynchronously)."""
-    end = time.monotonic() + seconds
-    while time.monotonic() < end:
-        if condition():
-            return True
-        time.sleep(0.02)
-    return False
+        with JackServer(name=f"melodybox-ports-{os.getpid()}") as server:
+            yield server.name
+    except JackUnavailable as error:
+        pytest.skip(str(error))
 
 
 def send_until_heard(port, listener, message):
