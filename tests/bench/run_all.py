@@ -81,7 +81,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"== timing ({args.seconds:g} s at 120 bpm, idle and loaded) and start-up ==", flush=True)
     timing_args = ["--only", "timing", "--only", "startup", "--seconds", str(args.seconds)]
     try:
-        with JackServer():
+        with JackServer(period=64):
             results["device"] = device_bench(sys.executable, *timing_args)
     except JackUnavailable as error:
         print(f"(start-up needs virtual MIDI ports: {error}; timing only)")
