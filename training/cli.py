@@ -17,11 +17,17 @@ SUBCOMMANDS = {
     "evaluate": ("training.evaluate", "measure a trained run against unigram and n-gram baselines"),
     "export": ("training.export", "export a trained run to NAME.tflite + NAME.json for the box"),
 }
+# What each subcommand needs beyond its module's own imports (TensorFlow is imported late, when used).
+REQUIRES = {"prepare": ("numpy", "mido"), "train": ("tensorflow",), "evaluate": ("tensorflow",),
+            "export": ("tensorflow",)}
 INSTALL_HINT = 'the training side needs the "train" extra: pip install -e ".[train]"  (or: make setup-train)'
 
 
-def _load(module_name: str):
+def _load(module_name: str, requires: tuple[str, ...] = ()):
+    """Import ``requires`` then ``module_name``; a missing package exits 2 saying what to install."""
     try:
+        for package in requires:
+            importlib.import_module(package)
         return importlib.import_module(module_name)
     except ModuleNotFoundError as error:
         if error.name and error.name.split(".")[0] in ("training", "device"):
@@ -43,14 +49,14 @@ def build_parser(argv: list[str]) -> argparse.ArgumentParser:
         sub_parser = sub.add_parser(name, help=help_text, description=help_text)
         if name == chosen:
             _load(module_name).add_arguments(sub_parser)
-            sub_parser.set_defaults(module_name=module_name)
+            sub_parser.set_defaults(module_name=module_name, requires=REQUIRES[name])
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     args = build_parser(argv).parse_args(argv)
-    return int(_load(args.module_name).run(args) or 0)
+    return int(_load(args.module_name, args.requires).run(args) or 0)
 
 
 if __name__ == "__main__":

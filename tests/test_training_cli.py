@@ -1,0 +1,42 @@
+"""`melodybox-train`: help for newcomers, and a clear word when the train extra is missing."""
+
+import subprocess
+import sys
+
+from device.encoding import NO_EVENT, write_midi
+from tests.recording import ROOT
+from training.dataset import load_melodies
+
+
+def run_cli(*args, block=()):
+    """Run melodybox-train in a fresh interpreter where the packages in ``block`` cannot be imported."""
+    code = (
+        "import sys\n"
+        f"for name in {list(block)!r}: sys.modules[name] = None\n"
+        "from training.cli import main\n"
+        f"sys.exit(main({list(args)!r}))\n"
+    )
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
+
+
+def test_help_lists_every_subcommand_without_tensorflow():
+    result = run_cli("--help", block=["tensorflow", "keras"])
+    assert result.returncode == 0
+    for name in ("prepare", "train", "evaluate", "export"):
+        assert name in result.stdout
+
+
+def test_training_without_the_train_extra_says_what_to_install():
+    result = run_cli("train", "--run", "runs/never", block=["tensorflow"])
+    assert result.returncode == 2
+    assert result.stderr.strip() == (
+        """melodybox-train: missing package 'tensorflow'; the training side needs the "train" extra: """
+        """pip install -e ".[train]"  (or: make setup-train)"""
+    )
+
+
+def test_prepare_does_not_need_tensorflow(tmp_path):
+    write_midi([60, NO_EVENT, 62, NO_EVENT] * 8, tmp_path / "tune.mid")
+    result = run_cli("prepare", str(tmp_path), "-o", str(tmp_path / "out.npz"), block=["tensorflow", "keras"])
+    assert result.returncode == 0, result.stderr
+    assert len(load_melodies(tmp_path / "out.npz")) == 1
