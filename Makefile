@@ -60,8 +60,9 @@ bench: $(VENV)/.corpus $(TFLITE_RUNTIME_VENV)/.ready ## Run the benchmarks (figu
 corpus: $(VENV)/.corpus ## Rebuild the bundled public-domain corpus from music21
 	$(BIN)/python -m training.corpus.build
 
-train: $(VENV)/.train ## Train the default model on the bundled corpus (runs/default)
-	$(BIN)/melodybox-train train --run runs/default
+train: $(VENV)/.train ## Train the default model on the bundled corpus (runs/default; <= 20 min on 2 cores)
+	$(BIN)/melodybox-train train --run runs/default --max-minutes 16
+	$(BIN)/melodybox-train train --run runs/default --resume --epochs 11 --max-minutes 4
 
 export: $(VENV)/.train ## Export runs/default to models/default.tflite + .json
 	$(BIN)/melodybox-train export --run runs/default --name default --out models

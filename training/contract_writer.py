@@ -66,6 +66,7 @@ def write_contract(model_path: Path, run: Run, tensors: dict, precision: str, ru
         metrics=metrics,
         parity=parity,
         provenance={"command": command, "train_command": config_json.get("command", ""),
+                    "resumed_with": config_json.get("resumed", []),
                     "code_version": code_version(), "created": datetime.now(UTC).isoformat(timespec="seconds"),
                     "run": str(run.path)},
         notes=notes,

@@ -39,10 +39,10 @@ class TrainConfig:
     data: tuple[str, ...] = (str(DEFAULT_CORPUS),)
     seed: int = 1
     validation_fraction: float = 0.1
-    window: int = 512
-    stride: int = 256
-    batch_size: int = 32
-    epochs: int = 10
+    window: int = 256
+    stride: int = 128
+    batch_size: int = 64
+    epochs: int = 9
     steps_per_epoch: int = 0
     max_minutes: float = 18.0
     learning_rate: float = 4e-3

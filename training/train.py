@@ -20,7 +20,16 @@ from dataclasses import replace
 from pathlib import Path
 
 from training.model import ModelConfig
-from training.runs import DEFAULT_CORPUS, RunError, TrainConfig, describe_data, load_data, load_run, write_json
+from training.runs import (
+    DEFAULT_CORPUS,
+    RunError,
+    TrainConfig,
+    describe_data,
+    load_data,
+    load_run,
+    read_json,
+    write_json,
+)
 from training.windows import make_dataset, make_windows, split_melodies
 
 STRATEGIES = ("default", "mirrored", "one-device")
@@ -53,11 +62,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--window", type=int, default=d.window, help="steps per example (default %(default)s)")
     parser.add_argument("--stride", type=int, default=d.stride, help="steps between windows (default %(default)s)")
     parser.add_argument("--batch-size", type=int, default=d.batch_size, help="windows per batch (default %(default)s)")
-    parser.add_argument("--epochs", type=int, default=d.epochs, help="maximum epochs (default %(default)s)")
+    parser.add_argument("--epochs", type=int, default=None,
+                        help=f"maximum epochs (default {d.epochs}; with --resume: extend the run to this many)")
     parser.add_argument("--steps-per-epoch", type=int, default=d.steps_per_epoch,
                         help="batches per epoch; 0 = one pass over the windows (default %(default)s)")
-    parser.add_argument("--max-minutes", type=float, default=d.max_minutes,
-                        help="stop after this many minutes of training; 0 = no limit (default %(default)s)")
+    parser.add_argument("--max-minutes", type=float, default=None,
+                        help=f"stop after this many minutes of training; 0 = no limit (default {d.max_minutes}; "
+                        "with --resume: for this session)")
     parser.add_argument("--learning-rate", type=float, default=d.learning_rate,
                         help="peak Adam learning rate (default %(default)s)")
     parser.add_argument("--patience", type=int, default=d.patience,
@@ -76,8 +87,10 @@ def configs_from_args(args: argparse.Namespace) -> tuple[ModelConfig, TrainConfi
     model = ModelConfig(embedding=args.embedding, layers=args.layers, units=args.units, dropout=args.dropout)
     train = TrainConfig(
         data=tuple(args.data) or TrainConfig.data, seed=args.seed, validation_fraction=args.validation_fraction,
-        window=args.window, stride=args.stride, batch_size=args.batch_size, epochs=args.epochs,
-        steps_per_epoch=args.steps_per_epoch, max_minutes=args.max_minutes, learning_rate=args.learning_rate,
+        window=args.window, stride=args.stride, batch_size=args.batch_size,
+        epochs=TrainConfig.epochs if args.epochs is None else args.epochs, steps_per_epoch=args.steps_per_epoch,
+        max_minutes=TrainConfig.max_minutes if args.max_minutes is None else args.max_minutes,
+        learning_rate=args.learning_rate,
         patience=args.patience, max_transpose=args.max_transpose, strategy=args.strategy,
     )
     return model, train
@@ -106,6 +119,13 @@ def create_run(path: Path, model: ModelConfig, train: TrainConfig, command: str 
     (path / "checkpoints").mkdir(parents=True, exist_ok=True)
     write_json(path / "config.json", {"model": model.to_json(), "train": train.to_json(), "command": command})
     write_json(path / "split.json", {**split.to_json(), "data": describe_data(train.data, melodies)})
+
+
+def record_resume(path: Path, command: str) -> None:
+    """Add a resume command to the run's config.json ("resumed": [...]), for the contract's provenance."""
+    config = read_json(path / "config.json")
+    config["resumed"] = [*config.get("resumed", []), command]
+    write_json(path / "config.json", config)
 
 
 def fit(run_path: Path, resume: bool = False, clock: Callable[[], float] = time.monotonic,
@@ -175,7 +195,9 @@ def _load_or_build(run, resume: bool, learning_rate):
 def run(args: argparse.Namespace) -> int:
     try:
         if args.resume:
-            fit(args.run, resume=True)
+            overrides = {k: v for k, v in (("epochs", args.epochs), ("max_minutes", args.max_minutes)) if v is not None}
+            record_resume(args.run, shlex.join(["melodybox-train", *sys.argv[1:]]))
+            fit(args.run, resume=True, overrides=overrides)
         else:
             model, train = configs_from_args(args)
             if not Path(train.data[0]).is_file() and train.data == TrainConfig.data:
