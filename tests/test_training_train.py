@@ -137,3 +137,27 @@ def test_strategy_flag_picks_a_tf_distribute_strategy(name, kind):
     from training.train import make_strategy
 
     assert type(make_strategy(name)).__name__.endswith(kind)
+
+
+@pytest.mark.tf
+def test_the_same_seed_trains_the_same_model(tmp_path):
+    pytest.importorskip("tensorflow")
+    import keras
+
+    from tests.training_helpers import tiny_run
+    from training.model import ModelConfig, build_models
+
+    folders = [tmp_path / "first", tmp_path / "second"]
+    for folder in folders:
+        folder.mkdir()
+    runs = [tiny_run(folder, epochs=2) for folder in folders]
+    histories = [json.loads((run / "history.json").read_text()) for run in runs]
+    assert histories[0]["loss"] == histories[1]["loss"]
+    assert histories[0]["val_loss"] == histories[1]["val_loss"]
+    weights = []
+    for run in runs:
+        keras.utils.set_random_seed(0)
+        model = build_models(ModelConfig(embedding=16, layers=2, units=32, dropout=0.0)).sequence
+        model.load_weights(run / "checkpoints" / "best.weights.h5")
+        weights.append(model.get_weights())
+    assert all(np.array_equal(a, b) for a, b in zip(*weights, strict=True))
