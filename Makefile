@@ -60,12 +60,14 @@ bench: $(VENV)/.corpus $(TFLITE_RUNTIME_VENV)/.ready ## Run the benchmarks (figu
 corpus: $(VENV)/.corpus ## Rebuild the bundled public-domain corpus from music21
 	$(BIN)/python -m training.corpus.build
 
-train: $(VENV)/.train ## Train the default model on the bundled corpus (runs/default; <= 20 min on 2 cores)
-	$(BIN)/melodybox-train train --run runs/default --max-minutes 16
-	$(BIN)/melodybox-train train --run runs/default --resume --epochs 11 --max-minutes 4
+train: $(VENV)/.train ## Train the default model on the bundled corpus (runs/default; about 15 min on 2 cores)
+	$(BIN)/melodybox-train train --run runs/default
 
-export: $(VENV)/.train ## Export runs/default to models/default.tflite + .json
+export: $(VENV)/.train ## Export runs/default to models/default*.tflite + .json (float32 shipped; float16, int8 too)
 	$(BIN)/melodybox-train export --run runs/default --name default --out models
+	$(BIN)/melodybox-train export --run runs/default --name default-float16 --out models --precision float16
+	$(BIN)/melodybox-train export --run runs/default --name default-int8 --out models --precision int8
+
 
 install-pi: ## On a Raspberry Pi: venv, config and a systemd service that plays at boot
 	sudo bash device/pi/install.sh

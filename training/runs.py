@@ -42,9 +42,9 @@ class TrainConfig:
     window: int = 256
     stride: int = 128
     batch_size: int = 64
-    epochs: int = 9
+    epochs: int = 12
     steps_per_epoch: int = 0
-    max_minutes: float = 18.0
+    max_minutes: float = 19.0
     learning_rate: float = 4e-3
     patience: int = 3
     max_transpose: int = 3
