@@ -47,7 +47,7 @@ setup-train: $(VENV)/.train ## Set up the desktop environment (training, tests)
 run: $(VENV)/.device ## Run the box here with the shipped default model (Ctrl-C stops)
 	$(BIN)/melodybox run --model $(MODEL) $(RUN_ARGS)
 
-test: $(VENV)/.train $(TFLITE_RUNTIME_VENV)/.ready ## Set up and run the whole test suite
+test: $(VENV)/.corpus $(TFLITE_RUNTIME_VENV)/.ready ## Set up and run the whole test suite
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -n 2 --dist loadfile -q
 
