@@ -5,7 +5,27 @@ single-ended reads: after the start bit, the SGL bit and three channel bits, it
 sends one sample bit, a null bit and the channel's 10-bit value, MSB first.
 """
 
-from gpiozero.pins.mock import MockSPIDevice
+import warnings
+from contextlib import contextmanager
+
+from gpiozero import Device
+from gpiozero.pins.mock import MockFactory, MockSPIDevice
+
+
+@contextmanager
+def mock_pin_factory():
+    """A fresh MockFactory. gpiozero's software SPI bus builds one device without passing the
+    factory on (it falls back to Device.pin_factory), so this points that at the same mock
+    while it is in use, and restores it after."""
+    mock = MockFactory()
+    previous, Device.pin_factory = Device.pin_factory, mock
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # gpiozero warns about software SPI on mock pins
+            yield mock
+    finally:
+        Device.pin_factory = previous
+        mock.reset()
 
 
 class MockMCP3008(MockSPIDevice):

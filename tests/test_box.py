@@ -4,11 +4,8 @@ independently: a second Generator on the same model and seed, run offline, trans
 messages by a small reference translator here."""
 
 import time
-import warnings
 
 import pytest
-from gpiozero import Device
-from gpiozero.pins.mock import MockFactory
 
 from device.clock import FakeClock, StepSchedule
 from device.config import ControlsConfig, TemperatureConfig
@@ -19,7 +16,7 @@ from device.loop import Loop
 from device.midi_out import MidiOut
 from device.model import StepModel
 from device.sampling import Sampler, temperature_from_knob
-from tests.mcp3008 import MockMCP3008
+from tests.mcp3008 import MockMCP3008, mock_pin_factory
 from tests.recording import RecordingOutput, assert_no_stuck_notes, note_events, shipped_model_path
 
 SEED = 1234
@@ -77,13 +74,8 @@ class Box:
 
 @pytest.fixture
 def factory():
-    mock = MockFactory()
-    previous, Device.pin_factory = Device.pin_factory, mock  # gpiozero's software SPI bus looks it up globally
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
+    with mock_pin_factory() as mock:
         yield mock
-    Device.pin_factory = previous
-    mock.reset()
 
 
 @pytest.fixture

@@ -1,16 +1,13 @@
 """GPIO controls on gpiozero's MockFactory pins: knob (MCP3008 or encoder), button, LED."""
 
 import time
-import warnings
 
 import pytest
-from gpiozero import Device
-from gpiozero.pins.mock import MockFactory
 
 from device.config import ControlsConfig, TemperatureConfig
 from device.controls import GpioControls, Hysteresis, knob_from_temperature
 from device.sampling import temperature_from_knob
-from tests.mcp3008 import MockMCP3008
+from tests.mcp3008 import MockMCP3008, mock_pin_factory
 
 TEMPERATURE = TemperatureConfig(low=0.05, high=3.0, initial=1.0)
 BUTTON, LED, ENC_A, ENC_B = 17, 27, 5, 6
@@ -18,15 +15,8 @@ BUTTON, LED, ENC_A, ENC_B = 17, 27, 5, 6
 
 @pytest.fixture
 def factory():
-    """A fresh MockFactory. gpiozero's software SPI bus builds one device without passing the
-    factory on (it falls back to Device.pin_factory), so the tests point that at the same mock."""
-    mock = MockFactory()
-    previous, Device.pin_factory = Device.pin_factory, mock
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
+    with mock_pin_factory() as mock:
         yield mock
-    Device.pin_factory = previous
-    mock.reset()
 
 
 @pytest.fixture
