@@ -52,10 +52,7 @@ class ModelConfig:
     @classmethod
     def from_json(cls, data: dict) -> ModelConfig:
         """Build from a dict; unknown keys raise ValueError naming them."""
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise ValueError(f"unknown model config keys: {unknown}")
+        check_keys(cls, data, "model config")
         return cls(**data)
 
     def save(self, path: str | Path) -> None:
@@ -64,6 +61,13 @@ class ModelConfig:
     @classmethod
     def load(cls, path: str | Path) -> ModelConfig:
         return cls.from_json(json.loads(Path(path).read_text()))
+
+
+def check_keys(config_class, data: dict, what: str) -> None:
+    """Raise ValueError naming the keys of ``data`` that are not fields of the dataclass ``config_class``."""
+    unknown = sorted(set(data) - {f.name for f in fields(config_class)})
+    if unknown:
+        raise ValueError(f"unknown {what} keys: {unknown}")
 
 
 def state_names(layer: int) -> tuple[str, str, str, str]:

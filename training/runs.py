@@ -13,7 +13,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
@@ -21,7 +21,7 @@ import numpy as np
 from device import encoding
 from device.contract import sha256_of
 from training.dataset import MelodySet, load_many
-from training.model import ModelConfig
+from training.model import ModelConfig, check_keys
 from training.windows import Split
 
 REPO = Path(__file__).resolve().parents[1]
@@ -55,10 +55,7 @@ class TrainConfig:
 
     @classmethod
     def from_json(cls, data: dict) -> TrainConfig:
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise ValueError(f"unknown train config keys: {unknown}")
+        check_keys(cls, data, "train config")
         return cls(**{**data, "data": tuple(data.get("data", cls.data))})
 
 
