@@ -8,8 +8,10 @@ message RtMidi gives for a send to a vanished ALSA port.
 
 from __future__ import annotations
 
+import json
 import os
-from collections.abc import Iterable
+import shutil
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 import mido
@@ -28,6 +30,28 @@ def shipped_model_path() -> Path:
     MELODYBOX_TEST_MODEL=path runs the device tests against another exported model (e.g. a quantized one).
     """
     return Path(os.environ.get("MELODYBOX_TEST_MODEL", ROOT / "models" / "default.tflite"))
+
+
+def copy_shipped_model(folder: Path) -> Path:
+    """A copy of the shipped model and its contract in ``folder`` (as copy.tflite/.json), to break."""
+    source = shipped_model_path()
+    target = folder / "copy.tflite"
+    shutil.copy(source, target)
+    shutil.copy(source.with_suffix(".json"), target.with_suffix(".json"))
+    return target
+
+
+def edit_contract(model_path: Path, edit: Callable[[dict], None], refresh_file: bool = False) -> None:
+    """Apply ``edit(data)`` to the model's JSON contract; optionally record the file's new size and hash."""
+    from device.contract import sha256_of
+
+    path = model_path.with_suffix(".json")
+    data = json.loads(path.read_text())
+    edit(data)
+    if refresh_file:
+        data["tflite"]["bytes"] = model_path.stat().st_size
+        data["tflite"]["sha256"] = sha256_of(model_path)
+    path.write_text(json.dumps(data))
 
 
 def unplugged_error() -> rtmidi.SystemError:

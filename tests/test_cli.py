@@ -1,8 +1,6 @@
 """The `melodybox` command: help, generate, headless runs, signals, and bad inputs (one line, exit 2)."""
 
-import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -11,9 +9,8 @@ import mido
 import pytest
 
 from device.cli import build_parser, config_from_args, main
-from device.contract import sha256_of
 from device.encoding import is_note_on, tokens_to_notes
-from tests.recording import ROOT, note_events, shipped_model_path, sounding_notes
+from tests.recording import ROOT, copy_shipped_model, edit_contract, note_events, shipped_model_path, sounding_notes
 from tests.test_box import offline_tokens
 
 MODEL = str(shipped_model_path())
@@ -127,19 +124,8 @@ def test_a_signal_stops_the_box_silent_with_status_0(tmp_path, signum):
 
 @pytest.fixture
 def model_copy(tmp_path):
-    target = tmp_path / "copy.tflite"
-    shutil.copy(MODEL, target)
-    shutil.copy(shipped_model_path().with_suffix(".json"), target.with_suffix(".json"))
-    return target
-
-
-def edit_contract(model, edit, refresh=False):
-    path = model.with_suffix(".json")
-    data = json.loads(path.read_text())
-    edit(data)
-    if refresh:
-        data["tflite"]["bytes"], data["tflite"]["sha256"] = model.stat().st_size, sha256_of(model)
-    path.write_text(json.dumps(data))
+    """A copy of the shipped model and contract in tmp_path, to break."""
+    return copy_shipped_model(tmp_path)
 
 
 @pytest.fixture
@@ -170,7 +156,7 @@ def test_truncated_model(fails, model_copy):
 
 def test_corrupt_model_with_a_matching_contract(fails, model_copy):
     model_copy.write_bytes(b"not a flatbuffer at all" * 50)
-    edit_contract(model_copy, lambda data: None, refresh=True)
+    edit_contract(model_copy, lambda data: None, refresh_file=True)
     fails(["generate", "--model", str(model_copy), "-o", "x.mid"],
                           "cannot load it as a TFLite model")
 

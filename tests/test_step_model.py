@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 
 from device import encoding
-from device.contract import ContractError, sha256_of
+from device.contract import ContractError
 from device.model import MissingRuntimeError, ModelError, StepModel, load_interpreter_class
-from tests.recording import ROOT, shipped_model_path
+from tests.recording import ROOT, copy_shipped_model, edit_contract, shipped_model_path
 
 FOREIGN = ROOT / "tests" / "data" / "foreign.tflite"  # a valid TFLite file: signature "step", x[1,4] -> y[1,4]
 TFLITE_RUNTIME_PYTHON = ROOT / ".venv-tflite-runtime" / "bin" / "python"
@@ -28,22 +28,8 @@ def model():
 @pytest.fixture()
 def model_copy(tmp_path):
     """A copy of the shipped model and contract in tmp_path, to break."""
-    source = shipped_model_path()
-    target = tmp_path / "copy.tflite"
-    shutil.copy(source, target)
-    shutil.copy(source.with_suffix(".json"), target.with_suffix(".json"))
-    return target
+    return copy_shipped_model(tmp_path)
 
-
-def edit_contract(model_path, edit, refresh_file=False):
-    """Apply ``edit(data)`` to the model's JSON contract; optionally record the file's new size and hash."""
-    path = model_path.with_suffix(".json")
-    data = json.loads(path.read_text())
-    edit(data)
-    if refresh_file:
-        data["tflite"]["bytes"] = model_path.stat().st_size
-        data["tflite"]["sha256"] = sha256_of(model_path)
-    path.write_text(json.dumps(data))
 
 
 def test_loads_with_ai_edge_litert_by_default(model):
