@@ -5,6 +5,14 @@
 * the step model (export, the box): batch 1, one token int32 [1, 1] and an
   explicit h/c state per layer in, logits [1, 130] and the new states out.
 
+``inputs`` picks what the LSTM reads at each step: "token" (the token's embedding
+only: the course's model, kept as a baseline) or "lookback" (also the features of
+device/features.py: the tokens one and two bars back through a small embedding of
+their own, the bar position and the repeat flags, concatenated to the token's
+embedding). With "lookback" both graphs take those features as extra inputs, named
+as in ``device.features.INPUTS``: [batch, time, ...] for the sequence model, [1, ...]
+for the step model.
+
 Each LSTM layer is ``RNN(LSTMCell)``. The step model calls that same cell once
 per step: exactly what ``LSTM(unroll=True)`` computes for a one-step sequence
 (no WHILE loop in the exported graph), without a second copy of the weights, so
@@ -18,8 +26,9 @@ from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
-from device import encoding
+from device import encoding, features
 
+INPUT_KINDS = ("token", "lookback")
 TOKEN_NAME = "token"
 LOGITS_NAME = "logits"
 
@@ -29,13 +38,16 @@ if TYPE_CHECKING:  # keras is imported when a model is built, so configs load wi
 
 @dataclass(frozen=True)
 class ModelConfig:
-    """Model shape. ``units``: LSTM width per layer; ``embedding``: token vector size; ``dropout``: 0..1."""
+    """Model shape. ``units``: LSTM width per layer; ``embedding``: token vector size; ``dropout``: 0..1;
+    ``inputs``: one of INPUT_KINDS; ``lookback_embedding``: vector size of each lookback token."""
 
     vocab_size: int = encoding.VOCAB_SIZE
     embedding: int = 256
     layers: int = 2
     units: int = 256
     dropout: float = 0.1
+    inputs: str = "lookback"
+    lookback_embedding: int = 32
 
     def __post_init__(self):
         if self.vocab_size != encoding.VOCAB_SIZE:
@@ -45,15 +57,25 @@ class ModelConfig:
                              f"{self.embedding})")
         if not 0.0 <= self.dropout < 1.0:
             raise ValueError(f"dropout {self.dropout} is outside 0..1")
+        if self.inputs not in INPUT_KINDS:
+            raise ValueError(f"inputs {self.inputs!r} is not one of {list(INPUT_KINDS)}")
+        if self.lookback_embedding < 1:
+            raise ValueError(f"lookback_embedding must be >= 1 (got {self.lookback_embedding})")
+
+    @property
+    def feature_names(self) -> tuple[str, ...]:
+        """The model's inputs beyond the token (device.features.FEATURES, or none)."""
+        return features.FEATURES if self.inputs == "lookback" else ()
 
     def to_json(self) -> dict:
         return asdict(self)
 
     @classmethod
     def from_json(cls, data: dict) -> ModelConfig:
-        """Build from a dict; unknown keys raise ValueError naming them."""
+        """Build from a dict; unknown keys raise ValueError naming them. A config written before ``inputs``
+        existed is the token-only model."""
         check_keys(cls, data, "model config")
-        return cls(**data)
+        return cls(**{"inputs": "token", **data})
 
     def save(self, path: str | Path) -> None:
         Path(path).write_text(json.dumps(self.to_json(), indent=2) + "\n")
@@ -94,16 +116,31 @@ def build_models(config: ModelConfig) -> Models:
     ]
     drops = [keras.layers.Dropout(config.dropout, name=f"dropout{i + 1}") for i in range(config.layers)]
     head = keras.layers.Dense(config.vocab_size, name="logits")
+    lookback_embed = keras.layers.Embedding(features.LOOKBACK_VOCAB, config.lookback_embedding,
+                                            name="lookback_embedding")
+    lookback_width = len(features.LOOKBACK_BARS) * config.lookback_embedding
+
+    def feature_inputs(batch_shape):
+        return {name: keras.Input(batch_shape=batch_shape + features.INPUTS[name][0], name=name,
+                                  dtype=features.INPUTS[name][1]) for name in config.feature_names}
+
+    def lstm_input(x, extra, time_shape):
+        if not extra:
+            return x
+        lookback = keras.layers.Reshape(time_shape + (lookback_width,))(lookback_embed(extra["lookback"]))
+        return keras.layers.Concatenate(axis=-1)([x, lookback, extra["bar_position"], extra["repeats"]])
 
     tokens = keras.Input(shape=(None,), dtype="int32", name="tokens")
-    x = embed(tokens)
+    extra = feature_inputs((None, None))
+    x = lstm_input(embed(tokens), extra, (-1,))
     for lstm, drop in zip(lstms, drops, strict=True):
         x = drop(lstm(x))
-    sequence = keras.Model(tokens, head(x), name="sequence")
+    sequence = keras.Model({"tokens": tokens, **extra} if extra else tokens, head(x), name="sequence")
 
     token = keras.Input(batch_shape=(1, 1), dtype="int32", name=TOKEN_NAME)
-    x = embed(token)[:, 0, :]
-    inputs, outputs = {TOKEN_NAME: token}, {}
+    extra = feature_inputs((1,))
+    x = lstm_input(embed(token)[:, 0, :], extra, ())
+    inputs, outputs = {TOKEN_NAME: token, **extra}, {}
     for index, lstm in enumerate(lstms, start=1):
         h_name, c_name, h_out, c_out = state_names(index)
         h = keras.Input(batch_shape=(1, config.units), dtype="float32", name=h_name)

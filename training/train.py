@@ -19,7 +19,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
-from training.model import ModelConfig
+from training.model import INPUT_KINDS, ModelConfig
 from training.runs import (
     DEFAULT_CORPUS,
     RunError,
@@ -30,7 +30,7 @@ from training.runs import (
     read_json,
     write_json,
 )
-from training.windows import make_dataset, make_windows, split_melodies
+from training.windows import make_dataset, run_windows, split_melodies
 
 STRATEGIES = ("default", "mirrored", "one-device")
 WARMUP_STEPS = 100
@@ -81,10 +81,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--embedding", type=int, default=m.embedding, help="embedding size (default %(default)s)")
     parser.add_argument("--dropout", type=float, default=m.dropout,
                         help="dropout after each LSTM (default %(default)s)")
+    parser.add_argument("--inputs", choices=INPUT_KINDS, default=m.inputs,
+                        help="what the LSTM reads: the token only (the course's model, a baseline) or also the bar "
+                        "position and the tokens 1 and 2 bars back (default %(default)s)")
 
 
 def configs_from_args(args: argparse.Namespace) -> tuple[ModelConfig, TrainConfig]:
-    model = ModelConfig(embedding=args.embedding, layers=args.layers, units=args.units, dropout=args.dropout)
+    model = ModelConfig(embedding=args.embedding, layers=args.layers, units=args.units, dropout=args.dropout,
+                        inputs=args.inputs)
     train = TrainConfig(
         data=tuple(args.data) or TrainConfig.data, seed=args.seed, validation_fraction=args.validation_fraction,
         window=args.window, stride=args.stride, batch_size=args.batch_size,
@@ -144,10 +148,10 @@ def fit(run_path: Path, resume: bool = False, clock: Callable[[], float] = time.
     keras.utils.set_random_seed(train.seed)
     tf.config.experimental.enable_op_determinism()
     history = History(run.path, clock)
-    data = {name: make_windows(run.side(name), train.window, train.stride) for name in ("train", "validation")}
+    data = {name: run_windows(run, name, train.window, train.stride) for name in ("train", "validation")}
     train_set = make_dataset(*data["train"], train.batch_size, True, train.seed, train.max_transpose)
     val_set = make_dataset(*data["validation"], train.batch_size, False, train.seed)
-    steps = train.steps_per_epoch or -(-len(data["train"][0]) // train.batch_size)
+    steps = train.steps_per_epoch or -(-len(data["train"][1]) // train.batch_size)
     with make_strategy(train.strategy).scope():
         model = _load_or_build(run, resume, learning_rate_schedule(train, steps))
     callbacks = [
