@@ -5,15 +5,18 @@ The exporter (training/export.py) builds a ``Contract`` and writes it with
 contract does not match ``device.encoding``. Nothing is ever guessed from
 tensor shapes: the contract names every tensor the device touches.
 
-Format (``format_version`` 1), all keys required unless marked optional::
+Format (``format_version`` 2; version 1, without "inputs", is a token-only model and still
+loads), all keys required unless marked optional::
 
     {
-      "format": "melodybox-model", "format_version": 1,
+      "format": "melodybox-model", "format_version": 2,
       "encoding": {"version": 1, "vocab_size": 130, "note_off": 128, "no_event": 129,
                    "steps_per_quarter": 4, "pitch_range": [lo, hi]},
       "signature": "step",                       # TFLite signature key
       "tensors": {
         "token":  {"name": "token",  "shape": [1, 1],   "dtype": "int32"},
+        "inputs": [{"name": "token", "shape": [1, 1], "dtype": "int32", "feature": "token"},
+                   {"name": "lookback", "shape": [1, 2], "dtype": "int32", "feature": "lookback"}, ...],
         "logits": {"name": "logits", "shape": [1, 130], "dtype": "float32"},
         "states": [{"input": "h1", "output": "h1_out", "shape": [1, 256], "dtype": "float32"}, ...]
       },
@@ -34,10 +37,11 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from device import encoding
+from device import encoding, features
 
 FORMAT = "melodybox-model"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # written when a model has inputs beyond the token; a token-only model is written as 1
+READ_VERSIONS = (1, 2)
 PRECISIONS = ("float32", "float16", "int8")
 RUNTIMES = ("ai-edge-litert", "tflite-runtime")
 
@@ -53,6 +57,16 @@ class TensorSpec:
     name: str
     shape: tuple[int, ...]
     dtype: str
+
+
+@dataclass(frozen=True)
+class InputSpec:
+    """A model input beyond the token: tensor ``name`` holds ``feature`` (a name in device.features.INPUTS)."""
+
+    name: str
+    shape: tuple[int, ...]
+    dtype: str
+    feature: str
 
 
 @dataclass(frozen=True)
@@ -85,12 +99,25 @@ class Contract:
     parity: dict[str, Any] = field(default_factory=dict)
     provenance: dict[str, Any] = field(default_factory=dict)
     notes: str = ""
+    features: tuple[InputSpec, ...] = ()
+
+    @property
+    def inputs(self) -> tuple[InputSpec, ...]:
+        """Every input but the states, the token first, each with the feature it holds."""
+        return (InputSpec(self.token.name, self.token.shape, self.token.dtype, "token"), *self.features)
 
     def to_json(self) -> dict[str, Any]:
         """The contract as the JSON object described in this module's docstring."""
+        tensors = {
+            "token": _plain(asdict(self.token)),
+            "logits": _plain(asdict(self.logits)),
+            "states": [_plain(asdict(s)) for s in self.states],
+        }
+        if self.features:
+            tensors["inputs"] = [_plain(asdict(spec)) for spec in self.inputs]
         return {
             "format": FORMAT,
-            "format_version": FORMAT_VERSION,
+            "format_version": FORMAT_VERSION if self.features else 1,
             "encoding": {
                 "version": encoding.ENCODING_VERSION,
                 "vocab_size": encoding.VOCAB_SIZE,
@@ -100,11 +127,7 @@ class Contract:
                 "pitch_range": list(self.pitch_range),
             },
             "signature": self.signature,
-            "tensors": {
-                "token": _plain(asdict(self.token)),
-                "logits": _plain(asdict(self.logits)),
-                "states": [_plain(asdict(s)) for s in self.states],
-            },
+            "tensors": tensors,
             "precision": self.precision,
             "runtimes": list(self.runtimes),
             "tflite": {"file": self.tflite_file, "sha256": self.tflite_sha256, "bytes": self.tflite_bytes},
@@ -171,8 +194,9 @@ def _from_json(data: Any) -> Contract:
         raise ContractError("the contract is not a JSON object")
     if data.get("format") != FORMAT:
         raise ContractError(f"'format' is {data.get('format')!r}, expected {FORMAT!r}")
-    if data.get("format_version") != FORMAT_VERSION:
-        raise ContractError(f"'format_version' is {data.get('format_version')!r}, this device reads {FORMAT_VERSION}")
+    if data.get("format_version") not in READ_VERSIONS:
+        raise ContractError(f"'format_version' is {data.get('format_version')!r}, this device reads "
+                            f"{' or '.join(map(str, READ_VERSIONS))}")
     enc = data["encoding"]
     expected = {
         "version": encoding.ENCODING_VERSION,
@@ -199,6 +223,7 @@ def _from_json(data: Any) -> Contract:
     )
     if not states:
         raise ContractError("'tensors.states' is empty: a step model needs its recurrent state")
+    extra = _features(tensors.get("inputs", []), token)
     precision = data["precision"]
     if precision not in PRECISIONS:
         raise ContractError(f"'precision' is {precision!r}, expected one of {list(PRECISIONS)}")
@@ -220,7 +245,29 @@ def _from_json(data: Any) -> Contract:
         parity=data.get("parity", {}),
         provenance=data.get("provenance", {}),
         notes=data.get("notes", ""),
+        features=extra,
     )
+
+
+def _features(inputs: list, token: TensorSpec) -> tuple[InputSpec, ...]:
+    """The inputs beyond the token; ContractError for one this device cannot feed."""
+    specs = tuple(InputSpec(i["name"], tuple(i["shape"]), i["dtype"], i["feature"]) for i in inputs)
+    if not specs:
+        return ()
+    if specs[0] != InputSpec(token.name, token.shape, token.dtype, "token"):
+        raise ContractError(f"'tensors.inputs' must begin with the token {token.name!r} (feature 'token')")
+    for spec in specs[1:]:
+        if spec.feature not in features.FEATURES:
+            raise ContractError(f"input {spec.name!r} holds feature {spec.feature!r}, which this box cannot compute "
+                                f"(it can feed {list(features.FEATURES)})")
+        shape, dtype, _ = features.INPUTS[spec.feature]
+        if spec.shape != (1, *shape) or spec.dtype != dtype:
+            raise ContractError(f"input {spec.name!r} ({spec.feature}) is {spec.dtype} {list(spec.shape)}, this box "
+                                f"feeds {dtype} {[1, *shape]}")
+    names = [spec.feature for spec in specs[1:]]
+    if len(set(names)) != len(names):
+        raise ContractError(f"'tensors.inputs' names a feature twice: {names}")
+    return specs[1:]
 
 
 def _check_file(model_path: Path, contract: Contract) -> None:

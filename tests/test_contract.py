@@ -5,7 +5,7 @@ import json
 import pytest
 
 from device import encoding
-from device.contract import Contract, ContractError, StateSpec, TensorSpec, load_contract, sha256_of
+from device.contract import Contract, ContractError, InputSpec, StateSpec, TensorSpec, load_contract, sha256_of
 
 
 def write_model(tmp_path, payload=b"TFL3 model bytes", **overrides):
@@ -24,6 +24,11 @@ def write_model(tmp_path, payload=b"TFL3 model bytes", **overrides):
     fields.update(overrides)
     Contract(**fields).save(model.with_suffix(".json"))
     return model
+
+
+LOOKBACK_INPUTS = (InputSpec("lookback", (1, 2), "int32", "lookback"),
+                   InputSpec("bar_position", (1, 5), "float32", "bar_position"),
+                   InputSpec("repeats", (1, 2), "float32", "repeats"))
 
 
 def edit_json(model, change):
@@ -88,3 +93,58 @@ def test_a_contract_that_is_not_json_is_refused(tmp_path):
     model.with_suffix(".json").write_text("{not json")
     with pytest.raises(ContractError, match="not readable JSON"):
         load_contract(model)
+
+
+def test_a_token_only_contract_is_written_as_format_1_without_inputs(tmp_path):
+    data = json.loads(write_model(tmp_path).with_suffix(".json").read_text())
+    assert data["format_version"] == 1
+    assert "inputs" not in data["tensors"]
+
+
+def test_a_token_only_contract_has_the_token_as_its_only_input(tmp_path):
+    assert load_contract(write_model(tmp_path)).inputs == (InputSpec("token", (1, 1), "int32", "token"),)
+
+
+def test_a_contract_with_features_names_every_input_and_its_feature(tmp_path):
+    model = write_model(tmp_path, features=LOOKBACK_INPUTS)
+    data = json.loads(model.with_suffix(".json").read_text())
+    assert data["format_version"] == 2
+    assert [(i["name"], i["shape"], i["dtype"], i["feature"]) for i in data["tensors"]["inputs"]] == [
+        ("token", [1, 1], "int32", "token"), ("lookback", [1, 2], "int32", "lookback"),
+        ("bar_position", [1, 5], "float32", "bar_position"), ("repeats", [1, 2], "float32", "repeats")]
+    assert load_contract(model).features == LOOKBACK_INPUTS
+
+
+def unknown_feature(data):
+    data["tensors"]["inputs"][1].update(feature="chord")
+
+
+def another_shape(data):
+    data["tensors"]["inputs"][2].update(shape=[1, 7])
+
+
+def token_not_first(data):
+    data["tensors"]["inputs"].reverse()
+
+
+def feature_twice(data):
+    data["tensors"]["inputs"][3] = dict(data["tensors"]["inputs"][1], name="lookback2")
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (unknown_feature, r"input 'lookback' holds feature 'chord', which this box cannot compute \(it can feed "
+                          r"\['lookback', 'bar_position', 'repeats'\]\)"),
+        (another_shape, r"input 'bar_position' \(bar_position\) is float32 \[1, 7\], this box feeds float32 "
+                        r"\[1, 5\]"),
+        (token_not_first, r"'tensors.inputs' must begin with the token 'token'"),
+        (feature_twice, r"'tensors.inputs' names a feature twice"),
+    ],
+)
+def test_a_model_whose_inputs_the_box_cannot_feed_is_refused_naming_the_file(tmp_path, change, message):
+    model = write_model(tmp_path, features=LOOKBACK_INPUTS)
+    edit_json(model, change)
+    with pytest.raises(ContractError, match=message) as error:
+        load_contract(model)
+    assert "m.json" in str(error.value)

@@ -6,7 +6,7 @@ import subprocess
 from datetime import UTC, datetime
 from pathlib import Path
 
-from device.contract import Contract, StateSpec, TensorSpec, contract_path_for, load_contract, sha256_of
+from device.contract import Contract, InputSpec, StateSpec, TensorSpec, contract_path_for, load_contract, sha256_of
 from training.runs import Run, read_json, shown_path
 
 REPO = Path(__file__).parents[1]
@@ -52,6 +52,8 @@ def write_contract(model_path: Path, run: Run, tensors: dict, precision: str, ru
         token=TensorSpec(tensors["token"]["name"], tuple(tensors["token"]["shape"]), tensors["token"]["dtype"]),
         logits=TensorSpec(tensors["logits"]["name"], tuple(tensors["logits"]["shape"]), tensors["logits"]["dtype"]),
         states=tuple(StateSpec(s["input"], s["output"], tuple(s["shape"]), s["dtype"]) for s in tensors["states"]),
+        features=tuple(InputSpec(f["name"], tuple(f["shape"]), f["dtype"], f["feature"])
+                       for f in tensors.get("features", [])),
         precision=precision,
         pitch_range=seen,
         tflite_sha256=sha256_of(model_path),

@@ -1,7 +1,8 @@
 """`melodybox-train export`: a run's best weights -> NAME.tflite + NAME.json (the contract).
 
 Recipe (see NOTES-tflite.md): keras.export.ExportArchive with a fixed-shape
-endpoint "step" (token int32 [1, 1], h/c float32 [1, units] per layer), then
+endpoint "step" (token int32 [1, 1], the feature inputs of a lookback model
+[1, ...] as device.features.INPUTS names them, h/c float32 [1, units] per layer), then
 TFLiteConverter.from_saved_model(..., signature_keys=["step"]) with builtin
 ops only. The result is checked before anything is written: no Flex/custom op
 and no variable op (VAR_HANDLE & co mean unfrozen weights: NaN outputs), the
@@ -58,9 +59,13 @@ def saved_model(step_model, config, folder: Path) -> None:
     import keras
     import tensorflow as tf
 
+    from device import features
     from training.model import TOKEN_NAME, state_names
 
     specs = [tf.TensorSpec([1, 1], tf.int32, name=TOKEN_NAME)]
+    for name in config.feature_names:
+        shape, dtype, _ = features.INPUTS[name]
+        specs.append(tf.TensorSpec([1, *shape], tf.as_dtype(dtype), name=name))
     for layer in range(1, config.layers + 1):
         h_name, c_name, _, _ = state_names(layer)
         specs += [tf.TensorSpec([1, config.units], tf.float32, name=h_name),
@@ -109,7 +114,8 @@ def check_ops(ops: list[str]) -> None:
 
 
 def signature_tensors(content: bytes, config) -> dict:
-    """Token, logits and state specs as the "step" signature runner names them; checks them against ``config``."""
+    """Token, feature input, logits and state specs as the "step" signature runner names them; checks them
+    against ``config``."""
     import tensorflow as tf
 
     from training.model import LOGITS_NAME, TOKEN_NAME, state_names
@@ -129,7 +135,9 @@ def signature_tensors(content: bytes, config) -> dict:
             tensor = spec(inputs, state_in)
             spec(outputs, state_out)
             states.append({"input": state_in, "output": state_out, "shape": tensor["shape"], "dtype": tensor["dtype"]})
-    return {"token": spec(inputs, TOKEN_NAME), "logits": spec(outputs, LOGITS_NAME), "states": states}
+    extra = [{**spec(inputs, name), "feature": name} for name in config.feature_names]
+    return {"token": spec(inputs, TOKEN_NAME), "features": extra, "logits": spec(outputs, LOGITS_NAME),
+            "states": states}
 
 
 def export(run_path: Path, name: str, out: Path, precision: str, parity_steps: int = 2000,
