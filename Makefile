@@ -11,7 +11,7 @@ MODEL ?= models/default.tflite
 RUN_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help setup setup-train setup-test run test lint bench corpus train export install-pi clean
+.PHONY: help setup setup-train setup-test run test lint bench corpus train export install-pi pi-check clean
 
 help: ## Show this help
 	@echo "Melody Box: make <target>"
@@ -71,6 +71,9 @@ export: $(VENV)/.train ## Export runs/default to models/default*.tflite + .json 
 
 install-pi: ## On a Raspberry Pi: venv, config and a systemd service that plays at boot
 	sudo bash device/pi/install.sh
+
+pi-check: ## Verify install.sh in arm64 Debian roots (Bookworm, Trixie) under qemu; needs root, ~20 min a release
+	$(if $(filter 0,$(shell id -u)),,sudo) nice -n 10 bash device/pi/pi_check.sh
 
 clean: ## Remove the virtual environments and caches
 	rm -rf $(VENV) $(TFLITE_RUNTIME_VENV) .pytest_cache .ruff_cache .hypothesis

@@ -1,5 +1,9 @@
-"""device/pi/install.sh: it parses, its dry run changes nothing and says everything, its unit verifies."""
+"""device/pi/install.sh: it parses, its dry run changes nothing and says everything, its unit verifies.
 
+`make pi-check` (device/pi/pi_check.sh) runs it for real in arm64 Debian roots; too slow for the suite.
+"""
+
+import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -12,6 +16,36 @@ INSTALL = ROOT / "device" / "pi" / "install.sh"
 
 def install(*args, **kwargs):
     return subprocess.run(["bash", str(INSTALL), *args], capture_output=True, text=True, timeout=60, **kwargs)
+
+
+def with_commands(tmp_path, **scripts):
+    """An environment whose PATH finds these commands first, each a shell script body (e.g. "exit 100")."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    for name, body in scripts.items():
+        command = bin_dir / name.replace("_", "-")
+        command.write_text(f"#!/bin/sh\n{body}\n")
+        command.chmod(0o755)
+    return {**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}"}
+
+
+@pytest.fixture(autouse=True)
+def no_real_apt(tmp_path_factory, monkeypatch):
+    """Dry runs ask a fake apt: nothing installed, no python3-lgpio (as on plain Debian). Fast and the same anywhere."""
+    bin_dir = tmp_path_factory.mktemp("apt") / "bin"
+    bin_dir.mkdir()
+    for name, body in (("apt-cache", "exit 100"), ("dpkg-query", "exit 1")):
+        (bin_dir / name).write_text(f"#!/bin/sh\n{body}\n")
+        (bin_dir / name).chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}:{os.environ['PATH']}")
+
+
+def apt_install_line(out: str) -> str:
+    return next((line for line in out.splitlines() if "apt-get install" in line), "")
+
+
+def unit_lines(*args) -> list[str]:
+    return install("--print-unit", *args).stdout.splitlines()
 
 
 def test_install_script_parses():
@@ -52,13 +86,77 @@ def test_unknown_option_is_refused():
     assert "unknown option --frobnicate" in result.stderr
 
 
-def test_unit_has_restart_realtime_and_sound_ordering():
-    unit = install("--print-unit", "--user", "pi").stdout
-    for line in ("User=pi", "Restart=always", "After=sound.target", "CPUSchedulingPolicy=fifo", "Nice=-10",
+def test_unit_runs_the_box_as_the_user_restarts_it_and_runs_it_real_time():
+    unit = unit_lines("--user", "pi")
+    for line in ("User=pi", "Restart=always", "StartLimitIntervalSec=0", "CPUSchedulingPolicy=fifo", "Nice=-10",
                  "ExecStart=/opt/melodybox/venv/bin/melodybox run --config /etc/melodybox/box.toml",
                  "WantedBy=multi-user.target"):
-        assert line in unit.splitlines()
-    assert "@" not in unit
+        assert line in unit
+    assert not any("@" in line for line in unit)
+
+
+def test_unit_is_a_notify_service_with_a_watchdog_for_the_main_process():
+    unit = unit_lines()
+    assert {"Type=notify", "NotifyAccess=main", "WatchdogSec=10"} <= set(unit)
+
+
+def test_unit_starts_early_after_local_file_systems_udev_and_the_journal_and_stops_at_shutdown():
+    unit = unit_lines()
+    assert {"DefaultDependencies=no", "Conflicts=shutdown.target", "Before=shutdown.target"} <= set(unit)
+    assert "After=local-fs.target systemd-udev-trigger.service systemd-journald.socket sound.target" in unit
+    assert not any("network" in line for line in unit if not line.startswith("#"))
+
+
+def test_unit_lets_the_box_write_only_to_its_state_directory():
+    unit = unit_lines()
+    for line in ("StateDirectory=melodybox melodybox/captures", "WorkingDirectory=/var/lib/melodybox/captures",
+                 "ProtectSystem=strict", "RuntimeDirectory=melodybox", "Environment=LG_WD=/run/melodybox"):
+        assert line in unit
+
+
+def test_install_makes_the_captures_directory_for_the_box_user(tmp_path):
+    result = install("--dry-run", "--prefix", str(tmp_path / "opt"), "--user", "root")
+    assert "+ install -d -m 755 -o root -g root /var/lib/melodybox /var/lib/melodybox/captures" in result.stdout
+
+
+def test_without_python3_lgpio_in_apt_it_says_so_and_installs_lgpio_from_pip(tmp_path):
+    result = install("--dry-run", "--prefix", str(tmp_path / "opt"))
+    assert result.returncode == 0, result.stderr
+    assert "==> python3-lgpio is missing: it comes from Raspberry Pi OS's own apt repository" in result.stdout
+    assert "python3-lgpio" not in apt_install_line(result.stdout)
+    assert f"+ {tmp_path}/opt/venv/bin/pip install --quiet --only-binary=:all: lgpio>=0.2.2" in result.stdout
+
+
+def test_with_python3_lgpio_in_apt_it_comes_from_apt_not_pip(tmp_path):
+    env = with_commands(tmp_path, apt_cache="exit 0")
+    result = install("--dry-run", "--prefix", str(tmp_path / "opt"), env=env)
+    assert result.returncode == 0, result.stderr
+    assert "python3-lgpio" in apt_install_line(result.stdout).split()
+    assert "lgpio>=0.2.2" not in result.stdout
+
+
+def test_read_only_root_is_off_unless_asked_for(tmp_path):
+    env = with_commands(tmp_path, raspi_config="exit 0")
+    result = install("--dry-run", "--prefix", str(tmp_path / "opt"), env=env)
+    assert "overlayfs" not in result.stdout
+    assert "==> root file system left writable" in result.stdout
+
+
+def test_read_only_root_turns_on_raspi_configs_overlay_when_asked(tmp_path):
+    env = with_commands(tmp_path, raspi_config="exit 0")
+    result = install("--dry-run", "--read-only-root", "--prefix", str(tmp_path / "opt"), env=env)
+    assert result.returncode == 0, result.stderr
+    assert "+ raspi-config nonint do_overlayfs 0" in result.stdout.splitlines()
+
+
+def test_read_only_root_without_raspi_config_is_refused_before_anything_is_done(tmp_path):
+    env = {**os.environ, "PATH": ":".join(d for d in os.environ["PATH"].split(":")
+                                          if not (Path(d) / "raspi-config").exists())}
+    result = install("--dry-run", "--read-only-root", env=env)
+    assert result.returncode == 2
+    assert result.stdout == ""
+    assert result.stderr == ("install.sh: --read-only-root needs raspi-config (Raspberry Pi OS); "
+                             "it is not on this system\n")
 
 
 @pytest.mark.skipif(shutil.which("systemd-analyze") is None, reason="systemd-analyze is not installed")

@@ -6,27 +6,39 @@
 #
 # What it does, each step only if not done yet (run it again any time):
 #   apt packages; SPI on; a user in the gpio/spi/audio groups; a venv in PREFIX with the
-#   device extra only (no TensorFlow); the shipped models; /etc/melodybox/box.toml (kept if
-#   it exists); a systemd service that plays at boot, restarts on failure, runs real-time.
+#   device extra only (no TensorFlow) and lgpio for the GPIO pins; the shipped models;
+#   /etc/melodybox/box.toml (kept if it exists); STATE_DIR/captures, the one place the box
+#   writes; a systemd service that plays at boot, restarts on failure or a hung loop, runs
+#   real-time; on request (--read-only-root) a read-only root file system with a RAM overlay.
+# `make pi-check` runs it for real in arm64 Debian roots (device/pi/pi_check.sh).
 set -euo pipefail
 
 PREFIX=/opt/melodybox
 CONFIG_DIR=/etc/melodybox
 UNIT_DIR=/etc/systemd/system
+STATE_DIR=/var/lib/melodybox
 BOX_USER=melodybox
 DRY_RUN=0
 START=1
 PRINT_UNIT=0
+READ_ONLY_ROOT=0
+# lgpio from pip where apt has no python3-lgpio (plain Debian): PyPI's lgpio has aarch64 wheels up to
+# Python 3.12 only (and a bogus empty 0.0.0.2 for the rest, hence the version floor); Adafruit's build
+# of the same lgpio 0.2.2.0 covers 3.13.
+LGPIO_PIP=("lgpio>=0.2.2" "adafruit-lgpio>=0.2.2")
 SRC="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 
 usage() {
     cat <<USAGE
-usage: install.sh [--dry-run] [--user NAME] [--prefix DIR] [--no-start] [--print-unit]
-  --dry-run     print every command and file it would write; change nothing
-  --user NAME   run the box as NAME (default: a system user 'melodybox'; e.g. --user \$SUDO_USER)
-  --prefix DIR  where the venv and models go (default: /opt/melodybox)
-  --no-start    install and enable the service, but do not (re)start it now
-  --print-unit  print the systemd unit this would install, and exit
+usage: install.sh [--dry-run] [--user NAME] [--prefix DIR] [--no-start] [--read-only-root] [--print-unit]
+  --dry-run         print every command and file it would write; change nothing
+  --user NAME       run the box as NAME (default: a system user 'melodybox'; e.g. --user \$SUDO_USER)
+  --prefix DIR      where the venv and models go (default: /opt/melodybox)
+  --no-start        install and enable the service, but do not (re)start it now
+  --read-only-root  also make the root file system read-only with a RAM overlay (raspi-config), so a
+                    power cut cannot corrupt the SD card; effective after a reboot. Off by default:
+                    with it on, changes to /etc or /opt are lost at the next boot (see docs/pi.md)
+  --print-unit      print the systemd unit this would install, and exit
 USAGE
 }
 
@@ -36,6 +48,7 @@ while [ $# -gt 0 ]; do
         --user) BOX_USER="$2"; shift ;;
         --prefix) PREFIX="$2"; shift ;;
         --no-start) START=0 ;;
+        --read-only-root) READ_ONLY_ROOT=1 ;;
         --print-unit) PRINT_UNIT=1 ;;
         -h|--help) usage; exit 0 ;;
         *) echo "install.sh: unknown option $1" >&2; usage >&2; exit 2 ;;
@@ -74,7 +87,7 @@ write_file() {
 
 render_unit() {
     sed -e "s|@USER@|$BOX_USER|g" -e "s|@PREFIX@|$PREFIX|g" -e "s|@CONFIG@|$CONFIG|g" \
-        "$SRC/device/pi/melodybox.service"
+        -e "s|@STATE_DIR@|$STATE_DIR|g" "$SRC/device/pi/melodybox.service"
 }
 
 if [ "$PRINT_UNIT" = 1 ]; then
@@ -85,6 +98,10 @@ fi
 check_system() {
     if [ "$DRY_RUN" = 0 ] && [ "$(id -u)" != 0 ]; then
         echo "install.sh: run as root: sudo bash $0 (or --dry-run to see what it does)" >&2
+        exit 2
+    fi
+    if [ "$READ_ONLY_ROOT" = 1 ] && ! command -v raspi-config >/dev/null; then
+        echo "install.sh: --read-only-root needs raspi-config (Raspberry Pi OS); it is not on this system" >&2
         exit 2
     fi
     local arch
@@ -103,23 +120,53 @@ python_minor() {
 }
 
 install_packages() {
-    # python3-lgpio: gpiozero's pin factory on Bookworm/Trixie (used through --system-site-packages).
+    # python3-lgpio: gpiozero's pin factory (used through --system-site-packages); Raspberry Pi OS only.
     # libasound2-dev + build-essential: python-rtmidi builds from source where it has no wheel.
-    local packages=(python3-venv python3-dev python3-pip libasound2-dev build-essential python3-lgpio alsa-utils)
+    local packages=(python3-venv python3-dev python3-pip libasound2-dev build-essential alsa-utils)
     if [ "$(python_minor)" -ge 13 ]; then
         packages+=(python3-rtmidi)  # no python-rtmidi wheel for 3.13 on aarch64: Debian's build
     fi
-    local absent=()
-    for package in "${packages[@]}"; do
-        dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || absent+=("$package")
+    local absent=() package
+    for package in "${packages[@]}" python3-lgpio; do
+        installed "$package" || absent+=("$package")
     done
-    if [ ${#absent[@]} -gt 0 ]; then
-        say "installing apt packages: ${absent[*]}"
-        run apt-get update
-        run env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${absent[@]}"
-    else
+    if [ ${#absent[@]} -eq 0 ]; then
         say "apt packages already installed"
+        return
     fi
+    run apt-get update
+    if ! installed python3-lgpio && ! apt-cache show python3-lgpio >/dev/null 2>&1; then
+        say "python3-lgpio is missing: it comes from Raspberry Pi OS's own apt repository, not this system's"
+        say "  (plain Debian?). GPIO falls back to lgpio from pip, installed into the venv below."
+        LGPIO_FROM_PIP=1
+        absent=("${absent[@]/python3-lgpio}")
+    fi
+    local wanted=()
+    for package in "${absent[@]}"; do
+        [ -n "$package" ] && wanted+=("$package")
+    done
+    [ ${#wanted[@]} -gt 0 ] || return 0
+    say "installing apt packages: ${wanted[*]}"
+    run env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${wanted[@]}"
+}
+
+installed() {
+    dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"
+}
+
+# lgpio from pip (no python3-lgpio in apt): the first of LGPIO_PIP with a wheel here. If none has,
+# say what the box does instead: gpiozero's native pin factory (Pi 1-4), or keyboard/MIDI-only.
+install_lgpio_from_pip() {
+    [ "${LGPIO_FROM_PIP:-0}" = 1 ] || return 0
+    local spec
+    for spec in "${LGPIO_PIP[@]}"; do
+        say "installing $spec from pip (binary wheels only)"
+        if run "$VENV/bin/pip" install --quiet --only-binary=:all: "$spec"; then
+            return 0
+        fi
+    done
+    say "WARNING: no lgpio wheel for this Python: GPIO controls use gpiozero's native pin factory"
+    say "  (Pi 1-4; not a Pi 5), else the box runs without them (MIDI only; set controls.kind = none)."
 }
 
 enable_spi() {
@@ -131,7 +178,9 @@ enable_spi() {
     else
         local boot_config=/boot/firmware/config.txt
         [ -e "$boot_config" ] || boot_config=/boot/config.txt
-        if grep -qs '^dtparam=spi=on' "$boot_config"; then
+        if [ ! -e "$boot_config" ]; then
+            say "no /boot/firmware/config.txt or /boot/config.txt: not a Raspberry Pi? SPI left alone"
+        elif grep -qs '^dtparam=spi=on' "$boot_config"; then
             say "SPI is on in $boot_config (active after a reboot)"
         else
             say "turning SPI on in $boot_config (active after a reboot)"
@@ -172,6 +221,7 @@ setup_venv() {
     say "installing melodybox with the device extra (no TensorFlow)"
     run "$VENV/bin/pip" install --quiet --upgrade pip
     run "$VENV/bin/pip" install --quiet "$SRC[device]"
+    install_lgpio_from_pip
     local model
     for model in "$SRC"/models/*.tflite; do
         [ -e "$model" ] || continue
@@ -189,14 +239,40 @@ setup_config() {
     fi
 }
 
+# The box writes only here (MIDI-file fallback, captures); the unit's StateDirectory= makes the same.
+setup_state_dir() {
+    say "the box writes only to $STATE_DIR/captures (owned by $BOX_USER)"
+    run install -d -m 755 -o "$BOX_USER" -g "$(box_group)" "$STATE_DIR" "$STATE_DIR/captures"
+}
+
+box_group() {
+    if [ "$DRY_RUN" = 1 ] && ! id "$BOX_USER" >/dev/null 2>&1; then echo "$BOX_USER"; else id -gn "$BOX_USER"; fi
+}
+
 setup_service() {
     say "installing the systemd service melodybox"
     render_unit | write_file "$UNIT_DIR/melodybox.service"
+    if ! command -v systemctl >/dev/null; then
+        say "no systemctl here: the unit is written; enable it where systemd runs"
+        return
+    fi
     run systemctl daemon-reload
     run systemctl enable melodybox.service
     if [ "$START" = 1 ]; then
         run systemctl restart melodybox.service
         say "started: journalctl -u melodybox -f shows what it plays to; melodybox doctor checks the setup"
+    fi
+}
+
+# Opt-in: a read-only root with a RAM overlay (raspi-config's overlay file system), after a reboot.
+setup_read_only_root() {
+    if [ "$READ_ONLY_ROOT" = 0 ]; then
+        say "root file system left writable (a power cut can corrupt it; --read-only-root protects it)"
+    elif grep -qs "boot=overlay" /proc/cmdline; then
+        say "read-only root with an overlay already on"
+    else
+        say "turning on the read-only root with a RAM overlay (after a reboot; see docs/pi.md to undo it)"
+        run raspi-config nonint do_overlayfs 0
     fi
 }
 
@@ -207,5 +283,7 @@ enable_spi
 setup_user
 setup_venv
 setup_config
+setup_state_dir
 setup_service
+setup_read_only_root
 say "done. Check with: sudo -u $BOX_USER $VENV/bin/melodybox doctor --config $CONFIG"
