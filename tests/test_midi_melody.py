@@ -50,6 +50,16 @@ def tokens_of(data, settings=LOOSE):
     return [m.tolist() for m in result.melodies]
 
 
+def bars_of(data, settings=LOOSE):
+    """(bar_steps, bar_offset) of each melody."""
+    result = convert_bytes(data, "test.mid", settings)
+    return list(zip(result.bar_steps, result.bar_offset, strict=True))
+
+
+def signature(tick, numerator, denominator):
+    return (tick, mido.MetaMessage("time_signature", numerator=numerator, denominator=denominator))
+
+
 def reason_of(data, settings=LOOSE):
     result = convert_bytes(data, "test.mid", settings)
     assert result.status == "skipped"
@@ -90,6 +100,54 @@ def test_a_high_part_with_too_few_notes_loses_to_a_part_with_enough():
     few_high = track(steps((90, 0, 4)), channel=1)
     many_low = track(steps(*[(60, i, i + 1) for i in range(8)]), channel=0)
     assert tokens_of(midi_bytes(few_high, many_low)) == [[60] * 8]
+
+
+# a right hand: 16 notes over 10 pitches, one every 2 steps (mean pitch 68.4)
+RIGHT_HAND = steps(*[(p, 2 * i, 2 * i + 2) for i, p in enumerate([64, 65, 67, 69, 71, 72, 74, 72, 71, 69, 67, 65, 64,
+                                                                  62, 60, 62])])
+RIGHT_TOKENS = [64, N, 65, N, 67, N, 69, N, 71, N, 72, N, 74, N, 72, N, 71, N, 69, N, 67, N, 65, N, 64, N, 62, N, 60, N,
+                62, N]
+
+
+def test_a_track_named_triller_loses_to_the_right_hand():
+    # three trills of 4 notes over 6 pitches: only the name tells it from a melody line
+    pairs = [(84, 86), (88, 89), (91, 93)]
+    trill = track(steps(*[(pair[i % 2], 8 * k + i, 8 * k + i + 1) for k, pair in enumerate(pairs) for i in range(4)]),
+                  channel=1, name="Triller")
+    assert tokens_of(midi_bytes(track(RIGHT_HAND, name="Piano right"), trill)) == [RIGHT_TOKENS]
+
+
+def test_a_track_named_pedal_loses_to_the_right_hand():
+    pedal = track(steps(*[(100 + i % 6, 4 * i, 4 * i + 3) for i in range(8)]), channel=1, name="Pedal")  # 6 pitches
+    assert tokens_of(midi_bytes(track(RIGHT_HAND, name="Piano right"), pedal)) == [RIGHT_TOKENS]
+
+
+def test_a_higher_part_of_two_pitches_loses_to_the_right_hand():
+    two = track(steps(*[(76 + 5 * (i % 2), 2 * i, 2 * i + 2) for i in range(16)]), channel=1, name="Piano left2")
+    assert tokens_of(midi_bytes(track(RIGHT_HAND, name="Piano right"), two)) == [RIGHT_TOKENS]
+
+
+def test_a_higher_part_with_a_sparse_note_here_and_there_loses_to_the_right_hand():
+    # 8 notes over 6 pitches, one every 24 steps: an onset rate of 8/169, under an eighth of the right hand's 1/2
+    sparse = track(steps(*[(80 + i % 6, 24 * i, 24 * i + 1) for i in range(8)]), channel=1)
+    assert tokens_of(midi_bytes(track(RIGHT_HAND), sparse)) == [RIGHT_TOKENS]
+
+
+def test_a_higher_tremolo_with_an_onset_on_every_step_loses_to_the_right_hand():
+    tremolo = track(steps(*[(80 + i % 6, i, i + 1) for i in range(32)]), channel=1)
+    assert tokens_of(midi_bytes(track(RIGHT_HAND), tremolo)) == [RIGHT_TOKENS]
+
+
+def test_a_track_named_melody_wins_even_with_two_pitches():
+    two = steps(*[(50 + 2 * (i % 2), 2 * i, 2 * i + 2) for i in range(8)])
+    assert tokens_of(midi_bytes(track(RIGHT_HAND), track(two, channel=1, name="Melody"))) == [
+        [50, N, 52, N, 50, N, 52, N, 50, N, 52, N, 50, N, 52, N]]
+
+
+def test_when_no_part_looks_like_a_melody_line_the_highest_is_chosen():
+    low = track(steps(*[(48 + i % 2, 2 * i, 2 * i + 2) for i in range(8)]))
+    high = track(steps(*[(60 + i % 3, 2 * i, 2 * i + 2) for i in range(8)]), channel=1)
+    assert tokens_of(midi_bytes(low, high)) == [[60, N, 61, N, 62, N, 60, N, 61, N, 62, N, 60, N, 61, N]]
 
 
 def test_drums_are_ignored():
@@ -142,11 +200,11 @@ def test_a_note_never_released_ends_at_the_end_of_its_track():
     assert tokens_of(data) == [[60, N, N, N, N, N]]
 
 
-def test_a_long_silence_splits_a_melody():
+def test_a_long_silence_splits_a_melody_and_the_next_starts_on_its_bar_line():
     notes = track(steps((60, 0, 4), (62, 36, 40), (64, 40, 44)))
     assert tokens_of(midi_bytes(notes), Settings(min_steps=1, split_silence=32)) == [
         [60, N, N, N],
-        [62, N, N, N, 64, N, N, N],
+        [N, N, N, N, 62, N, N, N, 64, N, N, N],
     ]
 
 
@@ -156,27 +214,96 @@ def test_a_silence_shorter_than_the_split_stays_inside_the_melody():
     assert tokens_of(midi_bytes(notes), Settings(min_steps=1, split_silence=32)) == [expected]
 
 
-def test_leading_and_trailing_silence_is_stripped():
-    assert tokens_of(midi_bytes(track(steps((60, 10, 12), (62, 12, 13))))) == [[60, N, 62]]
+def test_a_pickup_keeps_its_silence_back_to_the_bar_line_and_trailing_silence_is_stripped():
+    assert tokens_of(midi_bytes(track(steps((60, 10, 12), (62, 12, 13))))) == [[N] * 10 + [60, N, 62]]
+
+
+def test_whole_bars_of_silence_before_the_first_note_are_stripped():
+    assert tokens_of(midi_bytes(track(steps((60, 37, 40))))) == [[N] * 5 + [60, N, N]]
 
 
 def test_melodies_shorter_than_min_steps_are_dropped():
     notes = track(steps((60, 0, 4), (62, 100, 116)))
-    assert tokens_of(midi_bytes(notes), Settings(min_steps=16, split_silence=32)) == [[62] + [N] * 15]
+    assert tokens_of(midi_bytes(notes), Settings(min_steps=16, split_silence=32)) == [[N] * 4 + [62] + [N] * 15]
 
 
 def test_a_file_whose_melodies_are_all_too_short_is_skipped_as_too_short():
     assert reason_of(midi_bytes(track(steps((60, 0, 4)))), Settings(min_steps=16)) == "too_short"
 
 
-def test_long_melodies_are_cut_into_pieces_at_note_starts():
+def test_long_melodies_are_cut_on_the_last_bar_line_that_fits():
+    # 2/4: a bar is 8 steps; at most 20 steps a piece: cut at step 16, then at 24 (where the notes end)
+    notes = track(steps((60, 0, 6), (62, 6, 14), (64, 14, 20), (65, 20, 24)), extra=[signature(0, 2, 4)])
+    data = midi_bytes(notes)
+    assert tokens_of(data, Settings(min_steps=1, max_steps=20)) == [[60, N, N, N, N, N, 62, N, N, N, N, N, N, N, 64, N],
+                                                                    [N, N, N, N, 65, N, N, N]]
+    assert bars_of(data, Settings(min_steps=1, max_steps=20)) == [(8, 0), (8, 0)]
+
+
+def test_a_bar_longer_than_max_steps_is_cut_inside_and_the_piece_after_records_its_offset():
     notes = track(steps((60, 0, 3), (62, 3, 6), (64, 6, 9), (65, 9, 20)))
-    # 64 would end past step 8, so a piece starts there; 65 (11 steps) gets its own piece, shortened to 8
-    assert tokens_of(midi_bytes(notes), Settings(min_steps=1, max_steps=8)) == [
-        [60, N, N, 62, N, N],
-        [64, N, N],
-        [65, N, N, N, N, N, N, N],
-    ]
+    data = midi_bytes(notes)
+    # 65 starts at step 9: its piece starts at the cut (step 8, the middle of the bar) and is cut at step 16
+    assert tokens_of(data, Settings(min_steps=1, max_steps=8)) == [[60, N, N, 62, N, N, 64, N],
+                                                                   [N, 65, N, N, N, N, N, N]]
+    assert bars_of(data, Settings(min_steps=1, max_steps=8)) == [(16, 0), (16, 8)]
+
+
+def test_a_note_across_a_cut_ends_at_the_cut():
+    notes = track(steps((60, 0, 4), (62, 4, 24)))
+    assert tokens_of(midi_bytes(notes), Settings(min_steps=1, max_steps=16)) == [[60, N, N, N, 62] + [N] * 11]
+
+
+# --- metre: bar_steps and bar_offset from the time signatures ---
+
+
+@pytest.mark.parametrize(("numerator", "denominator", "bar_steps"),
+                         [(4, 4, 16), (3, 4, 12), (6, 8, 12), (2, 2, 16), (2, 4, 8), (9, 8, 18), (7, 8, 14)])
+def test_a_time_signature_gives_the_bar_length(numerator, denominator, bar_steps):
+    notes = track(steps((60, 0, 4), (62, 4, 8)), extra=[signature(0, numerator, denominator)])
+    assert bars_of(midi_bytes(notes)) == [(bar_steps, 0)]
+
+
+@pytest.mark.parametrize(("numerator", "denominator"), [(1, 4), (1, 8), (3, 32), (32, 4)])
+def test_a_signature_that_says_nothing_about_bars_is_read_as_four_four(numerator, denominator):
+    notes = track(steps((60, 0, 4), (62, 4, 8)), extra=[signature(0, numerator, denominator)])
+    assert bars_of(midi_bytes(notes)) == [(16, 0)]
+
+
+def test_a_file_without_time_signature_is_four_four_from_its_start():
+    assert bars_of(midi_bytes(track(steps((60, 20, 24))))) == [(16, 0)]
+
+
+def test_a_six_eight_pickup_starts_its_melody_on_the_bar_line_before_it():
+    # one eighth before the bar: the first bar line of the music is at step 12 (6/8 from the file's start)
+    notes = track(steps((62, 10, 12), (67, 12, 16), (69, 16, 18)), extra=[signature(0, 6, 8)])
+    data = midi_bytes(notes)
+    assert (tokens_of(data), bars_of(data)) == ([[N] * 10 + [62, N, 67, N, N, N, 69, N]], [(12, 0)])
+
+
+def test_time_signatures_in_a_conductor_track_apply_to_the_melody_track():
+    conductor = track([], extra=[signature(0, 3, 4)])
+    assert bars_of(midi_bytes(conductor, track(steps((60, 0, 4), (62, 4, 8))))) == [(12, 0)]
+
+
+def test_a_change_of_metre_cuts_the_melody_on_its_bar_line():
+    # 4/4 for one bar, then 3/4 from step 16
+    notes = track(steps((60, 0, 8), (62, 8, 20), (64, 20, 28)), extra=[signature(0, 4, 4), signature(16 * STEP, 3, 4)])
+    data = midi_bytes(notes)
+    assert (tokens_of(data), bars_of(data)) == ([[60] + [N] * 7 + [62] + [N] * 7, [N] * 4 + [64] + [N] * 7],
+                                                [(16, 0), (12, 0)])
+
+
+def test_a_repeated_signature_on_a_bar_line_changes_nothing():
+    notes = track(steps((60, 0, 16), (62, 16, 32)), extra=[signature(0, 4, 4), signature(16 * STEP, 4, 4)])
+    assert bars_of(midi_bytes(notes)) == [(16, 0)]
+
+
+def test_a_signature_off_the_bar_lines_starts_new_bars_there():
+    # a bar cut short at a repeat: the 4/4 bars start again at step 12
+    notes = track(steps((60, 0, 12), (62, 12, 20)), extra=[signature(0, 4, 4), signature(12 * STEP, 4, 4)])
+    data = midi_bytes(notes)
+    assert (tokens_of(data), bars_of(data)) == ([[60] + [N] * 11, [62] + [N] * 7], [(16, 0), (16, 0)])
 
 
 def test_smpte_time_division_is_unsupported_timing():
@@ -304,9 +431,9 @@ melody_tokens = st.lists(
 
 
 def stripped(tokens):
-    """Canonical tokens from the first note-on to the end of the last note."""
+    """Canonical tokens from the bar line (4/4) before the first note-on to the end of the last note."""
     canon = canonical(tokens)
-    start = next(i for i, t in enumerate(canon) if t < NOTE_OFF)
+    start = next(i for i, t in enumerate(canon) if t < NOTE_OFF) // 16 * 16
     last_event = max(i for i, t in enumerate(canon) if t != NO_EVENT)
     end = last_event if canon[last_event] == NOTE_OFF else len(canon)
     return canon[start:end]
@@ -330,7 +457,7 @@ def test_round_trip_through_write_midi_and_a_file(tokens, tmp_path):
 def test_round_trip_keeps_rests_repeated_pitches_and_long_holds():
     tokens = [N, 60, 60, N, OFF, N, 62, *[N] * 40, 62, OFF, 64, N, OFF, OFF]
     assert tokens_of(midi_bytes(*tokens_to_midi_file(tokens).tracks)) == [
-        [60, 60, N, OFF, N, 62, *[N] * 40, 62, OFF, 64, N]
+        [N, 60, 60, N, OFF, N, 62, *[N] * 40, 62, OFF, 64, N]
     ]
 
 
