@@ -10,7 +10,8 @@
 # The debootstrapped roots are cached in WORK/cache (build/ is gitignored), so a second run skips that
 # step (~10 min a release); so are apt's .debs and pip's downloads. Emulated timings say nothing about a
 # Pi's speed. Environment: PI_CHECK_DISTROS ("bookworm trixie"), PI_CHECK_DIR (build/pi-check),
-# PI_CHECK_MIRROR, PI_CHECK_STEPS (64). Exit status: 0 if every release passed, else 1.
+# PI_CHECK_MIRROR, PI_CHECK_STEPS (64), PI_CHECK_COMMIT (HEAD: what is checked is what is committed,
+# not a working tree others may be halfway through editing). Exit status: 0 if every release passed, else 1.
 set -euo pipefail
 
 SRC="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -18,6 +19,7 @@ WORK="${PI_CHECK_DIR:-$SRC/build/pi-check}"
 DISTROS="${PI_CHECK_DISTROS:-bookworm trixie}"
 MIRROR="${PI_CHECK_MIRROR:-http://deb.debian.org/debian}"
 STEPS="${PI_CHECK_STEPS:-64}"
+COMMIT="$(git -C "$SRC" rev-parse "${PI_CHECK_COMMIT:-HEAD}")"
 CONFIG=/etc/melodybox/box.toml
 VENV=/opt/melodybox/venv
 CAPTURES=/var/lib/melodybox/captures
@@ -73,7 +75,7 @@ unmount_all() {
 trap unmount_all EXIT
 
 # A fresh copy of the cached root, with /proc, /dev, /sys, DNS, the host's CA bundle for pip, the
-# package caches, and this working tree (tracked and new files) in /usr/src/melodybox.
+# package caches, and the committed tree (PI_CHECK_COMMIT, default HEAD) in /usr/src/melodybox.
 fresh_root() {
     local distro="$1" root="$WORK/$1"
     if grep -q " $root/" /proc/mounts; then fail "$root still has mounts: unmount them first"; fi
@@ -90,9 +92,7 @@ fresh_root() {
     cp /etc/ssl/certs/ca-certificates.crt "$root/etc/ssl/certs/ca-certificates.crt"
     printf '[global]\ncert = /etc/ssl/certs/ca-certificates.crt\n' >"$root/etc/pip.conf"
     mkdir -p "$root/usr/src/melodybox"
-    (cd "$SRC" && git ls-files -z --cached --others --exclude-standard | while IFS= read -r -d '' f; do
-        [ -e "$f" ] && printf '%s\0' "$f"
-    done | tar --null -T - -cf -) | tar -C "$root/usr/src/melodybox" -xf -
+    git -C "$SRC" archive --format=tar "$COMMIT" | tar -C "$root/usr/src/melodybox" -xf -
 }
 
 in_root() { chroot "$ROOT" env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root LANG=C.UTF-8 "$@"; }
@@ -126,7 +126,7 @@ check_release() {
     base_root "$DISTRO"
     fresh_root "$DISTRO"
     [ "$(in_root uname -m)" = aarch64 ] || fail "$DISTRO: the root does not run as aarch64"
-    echo "$DISTRO: $(in_root python3 --version)" >>"$LOG"
+    echo "$DISTRO: $(in_root python3 --version), melodybox at $COMMIT" >>"$LOG"
     local ok=1
     stage install in_root bash /usr/src/melodybox/device/pi/install.sh --no-start || ok=0
     if [ "$ok" = 1 ]; then
@@ -153,6 +153,6 @@ for distro in $DISTROS; do
     check_release "$distro" || all_ok=0
 done
 echo
-say "pi-check results (logs in $WORK/<release>.log):"
+say "pi-check of $COMMIT (logs in $WORK/<release>.log):"
 printf '  %s\n' "${RESULTS[@]}"
 [ "$all_ok" = 1 ]
