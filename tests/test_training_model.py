@@ -7,15 +7,26 @@ pytestmark = pytest.mark.tf
 
 keras = pytest.importorskip("keras")
 
+from device.encoding import START_TOKEN  # noqa: E402
+from device.features import FeatureTracker  # noqa: E402
 from training.model import ModelConfig, build_models, state_names, zero_state  # noqa: E402
+from training.windows import sequence_inputs  # noqa: E402
 
-CONFIG = ModelConfig(embedding=8, layers=2, units=16, dropout=0.1)
+CONFIG = ModelConfig(embedding=8, layers=2, units=16, dropout=0.1, inputs="token")
+LOOKBACK = ModelConfig(embedding=8, layers=2, units=16, dropout=0.1, lookback_embedding=4)
+MELODY = np.array([60, 129, 62, 128, 129, 64, 65, 67, 129, 60, 62, 64, 64, 65] * 2, np.int32)
 
 
 @pytest.fixture(scope="module")
 def models():
     keras.utils.set_random_seed(0)
     return build_models(CONFIG)
+
+
+@pytest.fixture(scope="module")
+def lookback_models():
+    keras.utils.set_random_seed(0)
+    return build_models(LOOKBACK)
 
 
 def step_through(step_model, config, tokens):
@@ -58,10 +69,52 @@ def test_step_model_equals_sequence_model(models):
     assert np.abs(step_through(models.step, CONFIG, tokens) - expected).max() < 1e-5
 
 
-def test_default_config_is_the_courses_two_layers_of_256():
+def test_default_config_is_the_courses_two_layers_of_256_with_lookback_inputs():
     config = ModelConfig()
-    assert (config.layers, config.units, config.embedding) == (2, 256, 256)
+    assert (config.layers, config.units, config.embedding, config.inputs) == (2, 256, 256, "lookback")
     assert 0 < config.dropout < 1
+
+
+def test_lookback_step_model_takes_the_features_as_named_inputs(lookback_models):
+    shapes = {t.name: tuple(t.shape) for t in lookback_models.step.inputs}
+    assert shapes == {"token": (1, 1), "lookback": (1, 2), "bar_position": (1, 5), "repeats": (1, 2),
+                      "h1": (1, 16), "c1": (1, 16), "h2": (1, 16), "c2": (1, 16)}
+
+
+def test_lookback_sequence_model_takes_tokens_and_features(lookback_models):
+    assert sorted(t.name for t in lookback_models.sequence.inputs) == ["bar_position", "lookback", "repeats",
+                                                                       "tokens"]
+
+
+def test_lookback_step_model_fed_by_the_box_tracker_equals_the_sequence_model(lookback_models):
+    """Training's melody_features and the box's FeatureTracker feed the one model the same inputs."""
+    bar_steps, bar_offset = 4, 1
+    expected = np.asarray(lookback_models.sequence(sequence_inputs(MELODY, (bar_steps, bar_offset),
+                                                                   LOOKBACK.feature_names), training=False))[0]
+    tracker, state, logits = FeatureTracker(bar_steps), zero_state(LOOKBACK), []
+    for index, token in enumerate([START_TOKEN, *MELODY[:-1]]):
+        found = tracker.features(int(token), bar_offset if index == 0 else None)
+        out = lookback_models.step({"token": np.array([[token]], np.int32), **found, **state})
+        logits.append(np.asarray(out["logits"])[0])
+        for layer in range(1, LOOKBACK.layers + 1):
+            h, c, h_out, c_out = state_names(layer)
+            state[h], state[c] = np.asarray(out[h_out]), np.asarray(out[c_out])
+    assert np.abs(np.stack(logits) - expected).max() < 1e-5
+
+
+def test_lookback_changes_the_prediction(lookback_models):
+    plain = sequence_inputs(MELODY, (16, 0), LOOKBACK.feature_names)
+    other = {**plain, "lookback": np.full_like(plain["lookback"], 60)}
+    assert not np.allclose(lookback_models.sequence(plain), lookback_models.sequence(other))
+
+
+def test_a_config_saved_before_inputs_existed_is_the_token_only_model():
+    assert ModelConfig.from_json({"embedding": 8, "layers": 1, "units": 4, "dropout": 0.0}).inputs == "token"
+
+
+def test_config_rejects_unknown_inputs():
+    with pytest.raises(ValueError, match=r"inputs 'pitch' is not one of \['token', 'lookback'\]"):
+        ModelConfig(inputs="pitch")
 
 
 def test_config_round_trips_through_json(tmp_path):
