@@ -73,15 +73,16 @@ class _BusyCore:
 
 
 def timing(model_path: Path, seconds: float, bpm: float = 120.0, loaded: bool = False) -> dict:
-    """Run the real loop for ``seconds`` at ``bpm``; lateness of each note-on against its deadline."""
+    """Run the assembled box for ``seconds`` at ``bpm``; lateness of each note-on against its deadline."""
+    import dataclasses
+
     import mido
 
-    from device.clock import MonotonicClock, StepSchedule, step_seconds
-    from device.generator import Generator
-    from device.loop import FixedControls, Loop
-    from device.midi_out import MidiOut
-    from device.model import StepModel
-    from device.sampling import Sampler
+    from device.assembly import Parts, assemble
+    from device.clock import step_seconds
+    from device.config import Config
+    from device.controlstate import FixedControls
+    from device.transport import PULSES_PER_STEP
 
     class StampingOutput(mido.ports.BaseOutput):
         """Records (monotonic seconds, message) at the moment each message is sent."""
@@ -92,33 +93,32 @@ def timing(model_path: Path, seconds: float, bpm: float = 120.0, loaded: bool = 
         def _send(self, message):
             self.stamps.append((time.monotonic(), message))
 
-    clock = MonotonicClock()
+    config = Config()
+    config = dataclasses.replace(config, model=dataclasses.replace(config.model, path=str(model_path)),
+                                 tempo=dataclasses.replace(config.tempo, bpm=bpm))
     steps = int(seconds / step_seconds(bpm))
     port = StampingOutput()
     step_of_stamp: list[int] = []
-    with StepModel(model_path) as model:
-        generator = Generator(model, Sampler(seed=1, pitch_range=model.contract.pitch_range))
-        schedule = StepSchedule(clock, bpm)
-        midi_out = MidiOut(port, clock=clock)
 
-        def mark(report):  # messages sent so far belong to steps <= report.step
-            step_of_stamp.extend([report.step] * (len(port.stamps) - len(step_of_stamp)))
+    def mark(report):  # messages sent so far belong to steps <= report.step
+        step_of_stamp.extend([report.step] * (len(port.stamps) - len(step_of_stamp)))
 
-        loop = Loop(generator, midi_out, FixedControls(temperature=1.0), schedule, on_step=mark)
+    with assemble(config, seed=1, parts=Parts(output=port, controls=FixedControls()), on_step=mark) as box:
         if loaded:
             with _BusyCore():
-                loop.run(steps)
+                box.run(steps)
         else:
-            loop.run(steps)
+            box.run(steps)
+        transport = box.transport
     notes = [(stamp, step) for (stamp, message), step in zip(port.stamps, step_of_stamp, strict=False)
              if message.type == "note_on"]
-    lateness = [(stamp - schedule.deadline(step)) * 1000.0 for stamp, step in notes]
+    lateness = [(stamp - transport.deadline(step * PULSES_PER_STEP)) * 1000.0 for stamp, step in notes]
     p50, p99, worst = percentiles(lateness)
     (first_stamp, first_step), (last_stamp, last_step) = notes[0], notes[-1]
-    drift = (last_stamp - first_stamp) - (last_step - first_step) * schedule.step_seconds
+    drift = (last_stamp - first_stamp) - (last_step - first_step) * transport.step_seconds
     return {"load": "other core busy" if loaded else "idle", "bpm": bpm, "seconds": round(seconds, 1),
             "notes": len(lateness), "late_ms_p50": p50, "late_ms_p99": p99, "late_ms_max": worst,
-            "drift_ms": drift * 1000.0, "reanchors": schedule.reanchors, "skipped_steps": schedule.skipped}
+            "drift_ms": drift * 1000.0, "reanchors": transport.reanchors, "skipped_steps": transport.skipped}
 
 
 def startup(model_path: Path, timeout: float = 20.0) -> dict:

@@ -17,12 +17,11 @@ import dataclasses
 import importlib.util
 import sys
 
-from device.config import Config, ConfigError, check, load_config
+from device.config import DEFAULT_MIDI_FILE, DEFAULT_VIRTUAL, Config, ConfigError, check, load_config
 from device.contract import ContractError
 from device.encoding import STEPS_PER_QUARTER
 from device.generator import PrimerError
 from device.ports import PortError
-from device.runner import DEFAULT_MIDI_FILE, DEFAULT_VIRTUAL, open_generator
 
 EXIT_USAGE = 2
 EXPECTED_ERRORS = (ConfigError, ContractError, PortError, PrimerError, OSError)
@@ -76,6 +75,8 @@ def build_parser() -> argparse.ArgumentParser:
     generate.add_argument("--bars", type=int, default=8, help="length in 4/4 bars of 16 steps (default 8)")
     generate.add_argument("-o", "--output", metavar="OUT.mid", required=True, help="the MIDI file to write")
     generate.add_argument("--png", metavar="ROLL.png", help="also draw a piano roll")
+    generate.add_argument("--wav", metavar="OUT.wav", help="also render the melody as audio with the built-in "
+                          "voice (16-bit mono WAV, 48 kHz)")
 
     commands.add_parser("ports", help="list MIDI output ports", description="List the MIDI outputs "
                         "this machine has (mido's backend; ALSA on a Pi, JACK with MIDO_BACKEND=...UNIX_JACK).")
@@ -115,6 +116,8 @@ def config_from_args(args: argparse.Namespace) -> Config:
 
 
 def cmd_generate(args: argparse.Namespace) -> int:
+    from device.assembly import open_generator
+    from device.controlstate import ControlState
     from device.encoding import tokens_to_notes, write_midi
     from device.pianoroll import save_pianoroll
 
@@ -123,7 +126,8 @@ def cmd_generate(args: argparse.Namespace) -> int:
         raise ConfigError(f"--bars {args.bars}: must be at least 1")
     model, generator = open_generator(config, args.seed)
     with model:
-        tokens = [generator.next_token(config.temperature.initial) for _ in range(args.bars * 4 * STEPS_PER_QUARTER)]
+        controls = ControlState(temperature=config.temperature.initial)
+        tokens = [generator.next_token(controls) for _ in range(args.bars * 4 * STEPS_PER_QUARTER)]
     midi = config.midi
     write_midi(tokens, args.output, bpm=config.tempo.bpm, velocity=midi.velocity, channel=midi.channel - 1)
     notes = len(tokens_to_notes(tokens))
@@ -131,6 +135,13 @@ def cmd_generate(args: argparse.Namespace) -> int:
     if args.png:
         save_pianoroll(tokens, args.png)
         say(f"wrote {args.png}")
+    if args.wav:
+        from device.synth import SAMPLERATE, write_wav
+        from device.voice import render_tokens
+
+        audio = render_tokens(tokens, config.tempo.bpm, velocity=midi.velocity)
+        write_wav(args.wav, audio, SAMPLERATE)
+        say(f"wrote {args.wav}: {len(audio) / SAMPLERATE:.1f} s of audio at {SAMPLERATE} Hz")
     return 0
 
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 import threading
 
 from device.config import ControlsConfig, TemperatureConfig
-from device.loop import ControlState
+from device.controlstate import ControlState
 from device.sampling import temperature_from_knob
 
 STEPS_PER_BEAT = 4  # 16th-note steps per quarter note (the LED's beat)

@@ -96,7 +96,7 @@ def check_midi() -> list[Check]:
 def check_gpio(needed: bool) -> Check:
     from gpiozero.exc import BadPinFactory
 
-    from device.runner import gpio_pin_factory
+    from device.assembly import gpio_pin_factory
 
     try:
         factory = gpio_pin_factory()

@@ -10,6 +10,7 @@ import math
 import numpy as np
 
 from device import encoding
+from device.controlstate import ControlState
 
 
 def temperature_from_knob(position: float, low: float = 0.05, high: float = 3.0) -> float:
@@ -55,20 +56,21 @@ class Sampler:
         self.seed = seed
         self.rng = np.random.default_rng(seed)
 
-    def probabilities(self, logits: np.ndarray, temperature: float) -> np.ndarray:
-        """The masked softmax of ``logits / temperature`` (float64, sums to 1); temperature > 0."""
-        scaled = self._masked(logits) / float(temperature)
+    def probabilities(self, logits: np.ndarray, controls: ControlState) -> np.ndarray:
+        """The masked softmax of ``logits / controls.temperature`` (float64, sums to 1); temperature > 0."""
+        scaled = self._masked(logits) / float(controls.temperature)
         scaled -= scaled.max()  # stable: the largest term becomes exp(0) = 1
         weights = np.exp(scaled)
         return weights / weights.sum()
 
-    def sample(self, logits: np.ndarray, temperature: float) -> int:
-        """Choose a token 0..129. ``temperature`` 0 is greedy (argmax); > 0 samples; < 0 or NaN raises."""
+    def sample(self, logits: np.ndarray, controls: ControlState) -> int:
+        """Choose a token 0..129 under ``controls``: temperature 0 is greedy, > 0 samples, < 0 or NaN raises."""
+        temperature = controls.temperature
         if not temperature >= 0:
             raise ValueError(f"temperature must be >= 0, got {temperature}")
         if temperature == 0:
             return int(np.argmax(self._masked(logits)))
-        probabilities = self.probabilities(logits, temperature)
+        probabilities = self.probabilities(logits, controls)
         cumulative = np.cumsum(probabilities)
         index = int(np.searchsorted(cumulative, self.rng.random() * cumulative[-1], side="right"))
         return min(index, encoding.VOCAB_SIZE - 1)

@@ -19,7 +19,7 @@ from typing import TextIO
 
 from device.config import TemperatureConfig
 from device.controls import knob_from_temperature
-from device.loop import ControlState
+from device.controlstate import ControlState
 from device.sampling import temperature_from_knob
 
 KNOB_STEP = 0.05  # knob travel (0..1) per key press

@@ -3,17 +3,17 @@
 independently: a second Generator on the same model and seed, run offline, translated to
 messages by a small reference translator here."""
 
+import dataclasses
 import time
 
 import pytest
 
-from device.clock import FakeClock, StepSchedule
-from device.config import ControlsConfig, TemperatureConfig
-from device.controls import GpioControls
+from device.assembly import Parts, assemble
+from device.clock import FakeClock
+from device.config import Config
+from device.controlstate import ControlState
 from device.encoding import NOTE_OFF, is_note_on
 from device.generator import Generator
-from device.loop import Loop
-from device.midi_out import MidiOut
 from device.model import StepModel
 from device.sampling import Sampler, temperature_from_knob
 from tests.mcp3008 import MockMCP3008, mock_pin_factory
@@ -33,18 +33,17 @@ class Box:
 
     def __init__(self, factory, adc):
         self.factory, self.adc = factory, adc
-        self.model = StepModel(shipped_model_path())
-        sampler = Sampler(seed=SEED, pitch_range=self.model.contract.pitch_range)
         self.port = RecordingOutput()
-        clock = FakeClock()
-        self.midi_out = MidiOut(self.port, channel=0, velocity=100, clock=clock)
-        config = ControlsConfig(kind="mcp3008", hold_time=0.2, hysteresis=0.02)
-        self.controls = GpioControls(config, TemperatureConfig(), factory)
         self.reports = []
         self.led = []  # the LED pin after each step
         self.actions = {}  # step -> what the player does with the hardware after that step
-        self.loop = Loop(Generator(self.model, sampler), self.midi_out, self.controls, StepSchedule(clock, 120),
-                         on_step=self._on_step, temperature=knob_temperature(adc.raw[0]))
+        config = Config()
+        config = dataclasses.replace(
+            config, model=dataclasses.replace(config.model, path=str(shipped_model_path())),
+            controls=dataclasses.replace(config.controls, kind="mcp3008", hold_time=0.2, hysteresis=0.02))
+        parts = Parts(clock=FakeClock(), output=self.port, pin_factory=factory)
+        self.box = assemble(config, SEED, parts, on_step=self._on_step)
+        self.controls, self.loop = self.box.controls, self.box.loop
 
     def _on_step(self, report):
         self.reports.append(report)
@@ -54,9 +53,7 @@ class Box:
 
     def run(self, steps):
         self.loop.run(steps)
-        self.midi_out.close()
-        self.controls.close()
-        self.model.close()
+        self.box.close()
 
     def press(self):
         self.factory.pin(BUTTON).drive_low()
@@ -89,11 +86,11 @@ def offline_tokens(temperatures, resets_after=(), seed=SEED):
     """What the loop should play: token i+1 is sampled after step i's controls (temperature, reset)."""
     with StepModel(shipped_model_path()) as model:
         generator = Generator(model, Sampler(seed=seed, pitch_range=model.contract.pitch_range))
-        tokens = [generator.next_token(temperatures[0])]
+        tokens = [generator.next_token(ControlState(temperatures[0]))]
         for step in range(1, len(temperatures)):
             if step - 1 in resets_after:
                 generator.reset()
-            tokens.append(generator.next_token(temperatures[step]))
+            tokens.append(generator.next_token(ControlState(temperatures[step])))
     return tokens
 
 

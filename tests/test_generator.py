@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 from device import encoding
+from device.controlstate import ControlState
 from device.encoding import NO_EVENT, NOTE_OFF, START_TOKEN
 from device.generator import Generator, PrimerError, primer_from_midi
 from device.model import StepModel
@@ -53,23 +54,23 @@ def test_next_token_samples_the_current_logits_and_feeds_the_token_back(model, r
         logits = reference.step(token)
     for _ in range(12):
         expected = int(np.argmax(logits))  # temperature 0: greedy, no randomness involved
-        assert generator.next_token(0.0) == expected
+        assert generator.next_token(ControlState(0.0)) == expected
         logits = reference.step(expected)
         np.testing.assert_array_equal(generator.logits, logits)
 
 
 def test_same_seed_same_melody(model):
     first = Generator(model, Sampler(seed=42), primer=PRIMER)
-    melody = [first.next_token(1.0) for _ in range(32)]
+    melody = [first.next_token(ControlState(1.0)) for _ in range(32)]
     second = Generator(model, Sampler(seed=42), primer=PRIMER)
-    assert [second.next_token(1.0) for _ in range(32)] == melody
+    assert [second.next_token(ControlState(1.0)) for _ in range(32)] == melody
 
 
 def test_reset_returns_to_the_primed_state_exactly(model):
     generator = Generator(model, Sampler(seed=1), primer=PRIMER)
     primed_state, primed_logits = model.get_state(), generator.logits
     for _ in range(20):
-        generator.next_token(1.5)
+        generator.next_token(ControlState(1.5))
     generator.reset()
     assert states_equal(model.get_state(), primed_state)
     np.testing.assert_array_equal(generator.logits, primed_logits)
@@ -78,16 +79,16 @@ def test_reset_returns_to_the_primed_state_exactly(model):
 def test_after_reset_a_reseeded_sampler_repeats_the_melody(model):
     sampler = Sampler(seed=9)
     generator = Generator(model, sampler, primer=PRIMER)
-    melody = [generator.next_token(1.0) for _ in range(24)]
+    melody = [generator.next_token(ControlState(1.0)) for _ in range(24)]
     generator.reset()
     sampler.reseed(9)
-    assert [generator.next_token(1.0) for _ in range(24)] == melody
+    assert [generator.next_token(ControlState(1.0)) for _ in range(24)] == melody
 
 
 def test_reset_does_not_rewind_the_random_stream(model):
     sampler = Sampler(seed=9)
     generator = Generator(model, sampler)
-    generator.next_token(1.0)
+    generator.next_token(ControlState(1.0))
     state_before_reset = sampler.rng.bit_generator.state
     generator.reset()
     assert sampler.rng.bit_generator.state == state_before_reset

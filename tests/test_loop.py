@@ -1,20 +1,23 @@
-"""device.loop.Loop with the shipped model, a fake clock, FixedControls and a recording port.
+"""device.loop.Loop in the assembled box: the shipped model, a fake clock, FixedControls and a recording port.
 
 Expected messages are derived independently: the same seeded Generator run offline,
 its tokens decoded to notes with device.encoding, each note becoming a note_on at
 its start step and a note_off at its end step (note_offs first within a step).
 """
 
+import dataclasses
 import threading
 
 import mido
 import pytest
 
 from device import encoding
-from device.clock import FakeClock, StepSchedule
+from device.assembly import Parts, assemble
+from device.clock import FakeClock
+from device.config import Config
+from device.controlstate import ControlState, FixedControls
 from device.generator import Generator
-from device.loop import ControlState, FixedControls, Loop, StepReport
-from device.midi_out import MidiOut
+from device.loop import StepReport
 from device.model import StepModel
 from device.sampling import Sampler
 from tests.recording import RecordingOutput, assert_no_stuck_notes, max_polyphony, shipped_model_path
@@ -32,28 +35,28 @@ def model():
 
 
 class Box:
-    """The loop wired to fake time and a recording port, as the CLI wires the real parts."""
+    """The box as `melodybox run` assembles it, with fake time, scripted controls and a recording port."""
 
     def __init__(self, model, controls=None, port=None, reopen=None, temperature=1.0, seed=SEED):
         self.clock = FakeClock()
         self.port = port if port is not None else RecordingOutput(clock=self.clock)
         self.port.clock = self.clock
         self.controls = controls if controls is not None else FixedControls(temperature)
-        self.generator = Generator(model, Sampler(seed=seed), PRIMER)
-        self.midi_out = MidiOut(self.port, reopen=reopen, clock=self.clock, retry_seconds=1.0)
-        self.schedule = StepSchedule(self.clock, bpm=120)
         self.reports: list[StepReport] = []
-        self.loop = Loop(
-            self.generator, self.midi_out, self.controls, self.schedule, self.reports.append, temperature=temperature
-        )
+        config = Config()
+        config = dataclasses.replace(config, model=dataclasses.replace(config.model, path=str(model.path)),
+                                     primer=dataclasses.replace(config.primer, tokens=tuple(PRIMER)))
+        parts = Parts(clock=self.clock, output=self.port, reopen=reopen, controls=self.controls)
+        self.box = assemble(config, seed, parts, on_step=self.reports.append)
+        self.loop, self.midi_out, self.transport = self.box.loop, self.box.midi_out, self.box.transport
 
 
 def offline_tokens(model, count, temperature=1.0, seed=SEED, reset_after=None):
     """Tokens from a fresh Generator with the same seed; ``reset_after=k``: reset after the k-th token."""
-    generator = Generator(model, Sampler(seed=seed), PRIMER)
+    generator = Generator(model, Sampler(seed=seed, pitch_range=model.contract.pitch_range), PRIMER)
     tokens = []
     for i in range(count):
-        tokens.append(generator.next_token(temperature))
+        tokens.append(generator.next_token(ControlState(temperature)))
         if reset_after is not None and i + 1 == reset_after:
             generator.reset()
     return tokens
@@ -89,7 +92,8 @@ def test_each_note_starts_on_its_step_deadline(model):
 def test_the_loop_sleeps_to_each_absolute_deadline(model):
     box = Box(model)
     box.loop.run(16)
-    assert box.clock.sleeps == [step * STEP for step in range(1, 16)]
+    pulse = STEP / 6  # 24 pulses per quarter note
+    assert box.clock.sleeps == pytest.approx([p * pulse for p in range(1, 15 * 6 + 1)])
 
 
 def test_greedy_run_matches_greedy_offline(model):
@@ -213,26 +217,26 @@ def test_reconnected_port_gets_all_notes_off_and_the_error_clears(model):
 
 def test_a_stall_does_not_burst_notes_to_catch_up(model):
     box = Box(model)
+    step_times = []
 
     def stall_at_step_10(report):
         box.reports.append(report)
+        step_times.append(box.clock.now())
         if report.step == 10:
             box.clock.advance(1.0)
 
     box.loop.on_step = stall_at_step_10
     box.loop.run(30)
-    assert box.schedule.skipped == 7
-    late = [r.lateness for r in box.reports]
-    assert late[11] == pytest.approx(1.0 - STEP)
-    assert all(value == 0.0 for value in late[12:])
-    # Step 11 plays at once when the stall ends (2.25 s), then steps 12..29 follow one step apart.
-    assert box.clock.sleeps[10:] == pytest.approx([2.25 + k * STEP for k in range(1, 19)])
+    assert box.transport.skipped == 7
+    assert all(r.lateness == 0.0 for r in box.reports)  # the pulse after the stall re-anchored the grid
+    # The stall ends at 2.25 s; step 11 follows five pulses later, then steps 12..29 one step apart.
+    assert step_times[11:] == pytest.approx([2.25 + 5 * STEP / 6 + k * STEP for k in range(19)])
 
 
-def test_temperature_from_the_controls_is_used_for_the_next_token(model):
-    box = Box(model, controls=FixedControls(0.0), temperature=1.0)
+def test_the_first_note_follows_the_controls_too(model):
+    box = Box(model, controls=FixedControls(0.0))
     box.loop.run(20)
-    generator = Generator(model, Sampler(seed=SEED), PRIMER)
-    tokens = [generator.next_token(1.0)] + [generator.next_token(0.0) for _ in range(19)]
+    generator = Generator(model, Sampler(seed=SEED, pitch_range=model.contract.pitch_range), PRIMER)
+    tokens = [generator.next_token(ControlState(0.0)) for _ in range(20)]
     assert box.port.messages == messages_for(tokens) + [ALL_NOTES_OFF]
     assert all(r.temperature == 0.0 for r in box.reports)

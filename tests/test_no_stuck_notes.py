@@ -6,17 +6,19 @@ note sounds at any time, nothing sounds while the box is paused, and nothing sou
 the box is closed.
 """
 
+import dataclasses
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from device import encoding
-from device.clock import FakeClock, StepSchedule
-from device.generator import Generator
-from device.loop import ControlState, FixedControls, Loop
+from device.assembly import Parts, assemble
+from device.clock import FakeClock
+from device.config import Config
+from device.controlstate import ControlState, FixedControls
 from device.midi_out import MidiOut
 from device.model import StepModel
-from device.sampling import Sampler
 from tests.recording import RecordingOutput, max_polyphony, shipped_model_path, sounding_notes, unplugged_error
 
 
@@ -109,7 +111,7 @@ class ScriptedControls(FixedControls):
     def read(self) -> ControlState:
         if self.reads == self.raise_at:
             raise OSError("knob unplugged")
-        self.temperature = self.temperatures[self.reads % len(self.temperatures)]
+        self.state = ControlState(self.temperatures[self.reads % len(self.temperatures)])
         return super().read()
 
 
@@ -129,9 +131,7 @@ def test_the_loop_never_leaves_a_note_sounding(
 ):
     clock = FakeClock()
     bank = PortBank(clock, fail_afters)
-    midi_out = MidiOut(bank.open(), reopen=bank.open, clock=clock, retry_seconds=1.0)
     controls = ScriptedControls(temperatures, resets_at, pause_toggles_at, raise_at)
-    generator = Generator(model, Sampler(seed=seed, pitch_range=model.contract.pitch_range), [60])
 
     def check_step(report):
         if report.paused and report.connected:
@@ -139,9 +139,14 @@ def test_the_loop_never_leaves_a_note_sounding(
         if report.step == stall_at:
             clock.advance(0.9)
 
-    loop = Loop(generator, midi_out, controls, StepSchedule(clock, bpm=120), on_step=check_step)
+    config = Config()
+    config = dataclasses.replace(config, model=dataclasses.replace(config.model, path=str(model.path)),
+                                 primer=dataclasses.replace(config.primer, tokens=(60,)))
+    parts = Parts(clock=clock, output=bank.open(), reopen=bank.open, controls=controls)
+    box = assemble(config, seed, parts, on_step=check_step)
+    midi_out = box.midi_out
     try:
-        loop.run(steps)
+        box.run(steps)
     except OSError as error:
         assert str(error) == "knob unplugged"
     assert max_polyphony(bank.heard()) <= 1

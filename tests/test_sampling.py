@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from device import encoding
+from device.controlstate import ControlState
 from device.sampling import Sampler, temperature_from_knob
 
 V = encoding.VOCAB_SIZE
@@ -56,50 +57,51 @@ def test_knob_rejects_a_range_that_does_not_straddle_one():
 
 
 def test_temperature_zero_is_greedy():
-    assert Sampler(seed=1).sample(peaked_logits(), 0.0) == 60
+    assert Sampler(seed=1).sample(peaked_logits(), ControlState(0.0)) == 60
 
 
 def test_greedy_ignores_the_random_stream():
     sampler = Sampler(seed=1)
     state = sampler.rng.bit_generator.state
-    sampler.sample(peaked_logits(), 0.0)
+    sampler.sample(peaked_logits(), ControlState(0.0))
     assert sampler.rng.bit_generator.state == state
 
 
 def test_same_seed_same_tokens():
     logits = np.linspace(-1.0, 1.0, V, dtype=np.float32)
     a, b = Sampler(seed=7), Sampler(seed=7)
-    first = [a.sample(logits, 1.0) for _ in range(50)]
-    second = [b.sample(logits, 1.0) for _ in range(50)]
+    first = [a.sample(logits, ControlState(1.0)) for _ in range(50)]
+    second = [b.sample(logits, ControlState(1.0)) for _ in range(50)]
     assert first == second
 
 
 def test_different_seeds_differ():
     logits = np.zeros(V, dtype=np.float32)
     a, b = Sampler(seed=1), Sampler(seed=2)
-    assert [a.sample(logits, 1.0) for _ in range(20)] != [b.sample(logits, 1.0) for _ in range(20)]
+    warm = ControlState(1.0)
+    assert [a.sample(logits, warm) for _ in range(20)] != [b.sample(logits, warm) for _ in range(20)]
 
 
 def test_reseed_restarts_the_stream():
     logits = np.zeros(V, dtype=np.float32)
     sampler = Sampler(seed=3)
-    first = [sampler.sample(logits, 1.0) for _ in range(10)]
+    first = [sampler.sample(logits, ControlState(1.0)) for _ in range(10)]
     sampler.reseed(3)
-    assert [sampler.sample(logits, 1.0) for _ in range(10)] == first
+    assert [sampler.sample(logits, ControlState(1.0)) for _ in range(10)] == first
 
 
 def test_tiny_temperature_is_near_greedy():
     sampler = Sampler(seed=0)
-    assert {sampler.sample(peaked_logits(), 0.01) for _ in range(200)} == {60}
+    assert {sampler.sample(peaked_logits(), ControlState(0.01)) for _ in range(200)} == {60}
 
 
 def test_high_temperature_flattens_the_distribution():
-    probabilities = Sampler().probabilities(peaked_logits(), 1000.0)
+    probabilities = Sampler().probabilities(peaked_logits(), ControlState(1000.0))
     assert probabilities.max() - probabilities.min() < 0.001
 
 
 def test_probabilities_follow_the_softmax():
-    probabilities = Sampler().probabilities(peaked_logits(), 1.0)
+    probabilities = Sampler().probabilities(peaked_logits(), ControlState(1.0))
     expected = np.exp(peaked_logits().astype(np.float64))
     np.testing.assert_allclose(probabilities, expected / expected.sum(), rtol=1e-12)
 
@@ -107,41 +109,41 @@ def test_probabilities_follow_the_softmax():
 def test_softmax_is_stable_for_huge_logits():
     logits = np.full(V, 1e30, dtype=np.float32)
     logits[5] = 3e38
-    probabilities = Sampler().probabilities(logits, 0.05)
+    probabilities = Sampler().probabilities(logits, ControlState(0.05))
     assert probabilities[5] == 1.0
-    assert Sampler(seed=0).sample(logits, 0.05) == 5
+    assert Sampler(seed=0).sample(logits, ControlState(0.05)) == 5
 
 
 def test_sampling_follows_the_probabilities():
     logits = np.full(V, -1e4, dtype=np.float32)
     logits[[10, 20]] = [0.0, math.log(3.0)]  # 1 : 3
     sampler = Sampler(seed=11)
-    draws = [sampler.sample(logits, 1.0) for _ in range(4000)]
+    draws = [sampler.sample(logits, ControlState(1.0)) for _ in range(4000)]
     assert set(draws) == {10, 20}
     assert 0.70 < draws.count(20) / len(draws) < 0.80
 
 
 def test_pitch_range_excludes_note_ons_outside_it():
     sampler = Sampler(seed=0, pitch_range=(48, 72))
-    probabilities = sampler.probabilities(np.zeros(V, dtype=np.float32), 1.0)
+    probabilities = sampler.probabilities(np.zeros(V, dtype=np.float32), ControlState(1.0))
     assert np.all(probabilities[:48] == 0)
     assert np.all(probabilities[73:128] == 0)
     assert np.all(probabilities[48:73] > 0)
 
 
 def test_pitch_range_never_masks_note_off_or_no_event():
-    probabilities = Sampler(pitch_range=(60, 60)).probabilities(np.zeros(V, dtype=np.float32), 1.0)
+    probabilities = Sampler(pitch_range=(60, 60)).probabilities(np.zeros(V, dtype=np.float32), ControlState(1.0))
     assert probabilities[encoding.NOTE_OFF] == pytest.approx(1 / 3)
     assert probabilities[encoding.NO_EVENT] == pytest.approx(1 / 3)
 
 
 def test_greedy_respects_the_pitch_range():
-    assert Sampler(pitch_range=(64, 80)).sample(peaked_logits(top=60, second=70), 0.0) == 70
+    assert Sampler(pitch_range=(64, 80)).sample(peaked_logits(top=60, second=70), ControlState(0.0)) == 70
 
 
 def test_sampled_tokens_stay_in_the_pitch_range():
     sampler = Sampler(seed=5, pitch_range=(55, 58))
-    draws = {sampler.sample(np.zeros(V, dtype=np.float32), 3.0) for _ in range(500)}
+    draws = {sampler.sample(np.zeros(V, dtype=np.float32), ControlState(3.0)) for _ in range(500)}
     assert draws <= {55, 56, 57, 58, encoding.NOTE_OFF, encoding.NO_EVENT}
 
 
@@ -152,16 +154,16 @@ def test_bad_pitch_range_is_rejected():
 
 def test_negative_temperature_is_rejected():
     with pytest.raises(ValueError, match="temperature must be >= 0"):
-        Sampler().sample(peaked_logits(), -0.1)
+        Sampler().sample(peaked_logits(), ControlState(-0.1))
 
 
 def test_nan_logits_are_rejected():
     logits = peaked_logits()
     logits[3] = np.nan
     with pytest.raises(ValueError, match="NaN"):
-        Sampler().sample(logits, 1.0)
+        Sampler().sample(logits, ControlState(1.0))
 
 
 def test_wrong_logit_count_is_rejected():
     with pytest.raises(ValueError, match="expected 130"):
-        Sampler().sample(np.zeros(12, dtype=np.float32), 1.0)
+        Sampler().sample(np.zeros(12, dtype=np.float32), ControlState(1.0))

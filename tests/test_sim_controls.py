@@ -9,6 +9,7 @@ import time
 import pytest
 
 from device.config import TemperatureConfig
+from device.controlstate import ControlState
 from device.loop import StepReport
 from device.sampling import temperature_from_knob
 from device.sim_controls import KNOB_STEP, LiveView, SimControls, note_name, split_keys
@@ -96,8 +97,8 @@ def test_live_view_writes_one_line_in_place_on_a_terminal(terminal):
     master, slave = terminal
     with os.fdopen(os.dup(slave), "w") as stream:
         view = LiveView(stream)
-        view.update(StepReport(3, 60, 1.0, 0.0, False, True))
-        view.update(StepReport(4, None, 1.25, 0.0, True, False))
+        view.update(StepReport(3, 60, ControlState(1.0), 0.0, False, True))
+        view.update(StepReport(4, None, ControlState(1.25), 0.0, True, False))
         view.close()
     text = ""
     while not text.endswith("\n") and select.select([master], [], [], 5)[0]:  # it comes in pieces
@@ -110,7 +111,7 @@ def test_live_view_writes_one_line_in_place_on_a_terminal(terminal):
 def test_live_view_is_silent_without_a_terminal():
     stream = io.StringIO()
     view = LiveView(stream)
-    view.update(StepReport(0, 60, 1.0, 0.0, False, True))
+    view.update(StepReport(0, 60, ControlState(1.0), 0.0, False, True))
     view.close()
     assert stream.getvalue() == ""
 

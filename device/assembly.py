@@ -1,0 +1,223 @@
+"""One assembly: the box built from its configuration.
+
+`melodybox run`, `melodybox generate`, `melodybox bench` and the tests all build the
+box here, so what is tested is what runs. Hardware is injected through ``Parts``:
+a part left None is built for real from the configuration (the monotonic clock, the
+configured or chosen MIDI output, GPIO or keyboard controls). Everything opened is
+closed again, in reverse order, and the synth is left silent.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import warnings
+from collections.abc import Callable
+from contextlib import ExitStack
+from dataclasses import dataclass
+from typing import Any
+
+from mido.ports import BaseOutput
+
+from device.clock import Clock, MonotonicClock
+from device.config import DEFAULT_MIDI_FILE, DEFAULT_VIRTUAL, Config, MidiConfig
+from device.controlstate import Controls
+from device.generator import Generator
+from device.loop import Loop, StepReport
+from device.midi_out import MidiOut
+from device.sampling import Sampler
+from device.transport import InternalTransport, Transport
+
+Say = Callable[[str], None]
+
+
+def quiet(message: str) -> None:
+    """A ``say`` that says nothing (tests, benchmarks)."""
+
+
+@dataclass(frozen=True)
+class Parts:
+    """What the assembly takes from outside instead of building it. None: build the real one.
+
+    ``output``: a mido output port to play to, instead of the configured one; ``reopen``
+    returns a fresh one when it is lost (None: a lost injected port stays lost).
+    ``controls``: a Controls implementation, instead of GPIO / keyboard from the config.
+    ``pin_factory``: gpiozero's pin factory for GPIO controls (MockFactory in tests).
+    ``sim``: keyboard controls even where there is GPIO. ``keys``: the file descriptor keys
+    are read from (-1: stdin if it is a terminal; None: no keyboard).
+    ``on_quit``: what the keyboard's q does (default: SIGINT to this process).
+    """
+
+    clock: Clock | None = None
+    output: BaseOutput | None = None
+    reopen: Callable[[], BaseOutput] | None = None
+    controls: Controls | None = None
+    transport: Transport | None = None
+    pin_factory: Any = None
+    sim: bool = False
+    keys: int | None = -1
+    on_quit: Callable[[], None] | None = None
+
+
+class Box:
+    """The assembled box. ``run(steps)`` plays; ``close()`` (idempotent) releases everything, silent."""
+
+    def __init__(self, stack: ExitStack, model, generator: Generator, midi_out: MidiOut, controls: Controls,
+                 transport: Transport, loop: Loop):
+        self._stack = stack
+        self.model, self.generator, self.midi_out = model, generator, midi_out
+        self.controls, self.transport, self.loop = controls, transport, loop
+
+    def run(self, steps: int | None = None) -> int:
+        """Play ``steps`` 16th steps (None: until ``loop.stop()``). Returns the steps done."""
+        return self.loop.run(steps)
+
+    def close(self) -> None:
+        self._stack.close()
+
+    def __enter__(self) -> Box:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def assemble(config: Config, seed: int | None = None, parts: Parts = Parts(), say: Say = quiet,
+             on_step: Callable[[StepReport], None] | None = None) -> Box:
+    """Build the box from ``config``: model, generator, MIDI out, controls, transport, loop.
+
+    Raises ContractError / ModelError / PrimerError / PortError (each naming the file or port)
+    before anything is played; whatever was opened by then is closed again.
+    """
+    clock = parts.clock or MonotonicClock()
+    with ExitStack() as stack:
+        model, generator = open_generator(config, seed)
+        stack.callback(model.close)
+        say(f"model {config.model.path} on {model.runtime_name}, {config.tempo.bpm:g} bpm")
+        midi_out = open_midi_out(config.midi, config.tempo.bpm, clock, parts, say)
+        stack.callback(midi_out.close)
+        controls = parts.controls or open_controls(config, parts, say)
+        stack.callback(controls.close)
+        transport = parts.transport or InternalTransport(clock, config.tempo.bpm)
+        loop = Loop(generator, midi_out, controls, transport, on_step=on_step)
+        return Box(stack.pop_all(), model, generator, midi_out, controls, transport, loop)
+
+
+def open_generator(config: Config, seed: int | None):
+    """Load the model, prime it, and return (model, generator). Raises ContractError/ModelError/PrimerError."""
+    from device.generator import primer_from_midi
+    from device.model import StepModel
+
+    model = StepModel(config.model.path, runtime=config.model.runtime or None, num_threads=config.model.num_threads)
+    try:
+        primer = list(config.primer.tokens)
+        if config.primer.midi_file:
+            primer = primer_from_midi(config.primer.midi_file, config.primer.max_steps)
+        sampler = Sampler(seed=seed, pitch_range=model.contract.pitch_range)
+        return model, Generator(model, sampler, primer)
+    except BaseException:
+        model.close()
+        raise
+
+
+def open_midi_out(midi: MidiConfig, bpm: float, clock: Clock, parts: Parts, say: Say) -> MidiOut:
+    """A MidiOut on the injected port if there is one, else on the configured or chosen output (``open_port``)."""
+    port, reopen, alive = parts.output, parts.reopen, None
+    if port is None:
+        port, reopen, alive = open_port(midi, bpm, clock, say)
+    return MidiOut(port, channel=midi.channel - 1, velocity=midi.velocity, reopen=reopen, clock=clock, alive=alive)
+
+
+def open_port(midi: MidiConfig, bpm: float, clock: Clock, say: Say):
+    """Open the configured output, or choose one; say which. Returns (port, reopen, alive)."""
+    from device import ports
+
+    if midi.port:
+        port = ports.open_output(midi.port)
+        say(f"playing to MIDI output {port.name!r}")
+        return port, (lambda: ports.open_output(midi.port)), (lambda: ports.output_present(port.name))
+    if midi.virtual:
+        port = ports.open_virtual(midi.virtual)
+        say(f"playing to a new virtual MIDI output {midi.virtual!r}: connect a synth to it")
+        return port, None, None
+    if midi.midi_file:
+        say(f"writing what plays to {midi.midi_file}")
+        return ports.MidiFileOutput(midi.midi_file, bpm, clock), None, None
+    return _choose_port(bpm, clock, say)
+
+
+def _choose_port(bpm: float, clock: Clock, say: Say):
+    """No output configured: a real device if one is plugged in, else a virtual port, else a file."""
+    from device import ports
+
+    try:
+        names = ports.list_output_names()
+        why = "no MIDI outputs"
+    except ports.PortError as error:
+        names, why = [], str(error)
+    devices = [n for n in names if "through" not in n.lower()]  # ALSA's "Midi Through" goes nowhere
+    if devices:
+        name = devices[0]
+        say(f"playing to MIDI output {name!r} (the first one found; choose with --port)")
+        return ports.open_output(name), (lambda: ports.open_output(name)), (lambda: ports.output_present(name))
+    if ports.virtual_ports_supported():
+        say(f"no MIDI device found: playing to a new virtual MIDI output {DEFAULT_VIRTUAL!r}; connect a synth to it")
+        return ports.open_virtual(DEFAULT_VIRTUAL), None, None
+    say(f"no MIDI ports here ({why}): writing what plays to {DEFAULT_MIDI_FILE}")
+    return ports.MidiFileOutput(DEFAULT_MIDI_FILE, bpm, clock), None, None
+
+
+def gpio_pin_factory():
+    """gpiozero's default pin factory (lgpio on a Pi). Raises gpiozero.exc.BadPinFactory without GPIO.
+
+    The assembly is the one place that picks real hardware: gpiozero's software SPI also
+    looks the factory up globally, so it is set there too.
+    """
+    from gpiozero import Device
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # gpiozero warns for every factory it fails to load
+        Device.ensure_pin_factory()
+    return Device.pin_factory
+
+
+def gpio_errors() -> tuple[type[Exception], ...]:
+    """gpiozero's errors, and lgpio.error if lgpio is loaded: gpiozero lets it through (e.g. wrong permissions).
+
+    lgpio is looked up, never imported: where it is absent or was not loaded, its error cannot occur.
+    """
+    from gpiozero.exc import GPIOZeroError
+
+    lgpio_error = getattr(sys.modules.get("lgpio"), "error", None)
+    if isinstance(lgpio_error, type) and issubclass(lgpio_error, Exception):
+        return GPIOZeroError, lgpio_error
+    return (GPIOZeroError,)
+
+
+def open_controls(config: Config, parts: Parts, say: Say) -> Controls:
+    """GPIO controls if this machine has GPIO and the config wants them, else keyboard controls."""
+    from device.sim_controls import HELP, SimControls
+
+    reason = "--sim" if parts.sim else "controls.kind = none" if config.controls.kind == "none" else None
+    if reason is None:
+        from gpiozero.exc import BadPinFactory
+
+        from device.controls import GpioControls
+
+        try:
+            factory = parts.pin_factory or gpio_pin_factory()
+            controls = GpioControls(config.controls, config.temperature, factory)
+            say(f"GPIO controls: {config.controls.kind} knob, button on GPIO{config.controls.button_pin}")
+            return controls
+        except BadPinFactory:
+            reason = "no GPIO on this machine"
+        except gpio_errors() as error:
+            reason = f"GPIO failed ({type(error).__name__}: {error})"
+    on_quit = parts.on_quit or (lambda: os.kill(os.getpid(), signal.SIGINT))
+    controls = SimControls(config.temperature, keys=parts.keys, on_quit=on_quit)
+    if controls.keyboard:
+        say(f"{reason}: keyboard controls ({HELP})")
+    else:
+        say(f"{reason}, and no keyboard (stdin is not a terminal): temperature stays {config.temperature.initial}")
+    return controls

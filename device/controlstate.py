@@ -1,0 +1,89 @@
+"""The control state: what every control says at one step, as one frozen value.
+
+Any controls implementation (GPIO knob and buttons, the desktop keyboard, MIDI CC,
+a script) builds a ``ControlState`` once per step; the loop hands it whole to the
+generator and the sampler. A new control is a field here and a mapping in the
+controls that set it. Drivers import this module, never the loop.
+
+Events (``reset``, ``pause_toggle``) say "this happened since the last read": each
+read consumes them, so an event reaches the loop exactly once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from dataclasses import dataclass, replace
+from typing import Protocol
+
+
+@dataclass(frozen=True)
+class ControlState:
+    """The controls at one step.
+
+    ``temperature``: randomness of sampling, > 0 samples, 0 is greedy (see device.sampling).
+    ``reset``: return the generator to its primed state. ``pause_toggle``: pause or resume.
+    """
+
+    temperature: float = 1.0
+    reset: bool = False
+    pause_toggle: bool = False
+
+    def without_events(self) -> ControlState:
+        """The same controls with the one-shot events cleared."""
+        return replace(self, reset=False, pause_toggle=False)
+
+
+class Controls(Protocol):
+    """What the loop needs from any controls implementation."""
+
+    def read(self) -> ControlState:
+        """Called once per step by the loop (and once before the first note); consumes the events."""
+        ...
+
+    def beat(self, step: int, playing: bool) -> None:
+        """Feedback (an LED) for 16th step ``step`` of the transport."""
+        ...
+
+    def error(self, active: bool) -> None:
+        """Show (True) or clear (False) an error, e.g. the MIDI port is lost."""
+        ...
+
+    def close(self) -> None: ...
+
+
+class FixedControls:
+    """Controls for tests, benchmarks and headless runs: a fixed state and scripted events.
+
+    ``state``: the ControlState every read returns (its own events ignored).
+    ``resets_at`` / ``pause_toggles_at``: the read numbers (0 = the first read) that report that event.
+    Records ``reads`` (count), ``beats`` [(step, playing)] and ``errors`` [active, ...] (changes only).
+    """
+
+    def __init__(
+        self,
+        state: ControlState | float = ControlState(),
+        resets_at: Collection[int] = (),
+        pause_toggles_at: Collection[int] = (),
+    ):
+        self.state = state if isinstance(state, ControlState) else ControlState(temperature=float(state))
+        self.resets_at = frozenset(resets_at)
+        self.pause_toggles_at = frozenset(pause_toggles_at)
+        self.reads = 0
+        self.beats: list[tuple[int, bool]] = []
+        self.errors: list[bool] = []
+        self.closed = False
+
+    def read(self) -> ControlState:
+        number = self.reads
+        self.reads += 1
+        return replace(self.state, reset=number in self.resets_at, pause_toggle=number in self.pause_toggles_at)
+
+    def beat(self, step: int, playing: bool) -> None:
+        self.beats.append((step, playing))
+
+    def error(self, active: bool) -> None:
+        if not self.errors or self.errors[-1] != active:
+            self.errors.append(active)
+
+    def close(self) -> None:
+        self.closed = True
