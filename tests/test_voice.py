@@ -382,3 +382,35 @@ def test_listen_hint_names_the_file_fluidsynth_and_a_daw():
     hint = listen_hint("take.mid")
     assert "fluidsynth -i /usr/share/sounds/sf2/FluidR3_GM.sf2 take.mid" in hint
     assert "DAW" in hint and "\n" not in hint
+
+
+# --- melodybox generate --wav -----------------------------------------------------------------------------
+
+def midi_notes(path) -> list[tuple[int, float, float]]:
+    """(pitch, start s, end s) of each note in a MIDI file, read with mido."""
+    notes, sounding, now = [], {}, 0.0
+    for message in mido.MidiFile(path):
+        now += message.time
+        if message.type == "note_on" and message.velocity > 0:
+            sounding[message.note] = now
+        elif message.type in ("note_on", "note_off") and message.note in sounding:
+            notes.append((message.note, sounding.pop(message.note), now))
+    return notes
+
+
+def test_generate_wav_sounds_the_notes_of_the_midi_file_it_writes(tmp_path, capsys):
+    from device.cli import main
+    from tests.recording import shipped_model_path
+
+    status = main(["generate", "--model", str(shipped_model_path()), "--bars", "2", "--seed", "3",
+                   "-o", str(tmp_path / "m.mid"), "--wav", str(tmp_path / "m.wav")])
+    assert status == 0
+    assert f"wrote {tmp_path / 'm.wav'}: 4.1 s of audio at 48000 Hz" in capsys.readouterr().err
+    with wave.open(str(tmp_path / "m.wav")) as wav:
+        audio = np.frombuffer(wav.readframes(wav.getnframes()), dtype="<i2") / 32767
+    notes = midi_notes(tmp_path / "m.mid")
+    long_notes = [note for note in notes if note[2] - note[1] >= 0.2]  # measurable after the last note's tail
+    assert len(notes) >= 4 and len(long_notes) >= 2
+    for pitch, start, end in long_notes:
+        window = audio[round((start + RELEASE_SECONDS + 0.01) * SAMPLERATE):round(end * SAMPLERATE)]
+        assert abs(cents(fundamental(window, SAMPLERATE), pitch)) < 2.0, (pitch, start)
