@@ -123,6 +123,7 @@ install_packages() {
     # python3-lgpio: gpiozero's pin factory (used through --system-site-packages); Raspberry Pi OS only.
     # libasound2-dev + build-essential: python-rtmidi builds from source where it has no wheel.
     local packages=(python3-venv python3-dev python3-pip libasound2-dev build-essential alsa-utils)
+    packages+=(libportaudio2)  # PortAudio for sounddevice: the built-in voice, e.g. on the headphone jack
     if [ "$(python_minor)" -ge 13 ]; then
         packages+=(python3-rtmidi)  # no python-rtmidi wheel for 3.13 on aarch64: Debian's build
     fi
