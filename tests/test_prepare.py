@@ -126,6 +126,7 @@ def test_cli_writes_melodies_a_report_line_per_file_and_a_summary(folder, tmp_pa
     prepared = load_melodies(out)
     assert [m.tolist()[:5] for m in prepared.melodies] == [[60, N, N, N, 62], [72, N, N, N, 71], [55, N, N, N, 57]]
     assert prepared.metadata["settings"]["min_steps"] == 16 and prepared.metadata["encoding_version"] == 1
+    assert (prepared.bar_steps.tolist(), prepared.bar_offset.tolist()) == ([16, 16, 16], [0, 0, 0])
 
 
 def test_cli_exits_1_with_a_message_when_no_melody_was_found(tmp_path):
@@ -152,11 +153,48 @@ def test_cli_writes_the_legacy_format_on_request(folder, tmp_path):
 def test_cli_imports_a_legacy_file_with_the_pickle_warning(tmp_path):
     legacy = tmp_path / "course.npz"
     save_legacy(legacy, MelodySet([np.array([60, N, 62], np.int16), np.array([64, 128], np.int16)], ["x", "y"]))
-    done = run_cli("--import-legacy", legacy, "-o", tmp_path / "out.npz", cwd=tmp_path)
+    done = run_cli("--import-legacy", legacy, "-o", tmp_path / "out.npz", "--min-steps", "1", cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     assert LEGACY_PICKLE_WARNING in done.stderr
     with np.load(tmp_path / "out.npz", allow_pickle=False) as data:
-        assert data["tokens"].tolist() == [60, N, 62, 64, 128]
+        assert data["tokens"].tolist() == [60, N, 62, 64]
+
+
+def legacy_set(*melodies):
+    return MelodySet([np.array(m, np.int16) for m in melodies], [f"course.npz#{i}" for i in range(len(melodies))])
+
+
+def test_legacy_melodies_without_notes_are_dropped():
+    result, sources = prepare.clean_legacy(Path("course.npz"), legacy_set([N] * 20, [60] + [N] * 15, [128, N]),
+                                           Settings())
+    assert ([m.tolist() for m in result.melodies], sources) == ([[60] + [N] * 15], ["course.npz#1"])
+
+
+def test_legacy_silence_before_the_bar_of_the_first_note_and_after_the_last_is_stripped():
+    melody = [N] * 36 + [62] + [N] * 15 + [128] + [N] * 40
+    result, _ = prepare.clean_legacy(Path("course.npz"), legacy_set(melody), Settings())
+    assert [m.tolist() for m in result.melodies] == [[N] * 4 + [62] + [N] * 15]
+
+
+def test_legacy_melodies_are_split_at_long_silences_and_cut_to_max_steps():
+    melody = [60] + [N] * 15 + [128] + [N] * 40 + [62] + [N] * 22 + [64] + [N] * 15  # 62 at step 57, 64 at 80
+    result, sources = prepare.clean_legacy(Path("course.npz"), legacy_set(melody), Settings(max_steps=32))
+    assert [m.tolist() for m in result.melodies] == [[60] + [N] * 15, [N] * 9 + [62] + [N] * 22, [64] + [N] * 15]
+    assert (sources, result.bar_steps, result.bar_offset) == (["course.npz#0"] * 3, [16] * 3, [0] * 3)
+
+
+def test_legacy_import_summary_counts_the_file_and_the_melodies_it_gave(tmp_path):
+    legacy = tmp_path / "course.npz"
+    save_legacy(legacy, legacy_set([N] * 20, [60] + [N] * 15, [64] + [N] * 19))
+    done = run_cli("--import-legacy", legacy, "-o", tmp_path / "out.npz", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines() == [
+        f"legacy    {legacy}: 3 legacy melodies, 1 without notes, 2 kept after cleaning",
+        "files     1: kept 1, skipped 0 (none)",
+        "melodies  2, steps 36, pitch range 60..64",
+        "tokens    note-on 5.6%, NOTE_OFF 0.0%, NO_EVENT 94.4%",
+        f"wrote 2 melodies (36 steps) to {tmp_path / 'out.npz'}",
+    ]
 
 
 def test_prepare_does_not_import_tensorflow(folder, tmp_path):

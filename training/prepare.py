@@ -20,7 +20,7 @@ import numpy as np
 
 from device import encoding
 from training.dataset import LEGACY_PICKLE_WARNING, DatasetError, MelodySet, load_legacy, save_legacy, save_melodies
-from training.midi_melody import REASONS, FileResult, Settings, convert_file
+from training.midi_melody import REASONS, FileResult, Settings, convert_file, melodies_from_notes, result_of
 
 MIDI_SUFFIXES = (".mid", ".midi", ".kar")
 
@@ -53,7 +53,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "notebook. Risk: loading it needs pickle, which can run code hidden in a file; "
                              "share the pickle-free -o file instead")
     parser.add_argument("--import-legacy", type=Path, action="append", default=[], metavar="FILE",
-                        help="also take the melodies of a seed-course .npz (unpickles it: only for files you trust)")
+                        help="also take the melodies of a seed-course .npz, cleaned like MIDI melodies (read as 4/4 "
+                             "from their first step); unpickles it: only for files you trust")
 
 
 def settings_from_args(args) -> Settings:
@@ -195,6 +196,40 @@ def write_report(path: Path, results: list[FileResult]) -> None:
             out.write(json.dumps(result.report(), sort_keys=True) + "\n")
 
 
+def clean_legacy(path: Path, legacy: MelodySet, settings: Settings) -> tuple[FileResult, list[str]]:
+    """The seed course's melodies cleaned like MIDI melodies (read as 4/4 from their first step): melodies
+    without notes dropped, silence before the first bar line of the music and after the last note stripped,
+    split at long silences, cut to ``max_steps`` on bar lines, short pieces dropped. Returns the file's
+    result and the source of each melody kept."""
+    melodies, sources, empty = [], [], 0
+    for source, tokens in zip(legacy.sources, legacy.melodies, strict=True):
+        notes = encoding.tokens_to_notes(tokens.tolist())
+        empty += not notes
+        pieces = melodies_from_notes(notes, settings)
+        melodies += pieces
+        sources += [source] * len(pieces)
+    message = f"{len(legacy)} legacy melodies, {empty} without notes, {len(melodies)} kept after cleaning"
+    if not melodies:
+        return FileResult(str(path), "skipped", reason="no_notes" if empty == len(legacy) else "too_short",
+                          message=message), []
+    return result_of(str(path), melodies, message=message), sources
+
+
+def _import_legacy(paths: list[Path], settings: Settings) -> list[tuple[FileResult, list[str]]] | None:
+    """Each legacy file cleaned (see ``clean_legacy``); None after printing why one cannot be read."""
+    imported = []
+    for path in paths:
+        print(f"prepare: warning: {LEGACY_PICKLE_WARNING}: {path}", file=sys.stderr)
+        try:
+            legacy = load_legacy(path)
+        except (DatasetError, OSError, KeyError, ValueError) as error:
+            print(f"prepare: cannot import {path}: {error}", file=sys.stderr)
+            return None
+        imported.append(clean_legacy(path, legacy, settings))
+        print(f"legacy    {path}: {imported[-1][0].message}")
+    return imported
+
+
 def run(args) -> int:
     settings = settings_from_args(args)
     problem = check_settings(settings)
@@ -209,29 +244,28 @@ def run(args) -> int:
         print(f"prepare: {error}", file=sys.stderr)
         return 2
     results = convert_all(files, settings, max(1, args.workers), progress=True)
-    melodies = [m for r in results for m in r.melodies]
     sources = [r.file for r in results for _ in r.melodies]
-    for legacy_path in args.import_legacy:
-        print(f"prepare: warning: {LEGACY_PICKLE_WARNING}: {legacy_path}", file=sys.stderr)
-        try:
-            legacy = load_legacy(legacy_path)
-        except (DatasetError, OSError, KeyError, ValueError) as error:
-            print(f"prepare: cannot import {legacy_path}: {error}", file=sys.stderr)
-            return 1
-        melodies += legacy.melodies
-        sources += legacy.sources
+    imported = _import_legacy(args.import_legacy, settings)
+    if imported is None:
+        return 1
+    for result, legacy_sources in imported:
+        results.append(result)
+        sources += legacy_sources
     if args.report:
         write_report(args.report, results)
     summary = summarize(results)
     print(format_summary(summary))
-    if not melodies:
-        print(f"prepare: no melodies found in {len(files)} file(s); nothing written (see --report)", file=sys.stderr)
+    melody_set = MelodySet([m for r in results for m in r.melodies], sources,
+                           {"settings": settings_dict(settings), "files": len(files), "kept": summary["kept"],
+                            "skipped": summary["skipped"], "imported_legacy": [str(p) for p in args.import_legacy]},
+                           [b for r in results for b in r.bar_steps], [b for r in results for b in r.bar_offset])
+    if not len(melody_set):
+        print(f"prepare: no melodies found in {len(results)} file(s); nothing written (see --report)",
+              file=sys.stderr)
         return 1
-    metadata = {"settings": settings_dict(settings), "files": len(files), "kept": summary["kept"],
-                "skipped": summary["skipped"], "imported_legacy": [str(p) for p in args.import_legacy]}
-    save_melodies(args.out, MelodySet(melodies, sources, metadata))
-    print(f"wrote {len(melodies)} melodies ({sum(len(m) for m in melodies)} steps) to {args.out}")
+    save_melodies(args.out, melody_set)
+    print(f"wrote {len(melody_set)} melodies ({melody_set.steps} steps) to {args.out}")
     if args.legacy_out:
-        save_legacy(args.legacy_out, MelodySet(melodies, sources))
+        save_legacy(args.legacy_out, melody_set)
         print(f"wrote the seed course's pickled format to {args.legacy_out} (load it only where you trust it)")
     return 0
