@@ -162,7 +162,8 @@ def test_text_file_is_rejected_by_the_runtime(model_copy):
 
 def test_foreign_tflite_with_other_tensors_is_rejected(model_copy):
     contract = json.loads(model_copy.with_suffix(".json").read_text())["tensors"]
-    expected = sorted([contract["token"]["name"]] + [s["input"] for s in contract["states"]])
+    inputs = contract.get("inputs", [contract["token"]])
+    expected = sorted([i["name"] for i in inputs] + [s["input"] for s in contract["states"]])
     shutil.copy(FOREIGN, model_copy)
     edit_contract(model_copy, lambda data: None, refresh_file=True)
     with pytest.raises(ModelError, match=re.escape(f"'step' inputs are ['x'], its contract names {expected}")):
@@ -214,3 +215,94 @@ def test_tflite_runtime_gives_the_same_logits(model):
     model.reset()
     ours = np.stack([model.step(t) for t in MELODY])
     np.testing.assert_allclose(other, ours, rtol=0, atol=1e-4)
+
+
+TINY_TOKEN = ROOT / "tests" / "data" / "tiny-token.tflite"  # untrained; tests/data/make_tiny_models.py
+TINY_LOOKBACK = ROOT / "tests" / "data" / "tiny-lookback.tflite"
+LONG_MELODY = [60, 62, encoding.NO_EVENT, 64, 65, encoding.NOTE_OFF, 67, 60] * 5  # 40 steps: bars 1 and 2 back
+
+
+@pytest.fixture()
+def lookback():
+    with StepModel(TINY_LOOKBACK, bar_steps=8) as loaded:
+        yield loaded
+
+
+def run(model, tokens, first_bar_step=None):
+    model.reset()
+    return np.stack([model.step(encoding.START_TOKEN, first_bar_step)] + [model.step(t) for t in tokens])
+
+
+def test_a_token_only_model_has_no_feature_inputs_and_only_its_lstm_state():
+    with StepModel(TINY_TOKEN) as token_only:
+        assert token_only.contract.features == ()
+        token_only.step(encoding.START_TOKEN)
+        assert len(token_only.get_state()) == len(token_only.contract.states)
+
+
+def test_a_token_only_model_ignores_the_bar_step():
+    with StepModel(TINY_TOKEN) as token_only:
+        np.testing.assert_array_equal(run(token_only, MELODY, 0), run(token_only, MELODY, 5))
+
+
+def test_a_lookback_model_is_fed_the_features_of_device_features(lookback):
+    """StepModel's features equal melody_features of the whole melody (what training feeds), row by row."""
+    from device.features import melody_features
+
+    interpreter = load_interpreter_class("ai-edge-litert")[1](model_path=str(TINY_LOOKBACK))
+    runner = interpreter.get_signature_runner("step")
+    melody = np.array(LONG_MELODY)
+    rows = melody_features(melody, bar_steps=8, bar_offset=3)
+    state = {s.input: np.zeros(s.shape, np.float32) for s in lookback.contract.states}
+    expected = []
+    for index, token in enumerate([encoding.START_TOKEN, *LONG_MELODY[:-1]]):
+        out = runner(token=np.array([[token]], np.int32), **{k: v[index:index + 1] for k, v in rows.items()}, **state)
+        state = {s.input: out[s.output] for s in lookback.contract.states}
+        expected.append(out["logits"][0])
+    np.testing.assert_allclose(run(lookback, LONG_MELODY[:-1], 3), np.stack(expected), rtol=0, atol=1e-6)
+
+
+def test_the_bar_step_of_the_start_token_changes_the_prediction(lookback):
+    assert not np.array_equal(run(lookback, [], 0), run(lookback, [], 4))
+
+
+def test_bar_steps_counted_on_equal_bar_steps_given(lookback):
+    counted = run(lookback, LONG_MELODY, 2)
+    lookback.reset()
+    given = [lookback.step(encoding.START_TOKEN, 2)]
+    given += [lookback.step(t, (2 + i) % 8) for i, t in enumerate(LONG_MELODY)]
+    np.testing.assert_array_equal(counted, np.stack(given))
+
+
+def test_after_reset_the_count_starts_on_the_bar_line(lookback):
+    np.testing.assert_array_equal(run(lookback, LONG_MELODY), run(lookback, LONG_MELODY, 0))
+
+
+def test_a_lookback_models_state_holds_the_history_and_restores_it(lookback):
+    run(lookback, LONG_MELODY)
+    saved = lookback.get_state()
+    assert len(saved) == len(lookback.contract.states) + 2
+    expected = [lookback.step(t) for t in (67, 69, encoding.NOTE_OFF)]
+    lookback.reset()
+    lookback.set_state(saved)
+    np.testing.assert_array_equal(np.stack([lookback.step(t) for t in (67, 69, encoding.NOTE_OFF)]),
+                                  np.stack(expected))
+
+
+def test_restoring_only_the_lstm_state_is_refused(lookback):
+    with pytest.raises(ValueError, match="state has 2 arrays, the model has 4"):
+        lookback.set_state(lookback.get_state()[:2])
+
+
+def test_a_bar_step_outside_the_bar_is_refused(lookback):
+    with pytest.raises(ValueError, match="bar_step 8 is outside 0..7"):
+        lookback.step(encoding.START_TOKEN, 8)
+
+
+def test_a_model_with_an_input_the_box_cannot_feed_is_refused_naming_the_file(tmp_path):
+    shutil.copy(TINY_LOOKBACK, tmp_path / "odd.tflite")
+    shutil.copy(TINY_LOOKBACK.with_suffix(".json"), tmp_path / "odd.json")
+    edit_contract(tmp_path / "odd.tflite", lambda data: data["tensors"]["inputs"][2].update(feature="chord"))
+    with pytest.raises(ContractError, match="odd.json: input 'bar_position' holds feature 'chord', which this box "
+                                            "cannot compute"):
+        StepModel(tmp_path / "odd.tflite")
