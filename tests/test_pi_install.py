@@ -100,10 +100,12 @@ def test_unit_is_a_notify_service_with_a_watchdog_for_the_main_process():
     assert {"Type=notify", "NotifyAccess=main", "WatchdogSec=10"} <= set(unit)
 
 
-def test_unit_starts_early_after_local_file_systems_udev_and_the_journal_and_stops_at_shutdown():
+def test_unit_starts_early_after_file_systems_modules_udev_and_the_journal_and_stops_at_shutdown():
     unit = unit_lines()
     assert {"DefaultDependencies=no", "Conflicts=shutdown.target", "Before=shutdown.target"} <= set(unit)
-    assert "After=local-fs.target systemd-udev-trigger.service systemd-journald.socket sound.target" in unit
+    assert ("After=local-fs.target systemd-modules-load.service systemd-udev-trigger.service "
+            "systemd-journald.socket") in unit
+    assert "After=sound.target" in unit
     assert not any("network" in line for line in unit if not line.startswith("#"))
 
 
