@@ -135,10 +135,12 @@ def format_musical(report: dict) -> str:
     return "\n".join(lines)
 
 
-def cut(melodies: list[np.ndarray], steps: int, offsets: list[int] | None = None) -> list[tuple[np.ndarray, int]]:
-    """The first ``steps`` tokens of each melody at least that long, with its bar offset (0 if not given)."""
-    offsets = offsets if offsets is not None else [0] * len(melodies)
-    return [(np.asarray(m[:steps]), o) for m, o in zip(melodies, offsets, strict=True) if len(m) >= steps]
+def cut(melodies: list[np.ndarray], steps: int, melody_metres=None) -> list[tuple[np.ndarray, tuple[int, int]]]:
+    """The first ``steps`` tokens of each melody at least that long, with its metre (bar_steps, bar_offset);
+    (16, 0) where none is given."""
+    melody_metres = melody_metres or [(16, 0)] * len(melodies)
+    return [(np.asarray(m[:steps]), tuple(metre)) for m, metre in zip(melodies, melody_metres, strict=True)
+            if len(m) >= steps]
 
 
 def generate(generator, count: int, steps: int, temperature: float) -> list[np.ndarray]:

@@ -1,52 +1,55 @@
-"""Step a .tflite model with one TFLite runtime, in its own process; numpy + the runtime only.
+"""Step a .tflite model through the box's own step model (device.model.StepModel), one runtime per process.
 
     python training/runtime_check.py RUNTIME MODEL.tflite IN.npz OUT.npz
 
-RUNTIME is ``ai-edge-litert``, ``tflite-runtime`` or ``tensorflow``. IN.npz
-holds ``tokens`` (int32, the inputs of all sequences concatenated) and
-``offsets`` (sequence i is tokens[offsets[i]:offsets[i+1]]); the state is reset
-to zeros at each sequence start. OUT.npz gets ``logits`` float32 [tokens, vocab]
-and ``step_us`` float64 [tokens], the time of each signature-runner call in
-microseconds (one thread). Run by the exporter and the tests with each
-runtime's own Python, so runtimes never share a process. Runs without the
-melodybox packages (tflite-runtime lives in its own venv).
+RUNTIME is ``ai-edge-litert`` or ``tflite-runtime``; MODEL.json (the contract) must lie beside the model.
+IN.npz holds ``tokens`` (int32, the inputs of all sequences concatenated, each starting with START_TOKEN),
+``offsets`` (sequence i is tokens[offsets[i]:offsets[i+1]]) and optionally ``bar_steps`` and ``bar_offsets``
+(steps per bar, and the bar step of each sequence's first melody step; 16 and 0 if absent). The model is
+reset at each sequence start and fed as the box feeds it (START_TOKEN at the bar step, then one token per
+step). OUT.npz gets ``logits`` float32
+[tokens, vocab] and ``step_us`` float64 [tokens], the time of each step() call in microseconds (one thread).
+Run by the exporter, ``evaluate`` and the tests with each runtime's own Python, so runtimes never share a
+process; it needs numpy, the runtime and this repository's device package (stdlib + numpy), never TensorFlow.
 """
 
 from __future__ import annotations
 
+import inspect
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 
-
-def load_interpreter(runtime: str, model_path: str):
-    """An interpreter for ``model_path`` from the named runtime, one thread."""
-    if runtime == "ai-edge-litert":
-        from ai_edge_litert.interpreter import Interpreter
-    elif runtime == "tflite-runtime":
-        from tflite_runtime.interpreter import Interpreter
-    elif runtime == "tensorflow":
-        from tensorflow.lite import Interpreter
-    else:
-        raise SystemExit(f"runtime_check: unknown runtime {runtime!r}")
-    return Interpreter(model_path=model_path, num_threads=1)
+REPO = Path(__file__).resolve().parents[1]
 
 
-def step_all(runner, tokens: np.ndarray, offsets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Logits for every input token and the microseconds each step took."""
-    inputs = runner.get_input_details()
-    states = sorted(name for name in inputs if name != "token")
+def takes_bar_step(model) -> bool:
+    """True if ``model.step`` takes the bar step of the token it is fed (models with bar-position inputs)."""
+    return "bar_step" in inspect.signature(model.step).parameters
+
+
+def box_logits(model_for, tokens: np.ndarray, offsets: np.ndarray, bar_steps: np.ndarray | None = None,
+               bar_offsets: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Logits after every input token, stepping the model as the box does; and µs per step.
+
+    ``model_for(bar_steps)`` gives the StepModel for a metre (16 when ``bar_steps`` is None).
+    """
+    count = len(offsets) - 1
+    bar_steps = np.full(count, 16, np.int64) if bar_steps is None else bar_steps
+    bar_offsets = np.zeros(count, np.int64) if bar_offsets is None else bar_offsets
     logits, times = [], []
-    for begin, end in zip(offsets[:-1], offsets[1:], strict=True):
-        state = {name: np.zeros(inputs[name]["shape"], np.float32) for name in states}
-        for token in tokens[begin:end]:
-            feed = np.array([[token]], np.int32)
+    for begin, end, steps, bar_offset in zip(offsets[:-1], offsets[1:], bar_steps, bar_offsets, strict=True):
+        model = model_for(int(steps))
+        with_bar = takes_bar_step(model)
+        model.reset()
+        for index in range(begin, end):
+            token = int(tokens[index])
             start = time.perf_counter_ns()
-            out = runner(token=feed, **state)
+            out = model.step(token, bar_step=int(bar_offset)) if with_bar and index == begin else model.step(token)
             times.append((time.perf_counter_ns() - start) / 1000.0)
-            state = {name: out[f"{name}_out"] for name in states}
-            logits.append(out["logits"][0].astype(np.float32))
+            logits.append(np.array(out, np.float32))
     return np.stack(logits), np.array(times)
 
 
@@ -55,10 +58,23 @@ def main(argv: list[str]) -> int:
         print(__doc__, file=sys.stderr)
         return 2
     runtime, model_path, in_path, out_path = argv
+    sys.path.insert(0, str(REPO))
+    from device.model import StepModel
+
     with np.load(in_path) as data:
-        tokens, offsets = data["tokens"], data["offsets"]
-    runner = load_interpreter(runtime, model_path).get_signature_runner("step")
-    logits, times = step_all(runner, tokens, offsets)
+        arrays = {name: data[name] for name in data.files}
+    models: dict[int, StepModel] = {}
+
+    def model_for(bar_steps: int) -> StepModel:
+        if bar_steps not in models:
+            kwargs = {"bar_steps": bar_steps} if "bar_steps" in inspect.signature(StepModel).parameters else {}
+            models[bar_steps] = StepModel(model_path, runtime=runtime, **kwargs)
+        return models[bar_steps]
+
+    logits, times = box_logits(model_for, arrays["tokens"], arrays["offsets"], arrays.get("bar_steps"),
+                               arrays.get("bar_offsets"))
+    for model in models.values():
+        model.close()
     np.savez(out_path, logits=logits, step_us=times)
     return 0
 
