@@ -1,4 +1,4 @@
-"""Opening MIDI output ports: by name fragment, virtual, or a MIDI file that records.
+"""Opening MIDI ports: outputs and inputs by name fragment, virtual ones, or a MIDI file that records.
 
 Real ports go through mido's current backend (python-rtmidi: ALSA on a Pi; JACK
 with ``MIDO_BACKEND=mido.backends.rtmidi/UNIX_JACK``).
@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import mido
-from mido.ports import BaseOutput
+from mido.ports import BaseInput, BaseOutput
 
 from device import encoding
 from device.clock import Clock, step_seconds
@@ -37,6 +37,11 @@ def list_output_names() -> list[str]:
 
 def find_output_name(name_fragment: str, names: list[str]) -> str:
     """The one name in ``names`` containing ``name_fragment`` (case-insensitive; an exact match wins)."""
+    return find_name(name_fragment, names, "output")
+
+
+def find_name(name_fragment: str, names: list[str], kind: str) -> str:
+    """The one name in ``names`` containing ``name_fragment``; ``kind`` ("output"/"input") names it in errors."""
     wanted = name_fragment.lower()
     exact = [n for n in names if n.lower() == wanted]
     matches = exact or [n for n in names if wanted in n.lower()]
@@ -44,8 +49,8 @@ def find_output_name(name_fragment: str, names: list[str]) -> str:
         return matches[0]
     available = ", ".join(repr(n) for n in names) or "none"
     if not matches:
-        raise PortError(f"no MIDI output matches {name_fragment!r}; available: {available}")
-    raise PortError(f"MIDI output {name_fragment!r} is ambiguous: {', '.join(repr(n) for n in matches)}")
+        raise PortError(f"no MIDI {kind} matches {name_fragment!r}; available: {available}")
+    raise PortError(f"MIDI {kind} {name_fragment!r} is ambiguous: {', '.join(repr(n) for n in matches)}")
 
 
 def open_output(name_fragment: str) -> BaseOutput:
@@ -72,6 +77,42 @@ def open_virtual(name: str) -> BaseOutput:
     except PORT_ERRORS as error:
         raise PortError(
             f"cannot open virtual MIDI output {name!r} ({error}); virtual ports need ALSA, "
+            "or a JACK server and MIDO_BACKEND=mido.backends.rtmidi/UNIX_JACK"
+        ) from None
+
+
+def list_input_names() -> list[str]:
+    """Names of the MIDI inputs the current mido backend sees. Raises PortError if there is no MIDI system."""
+    try:
+        return list(mido.get_input_names())
+    except PORT_ERRORS as error:
+        raise PortError(f"no MIDI system available ({error})") from None
+
+
+def open_input(name_fragment: str) -> BaseInput:
+    """Open the input whose name contains ``name_fragment``. Raises PortError listing the inputs."""
+    name = find_name(name_fragment, list_input_names(), "input")
+    try:
+        return mido.open_input(name)
+    except PORT_ERRORS as error:
+        raise PortError(f"cannot open MIDI input {name!r} ({error})") from None
+
+
+def input_present(name: str) -> bool:
+    """True if an input called exactly ``name`` is listed now (False if there is no MIDI system)."""
+    try:
+        return name in list_input_names()
+    except PortError:
+        return False
+
+
+def open_virtual_input(name: str) -> BaseInput:
+    """Open a virtual input called ``name`` that other programs (a drum machine, a DAW) can play into."""
+    try:
+        return mido.open_input(name, virtual=True)
+    except PORT_ERRORS as error:
+        raise PortError(
+            f"cannot open virtual MIDI input {name!r} ({error}); virtual ports need ALSA, "
             "or a JACK server and MIDO_BACKEND=mido.backends.rtmidi/UNIX_JACK"
         ) from None
 
