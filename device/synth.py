@@ -17,7 +17,8 @@ import numpy as np
 
 SAMPLERATE = 48_000  # Hz: the rate of WAV files and the default for the built-in voice
 ATTACK_SECONDS = 0.006
-RELEASE_SECONDS = 0.08
+RELEASE_SECONDS = 0.08  # after a note-off
+LEGATO_SECONDS = ATTACK_SECONDS  # a note ended by the next one fades out as that one fades in: no bump
 DECAY_SECONDS = 0.5  # time constant (s) of the fall from the attack peak towards SUSTAIN_LEVEL
 SUSTAIN_LEVEL = 0.6
 HARMONICS = (1.0, 0.3, 0.12, 0.05)  # amplitudes of partials 1, 2, 3, 4 (the fundamental is the loudest)
@@ -45,6 +46,7 @@ class Tone:
         self.age = 0
         self.released_at: int | None = None  # the age (frames) at the note-off
         self.release_level = 0.0
+        self.release_frames = RELEASE_SECONDS * samplerate
 
     @property
     def gated(self) -> bool:
@@ -52,13 +54,17 @@ class Tone:
 
     @property
     def finished(self) -> bool:
-        return self.released_at is not None and self.age - self.released_at >= RELEASE_SECONDS * self.samplerate
+        return self.released_at is not None and self.age - self.released_at >= self.release_frames
 
-    def release(self) -> None:
-        """Start the release from the current level (no-op if already released)."""
+    def release(self, seconds: float = RELEASE_SECONDS) -> None:
+        """Fade out over ``seconds`` from the current level. Once released, a call at the same frame can
+        only shorten the fade (MIDI ends a note just before the next one starts: that is legato)."""
         if self.released_at is None:
             self.release_level = float(self._held_level(np.array([self.age], dtype=np.float64))[0])
             self.released_at = self.age
+            self.release_frames = seconds * self.samplerate
+        elif self.released_at == self.age:
+            self.release_frames = min(self.release_frames, seconds * self.samplerate)
 
     def _held_level(self, ages: np.ndarray) -> np.ndarray:
         seconds = ages / self.samplerate
@@ -68,7 +74,7 @@ class Tone:
     def _envelope(self, ages: np.ndarray) -> np.ndarray:
         if self.released_at is None:
             return self._held_level(ages)
-        since = (ages - self.released_at) / (RELEASE_SECONDS * self.samplerate)
+        since = (ages - self.released_at) / self.release_frames
         return self.release_level * (0.5 + 0.5 * np.cos(np.pi * np.clip(since, 0.0, 1.0)))
 
     def render(self, frames: int) -> np.ndarray:
@@ -86,7 +92,8 @@ class Tone:
 class Synth:
     """The voice: ``note_on``/``note_off``/``all_notes_off`` between ``render`` calls.
 
-    Monophonic: a note-on releases the tone that is held (it rings on as a tail). ``samplerate`` in Hz.
+    Monophonic: a note-on ends the tone that is held with a short crossfade (LEGATO_SECONDS); a note-off
+    lets it ring out over RELEASE_SECONDS. ``samplerate`` in Hz.
     """
 
     def __init__(self, samplerate: int = SAMPLERATE):
@@ -105,7 +112,8 @@ class Synth:
         if velocity == 0:
             self.note_off(pitch)
             return
-        self.all_notes_off()
+        for tone in self.tones:
+            tone.release(LEGATO_SECONDS)
         self.tones.append(Tone(pitch, velocity, self.samplerate))
         del self.tones[:-MAX_TONES]
 

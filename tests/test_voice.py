@@ -20,7 +20,15 @@ import pytest
 from device.clock import FakeClock, step_seconds
 from device.encoding import NO_EVENT, NOTE_OFF
 from device.midi_out import MidiOut
-from device.synth import HARMONICS, MAX_PARTIAL_FRACTION, RELEASE_SECONDS, SAMPLERATE, pitch_hz, write_wav
+from device.synth import (
+    HARMONICS,
+    LEGATO_SECONDS,
+    MAX_PARTIAL_FRACTION,
+    RELEASE_SECONDS,
+    SAMPLERATE,
+    pitch_hz,
+    write_wav,
+)
 from device.voice import (
     BLOCKSIZE,
     VoicePort,
@@ -101,16 +109,24 @@ def test_notes_after_a_rest_start_on_their_steps_within_a_quarter_millisecond(bp
     assert np.max(np.abs(np.array(found) - expected)) <= 0.00025 * rate
 
 
-def test_a_legato_note_starts_on_its_step_while_the_last_one_rings_out():
+def test_a_legato_note_changes_the_sound_on_its_step_and_has_its_pitch_once_the_crossfade_is_over():
     bpm = 120
     legato = render_tokens(held(60, 3) + held(64, 3), bpm=bpm)
-    first_alone = render_tokens(held(60, 3) + [NOTE_OFF] + [NO_EVENT] * 2, bpm=bpm)
-    second = legato - first_alone  # the synth sums its tones, so this is the second note alone
-    start = onsets(second, SAMPLERATE)
-    assert len(start) == 1
-    assert abs(start[0] - 3 * step_seconds(bpm) * SAMPLERATE) <= 0.00025 * SAMPLERATE
-    rung_out = round((3 * step_seconds(bpm) + RELEASE_SECONDS) * SAMPLERATE)
-    assert np.max(np.abs(first_alone[rung_out:])) == 0  # the first note was released on the step
+    held_on = render_tokens(held(60, 6), bpm=bpm)  # the same until the second note starts
+    step = 3 * step_seconds(bpm) * SAMPLERATE
+    changes = np.flatnonzero(np.abs(legato - held_on) > SILENCE)
+    assert abs(changes[0] - step) <= 0.00025 * SAMPLERATE
+    after = round(step + (LEGATO_SECONDS + 0.005) * SAMPLERATE)
+    assert abs(cents(fundamental(legato[after:round(6 * step_seconds(bpm) * SAMPLERATE)], SAMPLERATE), 64)) < 1.0
+
+
+def test_a_legato_crossfade_is_no_louder_than_the_notes_on_either_side():
+    legato = render_tokens(held(60, 3) + held(64, 3), bpm=120)
+    second_alone = render_tokens([NO_EVENT] * 3 + held(64, 3), bpm=120)
+    step = round(3 * step_seconds(120) * SAMPLERATE)
+    crossfade = slice(step, step + round(LEGATO_SECONDS * SAMPLERATE))
+    louder_note = max(np.max(np.abs(legato[step - 2400:step])), np.max(np.abs(second_alone[crossfade])))
+    assert np.max(np.abs(legato[crossfade])) <= 1.05 * louder_note
 
 
 def test_the_last_note_rings_out_and_the_audio_ends_in_silence():
