@@ -15,6 +15,17 @@ from collections.abc import Collection
 from dataclasses import dataclass, replace
 from typing import Protocol
 
+# The musical controls' neutral values: with these the box plays what the model says ("off").
+# The config's initial values default to these same constants (device/config.py imports them).
+DEFAULT_SCALE = "chromatic"  # a name in device.scales.SCALES; chromatic = no scale lock
+DEFAULT_SCALE_ROOT = 0  # pitch class of the scale's root, 0..11 (0 = C)
+DEFAULT_STRICTNESS = 1.0  # 0 free .. 1 only in-scale pitches (acts only with a scale other than chromatic)
+DEFAULT_DEJA_VU = 0.0  # 0 always new .. 1 the loop repeats exactly
+DEFAULT_LOOP_BARS = 2  # bars in the deja-vu loop: 1, 2, 4 or 8
+DEFAULT_DENSITY = 0.5  # 0 fewest new notes .. 0.5 as the model says .. 1 most
+DEFAULT_REGISTER_CENTRE = 64  # MIDI pitch at the register's centre
+DEFAULT_REGISTER_WIDTH = 128  # semitones from the register's lowest to highest pitch; 128 covers every pitch
+
 
 @dataclass(frozen=True)
 class ControlState:
@@ -22,9 +33,21 @@ class ControlState:
 
     ``temperature``: randomness of sampling, > 0 samples, 0 is greedy (see device.sampling).
     ``reset``: return the generator to its primed state. ``pause_toggle``: pause or resume.
+    Musical controls (device.sampling, device.generator; the defaults above are "off"):
+    ``scale`` and ``scale_root`` lock pitches to a scale with ``strictness`` 0..1; ``deja_vu`` 0..1
+    replays a loop of the last ``loop_bars`` bars; ``density`` 0..1 biases new notes against holds and
+    rests; ``register_centre`` (MIDI pitch) and ``register_width`` (semitones) bound the pitches.
     """
 
     temperature: float = 1.0
+    scale: str = DEFAULT_SCALE
+    scale_root: int = DEFAULT_SCALE_ROOT
+    strictness: float = DEFAULT_STRICTNESS
+    deja_vu: float = DEFAULT_DEJA_VU
+    loop_bars: int = DEFAULT_LOOP_BARS
+    density: float = DEFAULT_DENSITY
+    register_centre: int = DEFAULT_REGISTER_CENTRE
+    register_width: int = DEFAULT_REGISTER_WIDTH
     reset: bool = False
     pause_toggle: bool = False
 
