@@ -35,11 +35,28 @@ class MidiConfig:
     midi_file: str = ""
     channel: int = 1  # 1..16, as printed on synths
     velocity: int = 100  # 1..127
+    input: str = ""  # a fragment of an input port's name (a drum machine's clock, a keyboard); "" none
+    virtual_input: str = ""  # or: open a virtual input with this name for other programs to play into
+    input_channel: int = 0  # 1..16, or 0 = omni (every channel)
 
 
 @dataclass(frozen=True)
 class TempoConfig:
     bpm: float = 120.0  # quarter notes per minute, 20..400
+
+
+CLOCK_MODES = ("internal", "lead", "follow")
+CLOCK_LOSS = ("stop", "continue")
+
+
+@dataclass(frozen=True)
+class ClockConfig:
+    """Where the tempo comes from: the box's own clock (internal), the same and MIDI clock sent on the
+    output (lead), or MIDI clock arriving at the input (follow). ``on_clock_loss``: what follow does when
+    pulses stop for 0.5 s while running: stop (silence, wait) or continue (free-run at the last tempo)."""
+
+    mode: str = "internal"
+    on_clock_loss: str = "stop"
 
 
 @dataclass(frozen=True)
@@ -87,6 +104,7 @@ class ControlsConfig:
 class Config:
     midi: MidiConfig = field(default_factory=MidiConfig)
     tempo: TempoConfig = field(default_factory=TempoConfig)
+    clock: ClockConfig = field(default_factory=ClockConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
     primer: PrimerConfig = field(default_factory=PrimerConfig)
     temperature: TemperatureConfig = field(default_factory=TemperatureConfig)
@@ -160,6 +178,13 @@ def check(config: Config, source: str = "config") -> Config:
         ("midi.velocity", m.velocity, 1 <= m.velocity <= 127, "must be 1..127"),
         ("midi", [m.port, m.virtual, m.midi_file], sum(map(bool, [m.port, m.virtual, m.midi_file])) <= 1,
          "choose at most one of port, virtual, midi_file"),
+        ("midi.input_channel", m.input_channel, 0 <= m.input_channel <= 16, "must be 1..16, or 0 for omni"),
+        ("midi", [m.input, m.virtual_input], not (m.input and m.virtual_input),
+         "choose at most one of input, virtual_input"),
+        ("clock.mode", config.clock.mode, config.clock.mode in CLOCK_MODES,
+         f"must be one of {', '.join(repr(c) for c in CLOCK_MODES)}"),
+        ("clock.on_clock_loss", config.clock.on_clock_loss, config.clock.on_clock_loss in CLOCK_LOSS,
+         f"must be one of {', '.join(repr(c) for c in CLOCK_LOSS)}"),
         ("tempo.bpm", config.tempo.bpm, 20 <= config.tempo.bpm <= 400, "must be 20..400"),
         ("model.runtime", config.model.runtime, config.model.runtime in RUNTIME_NAMES,
          f"must be one of {', '.join(repr(r) for r in RUNTIME_NAMES)}"),
