@@ -1,13 +1,11 @@
-"""device.generator: priming, feeding tokens back, exact reset; reading a primer from MIDI."""
+"""device.generator: priming, feeding tokens back, exact reset (reading a primer from MIDI: test_midireader.py)."""
 
-import mido
 import numpy as np
 import pytest
 
-from device import encoding
 from device.controlstate import ControlState
 from device.encoding import NO_EVENT, NOTE_OFF, START_TOKEN
-from device.generator import Generator, PrimerError, primer_from_midi
+from device.generator import Generator
 from device.model import StepModel
 from device.sampling import Sampler
 from tests.recording import shipped_model_path
@@ -97,71 +95,3 @@ def test_reset_does_not_rewind_the_random_stream(model):
 def test_primer_tokens_are_checked(model):
     with pytest.raises(ValueError, match="token 200 is outside the vocabulary"):
         Generator(model, Sampler(), primer=[60, 200])
-
-
-# --- primer_from_midi -------------------------------------------------------------------------
-
-
-def write_notes(path, notes, ticks_per_beat=480, bpm=120, channel=0):
-    """A type-1 file with one track of (pitch, start_tick, end_tick) notes, which may overlap."""
-    events = []
-    for pitch, start, end in notes:
-        events.append((start, 1, mido.Message("note_on", note=pitch, velocity=80, channel=channel)))
-        events.append((end, 0, mido.Message("note_off", note=pitch, velocity=0, channel=channel)))
-    track, now = mido.MidiTrack([mido.MetaMessage("set_tempo", tempo=mido.bpm2tempo(bpm))]), 0
-    for tick, _, message in sorted(events, key=lambda e: (e[0], e[1])):
-        track.append(message.copy(time=tick - now))
-        now = tick
-    midi_file = mido.MidiFile(type=1, ticks_per_beat=ticks_per_beat)
-    midi_file.tracks.append(track)
-    midi_file.save(path)
-
-
-def test_primer_reads_back_what_encoding_wrote(tmp_path):
-    tokens = [60, NO_EVENT, 62, NOTE_OFF, NO_EVENT, 64, 65, NO_EVENT, NO_EVENT, NOTE_OFF]
-    encoding.write_midi(tokens, tmp_path / "melody.mid", bpm=93)
-    assert primer_from_midi(tmp_path / "melody.mid", max_steps=64) == encoding.canonical(tokens)
-
-
-def test_primer_ends_with_its_last_note_ended(tmp_path):
-    encoding.write_midi([60, NO_EVENT, 62], tmp_path / "open.mid")
-    assert primer_from_midi(tmp_path / "open.mid", max_steps=16) == [60, NO_EVENT, 62, NOTE_OFF]
-
-
-def test_primer_starts_at_step_zero_of_the_file(tmp_path):
-    tokens = [NO_EVENT, NO_EVENT, 72, NOTE_OFF]
-    encoding.write_midi(tokens, tmp_path / "late.mid")
-    assert primer_from_midi(tmp_path / "late.mid", max_steps=16) == tokens
-
-
-def test_primer_is_cut_to_max_steps(tmp_path):
-    tokens = [60, 61, 62, 63, 64, 65]
-    encoding.write_midi(tokens, tmp_path / "run.mid")
-    assert primer_from_midi(tmp_path / "run.mid", max_steps=4) == [60, 61, 62, 63]
-
-
-def test_primer_keeps_the_highest_note_of_a_chord(tmp_path):
-    write_notes(tmp_path / "chord.mid", [(60, 0, 240), (67, 0, 240), (64, 0, 240)])  # 240 ticks = 2 steps
-    assert primer_from_midi(tmp_path / "chord.mid", max_steps=8) == [67, NO_EVENT, NOTE_OFF]
-
-
-def test_primer_cuts_an_overlapping_note_at_the_next_onset(tmp_path):
-    write_notes(tmp_path / "legato.mid", [(60, 0, 480), (62, 240, 480)])  # 480 ticks = 4 steps
-    assert primer_from_midi(tmp_path / "legato.mid", max_steps=8) == [60, NO_EVENT, 62, NO_EVENT, NOTE_OFF]
-
-
-def test_primer_rounds_off_grid_times_to_the_nearest_step(tmp_path):
-    write_notes(tmp_path / "swing.mid", [(60, 10, 110), (62, 130, 350)])  # steps 0-1, 1-3
-    assert primer_from_midi(tmp_path / "swing.mid", max_steps=8) == [60, 62, NO_EVENT, NOTE_OFF]
-
-
-def test_primer_of_a_text_file_names_the_file(tmp_path):
-    path = tmp_path / "notes.mid"
-    path.write_text("<html>not midi</html>")
-    with pytest.raises(PrimerError, match="notes.mid: not a readable MIDI file"):
-        primer_from_midi(path, max_steps=8)
-
-
-def test_primer_of_a_missing_file_names_the_file(tmp_path):
-    with pytest.raises(PrimerError, match="absent.mid: not a readable MIDI file"):
-        primer_from_midi(tmp_path / "absent.mid", max_steps=8)

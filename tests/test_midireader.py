@@ -3,6 +3,7 @@
 import mido
 import pytest
 
+from device import encoding
 from device.encoding import NO_EVENT as N
 from device.encoding import NOTE_OFF as OFF
 from device.encoding import Note
@@ -155,6 +156,32 @@ def test_the_primer_reads_every_track_but_not_the_drums(tmp_path):
     path = write(tmp_path / "band.mid", [(60, 0, 480)], track([(65, 480, 960)], channel=1),
                  track([(90, 0, 960)], channel=9))
     assert primer_from_midi(path, max_steps=16) == [60, N, N, N, 65, N, N, N, OFF]
+
+
+def test_the_primer_reads_back_what_encoding_wrote(tmp_path):
+    tokens = [60, N, 62, OFF, N, 64, 65, N, N, OFF]
+    encoding.write_midi(tokens, tmp_path / "melody.mid", bpm=93)
+    assert primer_from_midi(tmp_path / "melody.mid", max_steps=64) == encoding.canonical(tokens)
+
+
+def test_the_primer_ends_with_its_last_note_ended(tmp_path):
+    encoding.write_midi([60, N, 62], tmp_path / "open.mid")
+    assert primer_from_midi(tmp_path / "open.mid", max_steps=16) == [60, N, 62, OFF]
+
+
+def test_the_primer_starts_at_step_zero_of_the_file(tmp_path):
+    encoding.write_midi([N, N, 72, OFF], tmp_path / "late.mid")
+    assert primer_from_midi(tmp_path / "late.mid", max_steps=16) == [N, N, 72, OFF]
+
+
+def test_the_primer_is_cut_to_max_steps(tmp_path):
+    encoding.write_midi([60, 61, 62, 63, 64, 65], tmp_path / "run.mid")
+    assert primer_from_midi(tmp_path / "run.mid", max_steps=4) == [60, 61, 62, 63]
+
+
+def test_the_primer_of_a_missing_file_names_the_file(tmp_path):
+    with pytest.raises(PrimerError, match="absent.mid: not a readable MIDI file"):
+        primer_from_midi(tmp_path / "absent.mid", max_steps=8)
 
 
 def test_the_primer_of_a_text_file_names_the_file(tmp_path):
