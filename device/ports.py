@@ -6,6 +6,7 @@ with ``MIDO_BACKEND=mido.backends.rtmidi/UNIX_JACK``).
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import mido
@@ -191,4 +192,18 @@ class MidiFileOutput(BaseOutput):
         self._track.append(mido.MetaMessage("end_of_track", time=0))
         midi_file = mido.MidiFile(type=0, ticks_per_beat=self.ticks_per_beat)
         midi_file.tracks.append(self._track)
-        midi_file.save(self.path)
+        save_atomically(midi_file, Path(self.path))
+
+
+def save_atomically(midi_file: mido.MidiFile, path: Path) -> None:
+    """Write ``path`` whole or not at all: a power cut leaves the old file (or none), never half a new one."""
+    partial = path.with_name(path.name + ".partial")
+    try:
+        with open(partial, "wb") as file:
+            midi_file.save(file=file)
+            file.flush()
+            os.fsync(file.fileno())
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise
+    os.replace(partial, path)

@@ -248,3 +248,25 @@ def test_quantizing_survives_a_stall_that_shifts_the_phase(tmp_path):
         (64, 10, 11),
         (65, 11, 12),
     ]
+
+
+def test_a_midi_file_is_saved_whole_or_not_at_all(tmp_path, monkeypatch):
+    """A failure (or power cut) while saving leaves the previous file intact and no partial file."""
+    from device.ports import save_atomically
+
+    path = tmp_path / "capture.mid"
+    old = mido.MidiFile(type=0)
+    old.tracks.append(mido.MidiTrack([mido.Message("note_on", note=60), mido.MetaMessage("end_of_track")]))
+    save_atomically(old, path)
+    before = path.read_bytes()
+
+    def half_then_fail(self, filename=None, file=None):
+        file.write(b"MThd")
+        raise OSError("No space left on device")
+
+    monkeypatch.setattr(mido.MidiFile, "save", half_then_fail)
+    with pytest.raises(OSError, match="No space left"):
+        save_atomically(mido.MidiFile(type=0), path)
+    assert path.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["capture.mid"]
+
