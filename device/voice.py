@@ -30,6 +30,9 @@ from device.synth import RELEASE_SECONDS, SAMPLERATE, Synth, frames_for
 
 VOICE_NAME = "Melody Box voice"
 BLOCKSIZE = 256  # frames per audio callback (5.3 ms at 48 kHz)
+# Output latency asked of PortAudio (s): room for the callback to wait for Python's GIL (the switch interval is
+# 5 ms) and the loop's work without an underrun. A note sounds this plus two blocks after its deadline, always.
+LATENCY_SECONDS = 0.04
 # The callback's DAC times jitter by milliseconds on some back ends (JACK, PulseAudio's ALSA plugin), so the
 # frame count keeps time and follows them slowly: each block moves the anchor by this share of the difference
 # (a time constant of 50 blocks, 0.27 s), and a difference above RESYNC_SECONDS (an xrun) re-anchors at once.
@@ -200,17 +203,19 @@ def _open_voice(device, samplerate) -> VoicePort:
     try:
         info = sd.query_devices(device, kind="output")
     except (sd.PortAudioError, ValueError) as error:
-        raise VoiceUnavailable(f"no audio output device ({error})") from None
+        which = "default audio output device" if device is None else f"audio output device {device!r}"
+        raise VoiceUnavailable(f"no {which} (PortAudio: {error})") from None
     rate = int(samplerate or info["default_samplerate"])
     port = VoicePort(samplerate=rate)
     try:
         stream = sd.OutputStream(device=device, samplerate=rate, blocksize=BLOCKSIZE, dtype="float32",
-                                 channels=min(2, int(info["max_output_channels"])), latency="low",
+                                 channels=min(2, int(info["max_output_channels"])), latency=LATENCY_SECONDS,
                                  callback=port.callback)
     except (sd.PortAudioError, ValueError) as error:
         port.close()
         raise VoiceUnavailable(f"cannot open audio output {info['name']!r} ({error})") from None
-    port.attach(stream, delay=stream.latency + 2 * BLOCKSIZE / rate)
+    # Some back ends (JACK) report their own, shorter latency; the slack is kept all the same.
+    port.attach(stream, delay=max(stream.latency, LATENCY_SECONDS) + 2 * BLOCKSIZE / rate)
     stream.start()
     return port
 

@@ -334,8 +334,19 @@ def test_open_voice_without_the_audio_library_says_how_to_install_it(monkeypatch
 
 def test_open_voice_with_an_unknown_device_names_the_problem():
     pytest.importorskip("sounddevice", exc_type=ImportError)
-    with pytest.raises(VoiceUnavailable, match="no audio output device .*no-such-device"):
+    with pytest.raises(VoiceUnavailable, match="^no audio output device 'no-such-device' \\(PortAudio: "):
         open_voice(device="no-such-device")
+
+
+def test_what_sound_systems_print_while_portaudio_starts_is_hidden(capfd):
+    from device.voice import _quiet_stderr
+
+    with _quiet_stderr(quiet=True):
+        os.write(2, b"ALSA lib pcm.c:2664:(snd_pcm_open_noupdate) Unknown PCM cards.pcm.rear\n")
+    with _quiet_stderr(quiet=False):
+        os.write(2, b"shown\n")
+    os.write(2, b"after\n")
+    assert capfd.readouterr().err == "shown\nafter\n"
 
 
 JACK_SCRIPT = textwrap.dedent("""
