@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from training.evaluate import format_table, scores
+from training.evaluate import format_table, scores, verdict
 
 REPO = Path(__file__).parents[1]
 
@@ -56,7 +56,9 @@ def test_trained_lstm_beats_the_unigram(report):
 
 
 @pytest.mark.tf
-def test_lstm_nll_equals_stepping_the_step_model(run, report):
+def test_lstm_nll_equals_stepping_the_step_model_fed_as_the_box_feeds_it(run, report):
+    from device.features import FeatureTracker
+    from training.evaluate import lstm_outputs
     from training.model import build_models, state_names, zero_state
     from training.runs import load_run
 
@@ -64,17 +66,17 @@ def test_lstm_nll_equals_stepping_the_step_model(run, report):
     models = build_models(loaded.model)
     models.sequence.load_weights(loaded.best_weights)
     melody = loaded.side("validation")[0]
-    state, total = zero_state(loaded.model), 0.0
+    state, total, tracker = zero_state(loaded.model), 0.0, FeatureTracker()
     for previous, target in zip([129, *melody[:-1]], melody, strict=True):
-        out = models.step({"token": np.array([[previous]], np.int32), **state})
+        fed = {name: value for name, value in tracker.features(int(previous)).items()
+               if name in loaded.model.feature_names}
+        out = models.step({"token": np.array([[previous]], np.int32), **fed, **state})
         logits = np.asarray(out["logits"], np.float64)[0]
         total -= logits[target] - np.log(np.exp(logits - logits.max()).sum()) - logits.max()
         for layer in range(1, loaded.model.layers + 1):
             h, c, h_out, c_out = state_names(layer)
             state[h], state[c] = np.asarray(out[h_out]), np.asarray(out[c_out])
-    from training.evaluate import lstm_outputs
-
-    log_probs, _ = lstm_outputs(models.sequence, [melody])
+    log_probs, _ = lstm_outputs(models.sequence, [melody], feature_names=loaded.model.feature_names)
     assert -log_probs.sum() == pytest.approx(total, rel=1e-4)
 
 
@@ -85,3 +87,48 @@ def test_evaluate_command_writes_the_report_into_the_run(run):
     assert result.returncode == 0, result.stderr
     written = json.loads((run / "evaluation.json").read_text())
     assert format_table(written) in result.stdout
+
+
+@pytest.mark.tf
+def test_evaluate_json_prints_one_object_with_every_models_nll_and_the_verdict(run):
+    result = subprocess.run([sys.executable, "-m", "training", "evaluate", "--run", str(run), "--max-order", "2",
+                             "--json", "--out", str(run / "other.json")], capture_output=True, text=True, cwd=REPO)
+    assert result.returncode == 0, result.stderr
+    printed = json.loads(result.stdout)
+    assert printed == json.loads((run / "other.json").read_text())
+    assert {name: row["nll"] > 0 for name, row in printed["models"].items()} == {
+        "lstm": True, "unigram": True, f"kneser-ney-{printed['ngram_order']}": True}
+    assert printed["verdict"].startswith("The model is ")
+
+
+def rows(model: float, unigram: float, ngram: float) -> dict:
+    return {"models": {"lstm": {"nll": model}, "unigram": {"nll": unigram}, "kneser-ney-5": {"nll": ngram}}}
+
+
+def test_verdict_says_better_than_each_baseline_and_by_how_much():
+    assert verdict(rows(1.0, 2.0, 1.25)) == (
+        "The model is better than the unigram (token frequencies): NLL 1.000 vs 2.000 nats/token, 50.0% lower; "
+        "better than the best n-gram (order 5): NLL 1.000 vs 1.250 nats/token, 20.0% lower.")
+
+
+def test_verdict_worse_than_the_ngram_says_how_much_and_what_to_try():
+    text = verdict(rows(1.5, 2.0, 1.25))
+    assert "worse than the best n-gram (order 5): NLL 1.500 vs 1.250 nats/token, 20.0% higher." in text
+    assert "fine-tune the shipped model (`--from default`)" in text
+
+
+def test_verdict_worse_than_the_unigram_says_training_has_barely_started():
+    text = verdict(rows(4.2, 2.0, 1.25))
+    assert "worse than the unigram (token frequencies): NLL 4.200 vs 2.000 nats/token, 110.0% higher" in text
+    assert "training has barely started" in text
+
+
+def test_verdict_without_baselines_gives_the_nll():
+    assert verdict({"models": {"lstm": {"nll": 1.5}}}).startswith("NLL 1.500 nats/token (no baselines")
+
+
+def test_musical_evaluation_of_a_run_asks_for_an_exported_model(tmp_path):
+    result = subprocess.run([sys.executable, "-m", "training", "evaluate", "--run", str(tmp_path), "--musical", "5"],
+                            capture_output=True, text=True, cwd=REPO)
+    assert result.returncode == 2
+    assert result.stderr.strip().endswith("pass an exported model (--model X.tflite) instead of --run")

@@ -41,6 +41,9 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=1, help="seed for sampling (default %(default)s)")
     parser.add_argument("--png", type=Path, default=None,
                         help="picture of the feature distributions (default: MODEL-musical.png here)")
+    parser.add_argument("--record", action="store_true",
+                        help="with --model on its validation melodies: measure the file in every runtime here and "
+                             "write those figures into its contract's metrics")
 
 
 def contract_sets(model_path: Path) -> tuple[MelodySet, list[int], list[int]]:
@@ -119,6 +122,8 @@ def run_model(args: argparse.Namespace) -> int:
     report, (melodies, melody_metres, train_side, ngram) = evaluate_model(args.model, args.data, args.max_order,
                                                                      args.runtime)
     text = [format_table(report)]
+    if args.record:
+        text.append(record(args.model, args.data, melodies, melody_metres, report))
     if args.musical:
         from training.musical_eval import format_musical
         from training.musical_run import musical_report
@@ -138,3 +143,16 @@ def run_model(args: argparse.Namespace) -> int:
         args.out.write_text(json.dumps(report, indent=2) + "\n")
     print(json.dumps(report) if args.json else "\n".join(text))
     return 0
+
+
+def record(model_path: Path, data: Path | None, melodies, melody_metres, report: dict) -> str:
+    """Write ``model_path``'s figures, measured in every runtime here, into its contract; says what it wrote."""
+    from training.measure import record_measurements
+    from training.parity import runtime_pythons
+
+    if data is not None:
+        raise EvaluateError("--record writes the figures of the validation melodies the contract names: drop --data")
+    pythons = runtime_pythons()
+    metrics = record_measurements(model_path, melodies, pythons, report, melody_metres)
+    return (f"Recorded in {model_path.with_suffix('.json')}: NLL {metrics['models']['lstm']['nll']:.4f} measured "
+            f"in {', '.join(pythons)}.")
