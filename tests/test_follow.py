@@ -1,0 +1,214 @@
+"""device.follow: the MIDI clock follower and its tempo estimate, on scripted clock streams and a fake clock."""
+
+import random
+
+import mido
+import pytest
+
+from device.clock import FakeClock
+from device.follow import LOSS_SECONDS, FollowTransport, TempoEstimate
+from device.midi_in import InputEvent
+
+PULSE = 60 / 120 / 24  # seconds per pulse at 120 bpm
+STEP = 6 * PULSE
+
+
+class ScriptedSource:
+    """Clock messages at given times, delivered as MidiIn.wait_clock would with a fake clock."""
+
+    def __init__(self, clock: FakeClock, events):
+        self.clock = clock
+        self.events = sorted(events, key=lambda event: event[0])
+
+    def wait_clock(self, deadline):
+        if self.events and self.events[0][0] <= deadline:
+            time, message = self.events.pop(0)
+            self.clock.sleep_until(time)
+            return InputEvent(time, message)
+        self.clock.sleep_until(deadline)
+        return None
+
+
+def msg(kind, **fields):
+    return mido.Message(kind, **fields)
+
+
+def pulses(start, count, seconds=PULSE, jitter=0.0, rng=None):
+    """``count`` clock messages from ``start`` every ``seconds``, each moved by up to ±``jitter``."""
+    rng = rng or random.Random(0)
+    return [(start + i * seconds + rng.uniform(-jitter, jitter), msg("clock")) for i in range(count)]
+
+
+def follower(events, dejitter=False, on_clock_loss="stop", start=0.0):
+    clock, said = FakeClock(start), []
+    transport = FollowTransport(ScriptedSource(clock, events), clock, on_clock_loss=on_clock_loss,
+                                dejitter=dejitter, say=said.append)
+    return transport, clock, said
+
+
+def ticks_until(transport, end_time):
+    """Every tick the transport returns until the fake clock reaches ``end_time``."""
+    ticks = []
+    while transport.clock.now() < end_time:
+        ticks.append(transport.next_tick())
+    return ticks
+
+
+def played(ticks):
+    """(pulse, due) of the running step ticks: where the loop plays notes."""
+    return [(t.pulse, round(t.due, 6)) for t in ticks if t.on_step]
+
+
+def test_step_0_is_the_first_pulse_after_start_then_one_step_every_6_pulses():
+    transport, _, _ = follower([(0.0, msg("start"))] + pulses(0.001, 13))
+    ticks = [transport.next_tick() for _ in range(13)]
+    assert [t.pulse for t in ticks] == list(range(13))
+    assert played(ticks) == [(0, 0.001), (6, round(0.001 + STEP, 6)), (12, round(0.001 + 2 * STEP, 6))]
+
+
+def test_clock_without_start_plays_nothing_and_says_so_once():
+    transport, _, said = follower(pulses(0.0, 48))
+    ticks = ticks_until(transport, 47 * PULSE)
+    assert not any(t.running for t in ticks)
+    assert said == ["MIDI clock is arriving: waiting for Start or Continue"]
+
+
+def test_while_stopped_a_non_running_tick_comes_about_once_a_step():
+    transport, _, _ = follower([])
+    ticks = ticks_until(transport, 0.99)
+    assert [round(t.due, 6) for t in ticks] == [round(STEP * i, 6) for i in range(1, 9)]
+    assert not any(t.running for t in ticks)
+
+
+def test_idle_ticks_keep_coming_while_clock_arrives_without_start():
+    transport, _, _ = follower(pulses(0.0, 100))
+    ticks = ticks_until(transport, 0.99)
+    assert [round(t.due, 6) for t in ticks] == [round(STEP * i, 6) for i in range(1, 9)]
+
+
+def test_stop_returns_a_stopped_tick_at_once_and_holds_the_position():
+    events = [(0.0, msg("start"))] + pulses(0.001, 9) + [(0.001 + 8.5 * PULSE, msg("stop"))]
+    transport, _, _ = follower(events)
+    ticks = [transport.next_tick() for _ in range(10)]
+    assert (ticks[-1].running, ticks[-1].pulse, ticks[-1].due) == (False, 9, 0.001 + 8.5 * PULSE)
+
+
+def test_continue_resumes_from_the_held_position():
+    events = [(0.0, msg("start"))] + pulses(0.001, 9) + [(0.2, msg("stop")), (0.5, msg("continue"))]
+    events += pulses(0.5 + PULSE, 4)
+    transport, _, _ = follower(events)
+    ticks = ticks_until(transport, 0.5 + 4 * PULSE)
+    assert [t.pulse for t in ticks if t.running] == list(range(9)) + [9, 10, 11, 12]
+    assert played(ticks)[-1][0] == 12
+
+
+def test_song_position_pointer_sets_the_step_in_16ths():
+    events = [(0.0, msg("songpos", pos=8)), (0.01, msg("continue"))] + pulses(0.02, 7)
+    transport, _, _ = follower(events)
+    ticks = ticks_until(transport, 0.02 + 6.5 * PULSE)
+    assert [t.pulse for t in ticks if t.running] == list(range(48, 55))
+    assert [t.step for t in ticks if t.on_step] == [8, 9]
+
+
+def test_start_while_running_restarts_at_step_0():
+    events = [(0.0, msg("start"))] + pulses(0.001, 8) + [(0.001 + 7.5 * PULSE, msg("start"))]
+    events += pulses(0.001 + 8 * PULSE, 2)
+    transport, _, _ = follower(events)
+    ticks = [transport.next_tick() for _ in range(10)]
+    assert [t.pulse for t in ticks] == list(range(8)) + [0, 1]
+
+
+def test_tempo_of_steady_pulses():
+    estimate = TempoEstimate()
+    for time, _ in pulses(0.0, 24, seconds=60 / 97 / 24):
+        estimate.add(time)
+    assert estimate.bpm == pytest.approx(97, abs=1e-6)
+
+
+def test_tempo_is_not_fooled_by_2_ms_of_jitter():
+    estimate, rng = TempoEstimate(), random.Random(3)
+    worst = 0.0
+    for i, (time, _) in enumerate(pulses(0.0, 2000, jitter=0.002, rng=rng)):
+        estimate.add(time)
+        if i >= 24:
+            worst = max(worst, abs(estimate.bpm - 120))
+    assert worst < 2.0  # the status line shows whole bpm; ±2 ms on a 20.8 ms pulse is ±10 % per interval
+
+
+def test_tempo_follows_a_change_within_one_beat():
+    estimate = TempoEstimate()
+    times = [t for t, _ in pulses(0.0, 48)] + [t for t, _ in pulses(48 * PULSE, 24, seconds=60 / 140 / 24)]
+    for time in times:
+        estimate.add(time)
+    assert estimate.bpm == pytest.approx(140, abs=1e-6)
+
+
+def test_the_follower_reports_the_tempo_clamped_to_20_400():
+    events = [(0.0, msg("start"))] + pulses(0.001, 30, seconds=60 / 600 / 24)
+    transport, _, said = follower(events)
+    for _ in range(30):
+        transport.next_tick()
+    assert transport.bpm == 400
+    assert said == ["MIDI clock at 600 bpm is outside 20..400: tempo shown as 400"]
+
+
+def test_a_burst_of_pulses_plays_at_most_one_step():
+    steady = pulses(0.001, 12)
+    hiccup = [(0.3 + i * 0.0001, msg("clock")) for i in range(12)]  # 12 pulses flushed at once
+    transport, _, said = follower([(0.0, msg("start"))] + steady + hiccup)
+    ticks = [transport.next_tick() for _ in range(22)]
+    steps_in_burst = [t for t in ticks if t.on_step and t.due >= 0.3]
+    assert len(steps_in_burst) == 1
+    assert said == ["MIDI clock burst (pulses arriving all at once): a step was not played"]
+
+
+def test_clock_loss_with_stop_stops_half_a_second_after_the_last_pulse():
+    transport, _, said = follower([(0.0, msg("start"))] + pulses(0.001, 10))
+    ticks = [transport.next_tick() for _ in range(11)]
+    assert (ticks[-1].running, round(ticks[-1].due, 6)) == (False, round(0.001 + 9 * PULSE + LOSS_SECONDS, 6))
+    assert said == ["MIDI clock lost (nothing for 0.5 s): stopped; waiting for Start or Continue"]
+
+
+def test_start_without_clock_stops_after_half_a_second():
+    transport, _, said = follower([(0.0, msg("start"))])
+    tick = transport.next_tick()
+    assert (tick.running, tick.due) == (False, LOSS_SECONDS)
+    assert said == ["no MIDI clock since Start (nothing for 0.5 s): stopped; waiting for Start or Continue"]
+
+
+def test_clock_loss_with_continue_free_runs_on_the_grid_of_the_last_pulses():
+    transport, _, said = follower([(0.0, msg("start"))] + pulses(0.0, 48), on_clock_loss="continue")
+    ticks = ticks_until(transport, 2.0)
+    free = [t for t in ticks if t.pulse >= 48]
+    assert all(t.running for t in ticks)
+    assert [round(t.due, 6) for t in free] == [round(t.pulse * PULSE, 6) for t in free]
+    assert free[0].pulse == 47 + round(LOSS_SECONDS / PULSE)  # the pulses of the silent half second are not made up
+    assert said == ["MIDI clock lost (nothing for 0.5 s): playing on at 120 bpm"]
+
+
+def test_the_returning_clock_re_locks_without_repeating_or_bursting_steps():
+    events = [(0.0, msg("start"))] + pulses(0.0, 48) + pulses(3.0 + 0.0004, 48)  # back after a 2 s gap
+    transport, _, said = follower(events, on_clock_loss="continue")
+    ticks = ticks_until(transport, 3.0 + 47 * PULSE)
+    numbers = [t.pulse for t in ticks]
+    # free-run from the loss (pulse 71) to 144, due at 3.0 s; the returning pulse at 3.0004 s is 144 too
+    assert numbers == list(range(48)) + list(range(71, 145 + 47))
+    step_times = [t.due for t in ticks if t.on_step]
+    assert min(b - a for a, b in zip(step_times, step_times[1:], strict=False)) > STEP - 0.001
+    assert said[-1] == "MIDI clock is back: following it again"
+
+
+def test_dejitter_plays_steps_evenly_and_never_before_their_pulse():
+    rng = random.Random(1)
+    events = [(0.0, msg("start"))] + pulses(0.01, 600, jitter=0.001, rng=rng)
+    arrivals = {i: t for i, (t, _) in enumerate(events[1:])}
+    transport, _, _ = follower(events, dejitter=True)
+    ticks = [transport.next_tick() for _ in range(600)]
+    assert all(t.due >= arrivals[t.pulse] for t in ticks)
+    late = [t.due - (0.01 + t.pulse * PULSE) for t in ticks[48:] if t.on_step]
+    assert max(late) - min(late) < 0.001  # the input's 2 ms spread shrinks to under 1 ms
+
+
+def test_on_clock_loss_must_be_stop_or_continue():
+    with pytest.raises(ValueError, match="'stop' or 'continue'"):
+        FollowTransport(ScriptedSource(FakeClock(), []), FakeClock(), on_clock_loss="pause")
