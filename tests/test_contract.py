@@ -26,9 +26,9 @@ def write_model(tmp_path, payload=b"TFL3 model bytes", **overrides):
     return model
 
 
-LOOKBACK_INPUTS = (InputSpec("lookback", (1, 2), "int32", "lookback"),
+LOOKBACK_INPUTS = (InputSpec("lookback", (1, 3), "int32", "lookback"),
                    InputSpec("bar_position", (1, 5), "float32", "bar_position"),
-                   InputSpec("repeats", (1, 2), "float32", "repeats"))
+                   InputSpec("repeats", (1, 3), "float32", "repeats"))
 
 
 def edit_json(model, change):
@@ -110,8 +110,8 @@ def test_a_contract_with_features_names_every_input_and_its_feature(tmp_path):
     data = json.loads(model.with_suffix(".json").read_text())
     assert data["format_version"] == 2
     assert [(i["name"], i["shape"], i["dtype"], i["feature"]) for i in data["tensors"]["inputs"]] == [
-        ("token", [1, 1], "int32", "token"), ("lookback", [1, 2], "int32", "lookback"),
-        ("bar_position", [1, 5], "float32", "bar_position"), ("repeats", [1, 2], "float32", "repeats")]
+        ("token", [1, 1], "int32", "token"), ("lookback", [1, 3], "int32", "lookback"),
+        ("bar_position", [1, 5], "float32", "bar_position"), ("repeats", [1, 3], "float32", "repeats")]
     assert load_contract(model).features == LOOKBACK_INPUTS
 
 

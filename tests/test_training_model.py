@@ -14,7 +14,7 @@ from training.windows import sequence_inputs  # noqa: E402
 
 CONFIG = ModelConfig(embedding=8, layers=2, units=16, dropout=0.1, inputs="token")
 LOOKBACK = ModelConfig(embedding=8, layers=2, units=16, dropout=0.1, lookback_embedding=4)
-MELODY = np.array([60, 129, 62, 128, 129, 64, 65, 67, 129, 60, 62, 64, 64, 65] * 2, np.int32)
+MELODY = np.array([60, 129, 62, 128, 129, 64, 65, 67, 129, 60, 62, 64, 64, 65] * 2, np.int32)  # 28 steps
 
 
 @pytest.fixture(scope="module")
@@ -77,7 +77,7 @@ def test_default_config_is_the_courses_two_layers_of_256_with_lookback_inputs():
 
 def test_lookback_step_model_takes_the_features_as_named_inputs(lookback_models):
     shapes = {t.name: tuple(t.shape) for t in lookback_models.step.inputs}
-    assert shapes == {"token": (1, 1), "lookback": (1, 2), "bar_position": (1, 5), "repeats": (1, 2),
+    assert shapes == {"token": (1, 1), "lookback": (1, 3), "bar_position": (1, 5), "repeats": (1, 3),
                       "h1": (1, 16), "c1": (1, 16), "h2": (1, 16), "c2": (1, 16)}
 
 
