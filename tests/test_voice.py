@@ -26,7 +26,6 @@ from device.synth import (
     MAX_PARTIAL_FRACTION,
     RELEASE_SECONDS,
     SAMPLERATE,
-    pitch_hz,
     write_wav,
 )
 from device.voice import (
@@ -45,15 +44,21 @@ SILENCE = 1e-4  # below this a sample counts as silent (the quietest note peaks 
 
 def fundamental(samples: np.ndarray, rate: int) -> float:
     """The frequency (Hz) of the strongest spectral peak: Hann window, 8x zero padding, Gaussian interpolation."""
-    size = 8 * len(samples)
+    size = 1 << (8 * len(samples) - 1).bit_length()  # a power of two: fast whatever the window's length
     magnitude = np.abs(np.fft.rfft(samples * np.hanning(len(samples)), size))
     k = int(np.argmax(magnitude))
     a, b, c = np.log(magnitude[k - 1:k + 2])
     return (k + 0.5 * (a - c) / (a - 2 * b + c)) * rate / size
 
 
+def hz(pitch: int) -> float:
+    """MIDI pitch to Hz in equal temperament, A4 = 69 = 440 Hz (written here, not taken from the synth)."""
+    return 440.0 * 2.0 ** ((pitch - 69) / 12)
+
+
 def cents(frequency: float, pitch: int) -> float:
-    return 1200 * np.log2(frequency / pitch_hz(pitch))
+    """How far ``frequency`` is from MIDI ``pitch`` in equal temperament (A4 = 69 = 440 Hz), in cents."""
+    return 1200 * np.log2(frequency / 440.0) - 100 * (pitch - 69)
 
 
 def onsets(samples: np.ndarray, rate: int) -> list[int]:
@@ -146,7 +151,7 @@ def test_no_clicks_on_attacks_releases_legato_and_notes_cut_short():
     tokens = held(60, 3) + held(67, 1) + [NOTE_OFF] + held(55, 2) + held(62, 1) + held(64, 1) + [NOTE_OFF]
     bpm = 400  # 37.5 ms steps: releases cut into attacks and decays
     audio = render_tokens(tokens, bpm=bpm)
-    highest_partial = len(HARMONICS) * pitch_hz(67)
+    highest_partial = len(HARMONICS) * hz(67)
     envelope_band = 500  # Hz: the attack (6 ms) and release (80 ms) spread each partial by less than this
     steps = np.max(np.abs(np.diff(audio)))
     assert steps <= bernstein_bound(audio, highest_partial + envelope_band, SAMPLERATE)
@@ -158,7 +163,7 @@ def test_a_high_note_has_no_partials_above_the_band_limit_and_no_aliases():
     window = audio[round(0.1 * rate):round(0.9 * rate)]
     power = np.abs(np.fft.rfft(window * np.hanning(len(window)))) ** 2
     frequencies = np.fft.rfftfreq(len(window), 1 / rate)
-    partials = [k * pitch_hz(pitch) for k in range(1, 4) if k * pitch_hz(pitch) < MAX_PARTIAL_FRACTION * rate]
+    partials = [k * hz(pitch) for k in range(1, 4) if k * hz(pitch) < MAX_PARTIAL_FRACTION * rate]
     assert len(partials) == 2
     near_partial = np.zeros(len(frequencies), dtype=bool)
     for frequency in partials:
