@@ -216,7 +216,11 @@ def _open_voice(device, samplerate) -> VoicePort:
         raise VoiceUnavailable(f"cannot open audio output {info['name']!r} ({error})") from None
     # Some back ends (JACK) report their own, shorter latency; the slack is kept all the same.
     port.attach(stream, delay=max(stream.latency, LATENCY_SECONDS) + 2 * BLOCKSIZE / rate)
-    stream.start()
+    try:
+        stream.start()
+    except sd.PortAudioError as error:  # e.g. the device is busy
+        port.close()
+        raise VoiceUnavailable(f"cannot start audio output {info['name']!r} ({error})") from None
     return port
 
 
