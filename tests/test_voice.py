@@ -294,8 +294,9 @@ def test_note_on_with_velocity_zero_is_a_note_off():
 class FakeStream:
     """What VoicePort uses of a sounddevice OutputStream. Sleeping runs its callback, like the audio thread."""
 
-    def __init__(self, port: VoicePort):
-        self.port, self.time, self.active = port, 0.0, True
+    def __init__(self):
+        self.port: VoicePort | None = None
+        self.time, self.active = 0.0, True
         self.audio: list[np.ndarray] = []
         self.calls: list[str] = []
 
@@ -313,9 +314,8 @@ class FakeStream:
 
 
 def test_close_lets_the_sounding_note_ring_out_then_stops_the_stream():
-    port = VoicePort(delay=0.02)
-    stream = FakeStream(port)
-    port._sleep = stream.sleep
+    stream = FakeStream()
+    stream.port = port = VoicePort(sleep=stream.sleep)
     port.attach(stream, delay=0.02)
     port.send(note_on(60))
     stream.sleep(0.3)
@@ -326,6 +326,15 @@ def test_close_lets_the_sounding_note_ring_out_then_stops_the_stream():
     assert np.max(np.abs(audio[round(0.25 * SAMPLERATE):round(0.3 * SAMPLERATE)])) > 0.05  # it was sounding
     assert stream.silent_at_stop  # and had rung out before the stream stopped
     assert len(audio) < (0.3 + 0.02 + RELEASE_SECONDS + 0.02) * SAMPLERATE  # without waiting longer than that
+    assert not port.alive()
+
+
+def test_the_port_is_not_alive_once_its_stream_has_stopped_by_itself():
+    stream = FakeStream()
+    stream.port = port = VoicePort(sleep=stream.sleep)
+    port.attach(stream, delay=0.02)
+    assert port.alive()
+    stream.active = False  # PortAudio stops a stream whose device is gone
     assert not port.alive()
 
 
