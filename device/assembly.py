@@ -18,13 +18,15 @@ from contextlib import ExitStack
 from dataclasses import dataclass
 from typing import Any
 
-from mido.ports import BaseOutput
+from mido.ports import BaseInput, BaseOutput
 
 from device.clock import Clock, MonotonicClock
-from device.config import DEFAULT_MIDI_FILE, DEFAULT_VIRTUAL, Config, MidiConfig
+from device.clock_out import ClockOut
+from device.config import DEFAULT_MIDI_FILE, DEFAULT_VIRTUAL, DEFAULT_VIRTUAL_INPUT, Config, MidiConfig
 from device.controlstate import Controls
 from device.generator import Generator
 from device.loop import Loop, StepReport
+from device.midi_in import MidiIn
 from device.midi_out import MidiOut
 from device.sampling import Sampler
 from device.transport import InternalTransport, Transport
@@ -47,6 +49,8 @@ class Parts:
     ``sim``: keyboard controls even where there is GPIO. ``keys``: the file descriptor keys
     are read from (-1: stdin if it is a terminal; None: no keyboard).
     ``on_quit``: what the keyboard's q does (default: SIGINT to this process).
+    ``input``: a mido input port to listen to instead of the configured one; ``input_reopen``
+    returns a fresh one when it is lost.
     """
 
     clock: Clock | None = None
@@ -58,14 +62,17 @@ class Parts:
     sim: bool = False
     keys: int | None = -1
     on_quit: Callable[[], None] | None = None
+    input: BaseInput | None = None
+    input_reopen: Callable[[], BaseInput] | None = None
 
 
 class Box:
     """The assembled box. ``run(steps)`` plays; ``close()`` (idempotent) releases everything, silent."""
 
     def __init__(self, stack: ExitStack, model, generator: Generator, midi_out: MidiOut, controls: Controls,
-                 transport: Transport, loop: Loop):
+                 transport: Transport, loop: Loop, midi_in: MidiIn | None = None):
         self._stack = stack
+        self.midi_in = midi_in  # the MIDI input (None: none configured); the loop drains it
         self.model, self.generator, self.midi_out = model, generator, midi_out
         self.controls, self.transport, self.loop = controls, transport, loop
 
@@ -99,9 +106,13 @@ def assemble(config: Config, seed: int | None = None, parts: Parts = Parts(), sa
         stack.callback(midi_out.close)
         controls = parts.controls or open_controls(config, parts, say)
         stack.callback(controls.close)
-        transport = parts.transport or InternalTransport(clock, config.tempo.bpm)
-        loop = Loop(generator, midi_out, controls, transport, on_step=on_step)
-        return Box(stack.pop_all(), model, generator, midi_out, controls, transport, loop)
+        midi_in = open_midi_in(config, clock, parts, say)
+        if midi_in is not None:
+            stack.callback(midi_in.close)
+        transport = parts.transport or open_transport(config, clock, midi_in, say)
+        loop = Loop(generator, midi_out, controls, transport, on_step=on_step,
+                    clock_out=open_clock_out(config, midi_out, say))
+        return Box(stack.pop_all(), model, generator, midi_out, controls, transport, loop, midi_in)
 
 
 def open_generator(config: Config, seed: int | None):
@@ -127,6 +138,51 @@ def open_midi_out(midi: MidiConfig, bpm: float, clock: Clock, parts: Parts, say:
     if port is None:
         port, reopen, alive = open_port(midi, bpm, clock, say)
     return MidiOut(port, channel=midi.channel - 1, velocity=midi.velocity, reopen=reopen, clock=clock, alive=alive)
+
+
+def open_midi_in(config: Config, clock: Clock, parts: Parts, say: Say) -> MidiIn | None:
+    """The injected or configured MIDI input; following a clock without one opens a virtual input. None: no input."""
+    from device import ports
+
+    midi = config.midi
+    port, reopen, alive = parts.input, parts.input_reopen, None
+    if port is None and midi.input:
+        port = ports.open_input(midi.input)
+        name = port.name
+        say(f"listening to MIDI input {name!r}")
+        reopen, alive = (lambda: ports.open_input(midi.input)), (lambda: ports.input_present(name))
+    elif port is None and (midi.virtual_input or config.clock.mode == "follow"):
+        name = midi.virtual_input or DEFAULT_VIRTUAL_INPUT
+        port = ports.open_virtual_input(name)
+        say(f"listening on a new virtual MIDI input {name!r}: connect a drum machine, a DAW or a keyboard to it")
+    elif port is None:
+        return None
+    channel = midi.input_channel - 1 if midi.input_channel else None
+    return MidiIn(port, clock, channel, reopen=reopen, alive=alive, warn=say)
+
+
+def open_transport(config: Config, clock: Clock, midi_in: MidiIn | None, say: Say) -> Transport:
+    """The box's own clock, or (clock.mode = "follow") the MIDI clock arriving at ``midi_in``."""
+    if config.clock.mode != "follow" or midi_in is None:
+        return InternalTransport(clock, config.tempo.bpm)
+    from device.follow import FollowTransport
+
+    say(f"following MIDI clock from {midi_in.name!r}: press play on the drum machine or DAW "
+        f"(clock lost: {config.clock.on_clock_loss})")
+    return FollowTransport(midi_in, clock, config.tempo.bpm, config.clock.on_clock_loss, say=say)
+
+
+def open_clock_out(config: Config, midi_out: MidiOut, say: Say) -> ClockOut | None:
+    """Lead (clock.mode = "lead"): MIDI clock, Start and Stop with the notes. A MIDI file gets none."""
+    from device.ports import MidiFileOutput
+
+    if config.clock.mode != "lead":
+        return None
+    if isinstance(midi_out.port, MidiFileOutput):
+        say("clock.mode = lead: no MIDI clock in a MIDI file (notes only)")
+        return None
+    say("leading: MIDI clock (24 per quarter), Start and Stop go out with the notes")
+    return ClockOut(midi_out)
 
 
 def open_port(midi: MidiConfig, bpm: float, clock: Clock, say: Say):

@@ -17,6 +17,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from device.clock_out import ClockOut
 from device.controlstate import Controls, ControlState
 from device.generator import Generator
 from device.midi_out import MidiOut
@@ -52,8 +53,10 @@ class Loop:
         controls: Controls,
         transport: Transport,
         on_step: Callable[[StepReport], None] | None = None,
+        clock_out: ClockOut | None = None,
     ):
         self.generator = generator
+        self.clock_out = clock_out  # lead: MIDI clock out, a pulse on every tick before the step's note
         self.midi_out = midi_out
         self.controls = controls
         self.transport = transport
@@ -83,6 +86,8 @@ class Loop:
             while (steps is None or self.steps_done < steps) and not self._stop.is_set():
                 self.tick(self.transport.next_tick())
         finally:
+            if self.clock_out is not None:
+                self.clock_out.stop()
             self.midi_out.silence()
         return self.steps_done
 
@@ -91,6 +96,8 @@ class Loop:
         if self.running and not tick.running:
             self.midi_out.silence()  # the transport stopped: nothing may go on sounding
         self.running = tick.running
+        if self.clock_out is not None:
+            self.clock_out.tick(tick, self.paused)  # the pulse first: every 6th one is this step's note
         if tick.on_step:
             self._step(tick)
             self.steps_done += 1

@@ -88,6 +88,16 @@ class MidiOut:
                 self._sounding = token
         self._check_connection()  # after the note: listing or opening ports must not delay it
 
+    def send_transport(self, message: mido.Message) -> bool:
+        """Send a clock or transport message (clock, start, stop, continue, songpos) now.
+
+        Never raises for a lost port; returns whether it went out. No port checks here:
+        pulses are frequent, and ``play`` checks the port after each note.
+        """
+        if self._closed:
+            return False
+        return self._send(message)
+
     def silence(self) -> None:
         """End the sounding note and send All Notes Off on the channel. No-op once closed."""
         if self._closed:
