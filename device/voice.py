@@ -3,9 +3,10 @@
 ``open_voice()`` returns a ``VoicePort``: a mido output port, so ``MidiOut`` drives it exactly like a
 synth, on the same step deadlines. It sounds note_on, note_off, All Notes Off (CC 123) and All Sound Off
 (CC 120) on any channel through ``device.synth.Synth``, rendered in the audio callback. Each message is
-stamped with the stream time when it is sent and sounds a constant ``delay`` later (the output latency
-plus two blocks), at its exact frame: the loop's send times become sample-accurate onsets whatever the
-audio block size. The audio library is sounddevice (PortAudio), loaded only by ``open_voice``.
+stamped with the stream time when it is sent and sounds a constant ``delay`` later (the output latency,
+at least LATENCY_SECONDS, plus two blocks: about 51 ms at 48 kHz), at its exact frame: the loop's send
+times become sample-accurate onsets whatever the audio block size. The audio library is sounddevice
+(PortAudio: wheels for Linux, macOS and the Pi; Linux needs libportaudio2), loaded only by ``open_voice``.
 
 ``render_tokens`` renders a melody offline through the same port and synth (``melodybox generate --wav``).
 ``recording_path`` and ``listen_hint`` are for the MIDI file written when nothing can make sound.
