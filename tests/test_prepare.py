@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from device.encoding import NO_EVENT as N
+from device.encoding import NOTE_OFF as OFF
 from tests.test_midi_melody import midi_bytes, steps, track
 from training import prepare
 from training.dataset import LEGACY_PICKLE_WARNING, MelodySet, load_legacy, load_melodies, save_legacy
@@ -210,13 +211,44 @@ def test_prepare_does_not_import_tensorflow(folder, tmp_path):
 ABC_HEAD = "X:1\nT:Test\nM:2/4\nL:1/8\nK:C\n"
 
 
-def abc_tokens(body):
+def abc_result(body, head=ABC_HEAD):
     pytest.importorskip("music21")
     from training.corpus.build import tune_to_midi_bytes
     from training.midi_melody import convert_bytes
 
-    result = convert_bytes(tune_to_midi_bytes(ABC_HEAD + body), "tune.mid", Settings(min_steps=1))
-    return [m.tolist() for m in result.melodies]
+    return convert_bytes(tune_to_midi_bytes(head + body), "tune.mid", Settings(min_steps=1))
+
+
+def abc_tokens(body, head=ABC_HEAD):
+    return [m.tolist() for m in abc_result(body, head).melodies]
+
+
+SIX_EIGHT = "X:1\nT:Test\nM:6/8\nL:1/8\nK:C\n"
+
+
+def test_a_tune_is_written_with_its_time_signature():
+    pytest.importorskip("music21")
+    import io
+
+    import mido
+
+    from training.corpus.build import tune_to_midi_bytes
+
+    midi_file = mido.MidiFile(file=io.BytesIO(tune_to_midi_bytes(SIX_EIGHT + "GAB c2B|A3 G3|\n")))
+    assert [(m.numerator, m.denominator) for m in midi_file.tracks[0] if m.type == "time_signature"] == [(6, 8)]
+
+
+def test_a_pickup_ends_a_silent_first_bar_so_the_melody_starts_on_its_bar_line():
+    result = abc_result("D|GAB c2B|A3 G3|\n", SIX_EIGHT)
+    assert ([m.tolist() for m in result.melodies], result.bar_steps, result.bar_offset) == (
+        [[N] * 10 + [62, N, 67, N, 69, N, 71, N, 72, N, N, N, 71, N, 69, N, N, N, N, N, 67, N, N, N, N, N]],
+        [12], [0])
+
+
+def test_a_bar_cut_short_before_a_repeat_is_filled_with_silence_so_the_repeat_stays_on_the_bar_lines():
+    # the last bar of the repeat has 5 eighths of 6: one eighth of silence (NOTE_OFF, N) before the repeat
+    once = [67, N, 69, N, 71, N, 72, N, N, N, 71, N, 69, N, N, N, N, N, 67, N, N, N, OFF, N]
+    assert abc_tokens("D|:GAB c2B|A3 G2:|c6|\n", SIX_EIGHT) == [[N] * 10 + [62, N] + once + once + [72] + [N] * 11]
 
 
 def test_a_tune_is_written_with_repeats_expanded_and_same_pitch_ties_merged():

@@ -24,7 +24,8 @@ MIN_BAR_STEPS, MAX_BAR_STEPS = 4, 64  # sane bars: 2/8 .. 16/4
 
 def bar_steps_of(numerator: int, denominator: int) -> int | None:
     """Steps per bar of a time signature, or None when it says nothing usable about bars."""
-    steps, rest = divmod(numerator * 4 * STEPS_PER_QUARTER, denominator) if denominator > 0 else (0, 1)
+    power_of_two = denominator > 0 and denominator & (denominator - 1) == 0  # as MIDI writes them
+    steps, rest = divmod(numerator * 4 * STEPS_PER_QUARTER, denominator) if power_of_two else (0, 1)
     if numerator < 2 or rest or not MIN_BAR_STEPS <= steps <= MAX_BAR_STEPS:
         return None
     return steps

@@ -4,9 +4,10 @@
 
 Steps: split every ABC file of O'Neill's Music of Ireland (``oneills1850``) and Ryan's Mammoth
 Collection (``ryansMammoth``) into tunes; parse each tune with music21 (repeats expanded, ties
-merged); write its first part as a one-track MIDI file with mido (480 ticks per beat, 120 bpm)
-into the cache folder; then run the same pipeline as ``melodybox-train prepare`` over that
-folder. Everything is sorted and the settings are fixed, so the arrays are reproducible.
+merged); write its first part as a one-track MIDI file with mido (480 ticks per beat, 120 bpm, its time
+signatures, a pickup at the end of a silent first bar, bars cut short filled with silence) into the cache folder;
+then run the same pipeline as ``melodybox-train prepare`` over that folder. Everything is sorted and the
+settings are fixed, so the arrays are reproducible.
 """
 
 from __future__ import annotations
@@ -20,12 +21,15 @@ import sys
 from fractions import Fraction
 from pathlib import Path
 
+from training.metre import bar_steps_of
+
 COLLECTIONS = ("oneills1850", "ryansMammoth")
 TICKS_PER_BEAT = 480
 HERE = Path(__file__).resolve().parent
 DEFAULT_CACHE = HERE.parent.parent / "build" / "corpus_midi"
 DEFAULT_OUT = HERE / "folk.npz"
 STAMP = "cache.json"
+CACHE_VERSION = 2  # 2: time signatures and pickups in the MIDI files
 
 
 def tune_texts(abc_path: Path) -> list[str]:
@@ -51,7 +55,7 @@ def tune_to_midi_bytes(text: str) -> bytes:
     import io
 
     import mido
-    from music21 import converter, harmony
+    from music21 import converter, harmony, stream
     from music21.exceptions21 import StreamException
     from music21.repeat import ExpanderException
 
@@ -59,25 +63,64 @@ def tune_to_midi_bytes(text: str) -> bytes:
     with contextlib.suppress(ExpanderException, StreamException):  # badly formed repeats or no measures: as written
         score = score.expandRepeats()
     part = score.parts[0] if score.parts else score
+    shifts, signatures = _bar_starts(part, stream.Measure)
     events = []  # (tick, order, message kind, pitch); note_off sorts before note_on at the same tick
     for pitch, start, end in _merged_notes(part, harmony.ChordSymbol):
-        events.append((start, 1, "note_on", pitch))
-        events.append((end, 0, "note_off", pitch))
+        extra = next((e for tick, e in reversed(shifts) if tick <= start), 0)
+        events.append((start + extra, 1, "note_on", pitch))
+        events.append((end + extra, 0, "note_off", pitch))
     if not events:
         raise ValueError("no notes")
+    events += [(tick, -1, "time_signature", (numerator, denominator)) for tick, numerator, denominator in signatures]
     title = str(score.metadata.title if score.metadata and score.metadata.title else "tune")
     track = mido.MidiTrack([mido.MetaMessage("track_name", name=title.encode("latin-1", "replace").decode("latin-1"))])
     track.append(mido.MetaMessage("set_tempo", tempo=mido.bpm2tempo(120)))
     now = 0
-    for tick, _, kind, pitch in sorted(events):
-        velocity = 80 if kind == "note_on" else 0
-        track.append(mido.Message(kind, note=pitch, velocity=velocity, time=tick - now))
+    for tick, _, kind, value in sorted(events):
+        if kind == "time_signature":
+            track.append(mido.MetaMessage(kind, numerator=value[0], denominator=value[1], time=tick - now))
+        else:
+            track.append(mido.Message(kind, note=value, velocity=80 if kind == "note_on" else 0, time=tick - now))
         now = tick
     track.append(mido.MetaMessage("end_of_track", time=0))
     midi_file = mido.MidiFile(type=0, ticks_per_beat=TICKS_PER_BEAT, tracks=[track])
     buffer = io.BytesIO()
     midi_file.save(file=buffer)
     return buffer.getvalue()
+
+
+def _bar_starts(part, measure_class) -> tuple[list[tuple[int, int]], list[tuple[int, int, int]]]:
+    """(shifts, signatures) that put the tune's bars on a regular grid of bar lines in the MIDI file.
+
+    ``shifts``: ``(tick, extra)`` pairs, increasing; a note starting at or after ``tick`` (music21's time)
+    is written ``extra`` ticks later. A pickup is delayed to the end of a silent first bar, and a bar cut
+    short (typically the last bar before a repeat, where players play the pickup again) is filled with
+    silence up to the next bar line, so the bars after it stay on the grid. ``signatures``: a time signature
+    ``(tick, numerator, denominator)`` (in the MIDI file's time) at the first bar and at each change; one that
+    says nothing about bars (music21 gives 1/4 to bars it misreads) is ignored.
+    A part that music21 left without measures keeps its time, with its signatures where they stand.
+    """
+    measures = list(part.getElementsByClass(measure_class))
+    if not measures:
+        found = part.flatten().getElementsByClass("TimeSignature")
+        return [], [(round(Fraction(ts.offset) * TICKS_PER_BEAT), ts.numerator, ts.denominator) for ts in found
+                    if bar_steps_of(ts.numerator, ts.denominator)]
+    extra = round(Fraction(measures[0].paddingLeft) * TICKS_PER_BEAT)
+    shifts: list[tuple[int, int]] = [(0, extra)]
+    signatures: list[tuple[int, int, int]] = []
+    anchor = bar = 0
+    for measure in measures:
+        found = measure.timeSignature
+        start = round(Fraction(measure.offset) * TICKS_PER_BEAT)
+        if found is not None and bar_steps_of(found.numerator, found.denominator) and (
+                not signatures or signatures[-1][1:] != (found.numerator, found.denominator)):
+            line = start + extra - (0 if signatures else shifts[0][1])  # the first bar begins before its pickup
+            signatures.append((line, found.numerator, found.denominator))
+            anchor, bar = line, found.numerator * 4 * TICKS_PER_BEAT // found.denominator
+        elif signatures and (start + extra - anchor) % bar:
+            extra += -(start + extra - anchor) % bar
+            shifts.append((start, extra))
+    return shifts, signatures
 
 
 def _merged_notes(part, chord_symbol) -> list[tuple[int, int, int]]:
@@ -119,7 +162,9 @@ def write_cache(cache: Path, workers: int = 2, fresh: bool = False) -> dict:
 
     stamp_path = cache / STAMP
     if stamp_path.exists() and not fresh:
-        return json.loads(stamp_path.read_text())
+        stamp = json.loads(stamp_path.read_text())
+        if stamp.get("cache_version") == CACHE_VERSION:
+            return stamp
     corpus_root = Path(manager.__file__).parent
     jobs = list_jobs(corpus_root)
     for collection in COLLECTIONS:
@@ -134,8 +179,8 @@ def write_cache(cache: Path, workers: int = 2, fresh: bool = False) -> dict:
                 failures[name] = error
             else:
                 (cache / name).write_bytes(data)
-    stamp = {"music21": music21.__version__, "tunes": len(jobs), "written": len(jobs) - len(failures),
-             "failures": failures}
+    stamp = {"cache_version": CACHE_VERSION, "music21": music21.__version__, "tunes": len(jobs),
+             "written": len(jobs) - len(failures), "failures": failures}
     stamp_path.write_text(json.dumps(stamp, indent=1, sort_keys=True))
     return stamp
 
@@ -150,11 +195,13 @@ def build(cache: Path, out: Path, workers: int = 2, fresh: bool = False) -> dict
     settings = Settings()
     files = prepare.find_inputs([cache])
     results = prepare.convert_all(files, settings, workers)
-    melodies, sources = [], []
+    melodies, sources, bar_steps, bar_offset = [], [], [], []
     for result in results:
         name = Path(result.file).relative_to(cache).as_posix()
         melodies += result.melodies
         sources += [name] * len(result.melodies)
+        bar_steps += result.bar_steps
+        bar_offset += result.bar_offset
     summary = prepare.summarize(results)
     metadata = {
         "settings": prepare.settings_dict(settings),
@@ -164,7 +211,7 @@ def build(cache: Path, out: Path, workers: int = 2, fresh: bool = False) -> dict
         "tunes_written": stamp["written"],
     }
     out.parent.mkdir(parents=True, exist_ok=True)
-    save_melodies(out, MelodySet(melodies, sources, metadata))
+    save_melodies(out, MelodySet(melodies, sources, metadata, bar_steps, bar_offset))
     return {**summary, "tunes": stamp["tunes"], "tunes_written": stamp["written"], "out": str(out)}
 
 
