@@ -2,7 +2,7 @@
 
     melodybox run        play live (GPIO knob/button on a Pi, the keyboard on a desktop)
     melodybox generate   write a melody to a MIDI file (and a piano-roll PNG), no clock
-    melodybox ports      list MIDI output ports
+    melodybox ports      list MIDI output and input ports
     melodybox doctor     check this machine: runtime, model, GPIO, SPI, MIDI, groups
     melodybox bench      benchmarks (device/bench.py)
 
@@ -17,7 +17,7 @@ import dataclasses
 import importlib.util
 import sys
 
-from device.config import DEFAULT_MIDI_FILE, DEFAULT_VIRTUAL, Config, ConfigError, check, load_config
+from device.config import CLOCK_MODES, DEFAULT_MIDI_FILE, DEFAULT_VIRTUAL, Config, ConfigError, check, load_config
 from device.contract import ContractError
 from device.encoding import STEPS_PER_QUARTER
 from device.generator import PrimerError
@@ -64,6 +64,13 @@ def build_parser() -> argparse.ArgumentParser:
     out.add_argument("--virtual", metavar="NAME", help="open a virtual MIDI output called NAME for other programs")
     out.add_argument("--midi-file", metavar="FILE", help="write what plays to a MIDI file")
     run.add_argument("--channel", type=int, metavar="1-16", help="MIDI channel (default 1)")
+    listen = run.add_mutually_exclusive_group()
+    listen.add_argument("--input", metavar="NAME", help="listen to the MIDI input whose name contains NAME "
+                        "(a drum machine's or DAW's clock, a keyboard)")
+    listen.add_argument("--virtual-input", metavar="NAME", help="open a virtual MIDI input called NAME for other "
+                        "programs to play into")
+    run.add_argument("--clock", choices=CLOCK_MODES, help="internal: the box's own tempo (default); lead: also send "
+                     "MIDI clock, Start and Stop; follow: step on the MIDI clock arriving at the input")
     run.add_argument("--steps", type=int, metavar="N", help="stop after N 16th notes (default: run until stopped)")
     run.add_argument("--sim", action="store_true", help="keyboard controls instead of GPIO, even on a Pi")
 
@@ -78,8 +85,9 @@ def build_parser() -> argparse.ArgumentParser:
     generate.add_argument("--wav", metavar="OUT.wav", help="also render the melody as audio with the built-in "
                           "voice (16-bit mono WAV, 48 kHz)")
 
-    commands.add_parser("ports", help="list MIDI output ports", description="List the MIDI outputs "
-                        "this machine has (mido's backend; ALSA on a Pi, JACK with MIDO_BACKEND=...UNIX_JACK).")
+    commands.add_parser("ports", help="list MIDI output and input ports", description="List the MIDI outputs "
+                        "and inputs this machine has (mido's backend; ALSA on a Pi, JACK with "
+                        "MIDO_BACKEND=...UNIX_JACK).")
 
     doctor = commands.add_parser(
         "doctor", help="check this machine and say how to fix what is missing",
@@ -103,6 +111,8 @@ def config_from_args(args: argparse.Namespace) -> Config:
                                    midi_file=args.midi_file or "")
     if getattr(args, "channel", None) is not None:
         midi = dataclasses.replace(midi, channel=args.channel)
+    if getattr(args, "input", None) or getattr(args, "virtual_input", None):
+        midi = dataclasses.replace(midi, input=args.input or "", virtual_input=args.virtual_input or "")
     if args.model:
         model = dataclasses.replace(model, path=args.model)
     if getattr(args, "temperature", None) is not None:
@@ -111,7 +121,11 @@ def config_from_args(args: argparse.Namespace) -> Config:
     primer = config.primer
     if getattr(args, "primer", None):
         primer = dataclasses.replace(primer, tokens=(), midi_file=args.primer)
-    changed = dataclasses.replace(config, midi=midi, model=model, temperature=temperature, tempo=tempo, primer=primer)
+    clock = config.clock
+    if getattr(args, "clock", None):
+        clock = dataclasses.replace(clock, mode=args.clock)
+    changed = dataclasses.replace(config, midi=midi, model=model, temperature=temperature, tempo=tempo, primer=primer,
+                                  clock=clock)
     return check(changed, "command line")
 
 
@@ -148,11 +162,11 @@ def cmd_generate(args: argparse.Namespace) -> int:
 def cmd_ports(args: argparse.Namespace) -> int:
     import mido
 
-    from device.ports import list_output_names
+    from device.ports import list_input_names, list_output_names
 
     backend = mido.backend.name
     try:
-        names = list_output_names()
+        names, inputs = list_output_names(), list_input_names()
     except PortError as error:
         print(f"no MIDI outputs: {error} (backend {backend})")
         print("on a Pi: plug in a USB-MIDI device and check `aconnect -l`; on a desktop without ALSA, start JACK "
@@ -162,6 +176,9 @@ def cmd_ports(args: argparse.Namespace) -> int:
         print(f"no MIDI outputs (backend {backend}): plug in a USB-MIDI synth or interface")
     for name in names:
         print(name)
+    print("inputs:" if inputs else f"no MIDI inputs (backend {backend})")
+    for name in inputs:
+        print(f"  {name}")
     return 0
 
 

@@ -93,6 +93,22 @@ def check_midi() -> list[Check]:
                   "(README: For makers); `aconnect -l` lists what ALSA sees")]
 
 
+def check_input(config: Config, names: list[str] | None = None) -> Check | None:
+    """The configured MIDI input (midi.input) is listed; None if none is configured. ``names``: the inputs listed."""
+    from device.ports import PortError, find_name, list_input_names
+
+    fragment = config.midi.input
+    if not fragment:
+        return None
+    try:
+        name = find_name(fragment, list_input_names() if names is None else names, "input")
+    except PortError as error:
+        return Check("MIDI input", "missing", str(error),
+                     "plug in the drum machine or USB-MIDI interface (or start the DAW), then `melodybox ports`; "
+                     "or use --virtual-input NAME and connect to it")
+    return Check("MIDI input", "ok", f"{name!r} (clock.mode = {config.clock.mode})")
+
+
 def check_gpio(needed: bool) -> Check:
     from gpiozero.exc import BadPinFactory
 
@@ -132,6 +148,7 @@ def checks(config: Config, on_pi: bool) -> list[Check]:
     found = [Check("Python", "ok", sys.version.split()[0]), check_runtime(),
              check_model(config.model.path, config.model.runtime)]
     found += check_midi()
+    found += [c for c in [check_input(config)] if c is not None]
     if config.controls.kind != "none":
         found.append(check_gpio(needed=on_pi))
     if config.controls.kind == "mcp3008":

@@ -1,10 +1,14 @@
-"""device.midi_in: stamping, sorting, bounded queues, channel filter and hot-plug, with a fake clock and port."""
+"""device.midi_in: stamping, sorting, bounded queues, channel filter and hot-plug (fake clock and port); the input
+and clock settings in the config, the run flags and doctor."""
 
 import mido
 import pytest
 from mido.ports import BaseInput
 
+from device.cli import build_parser, config_from_args
 from device.clock import FakeClock
+from device.config import ConfigError, from_dict
+from device.doctor import check_input
 from device.midi_in import InputEvent, MidiIn
 
 
@@ -135,3 +139,35 @@ def test_close_detaches_the_callback_and_closes_the_port():
     midi_in.close()
     midi_in.close()
     assert port.closed and port.callback is None and not midi_in.connected
+
+
+def test_doctor_finds_the_configured_input():
+    config = from_dict({"midi": {"input": "tr-8"}, "clock": {"mode": "follow"}})
+    check = check_input(config, names=["Midi Through:0", "TR-8S:TR-8S MIDI 1 20:0"])
+    assert (check.status, check.detail) == ("ok", "'TR-8S:TR-8S MIDI 1 20:0' (clock.mode = follow)")
+
+
+def test_doctor_says_a_configured_input_is_missing_and_how_to_fix_it():
+    check = check_input(from_dict({"midi": {"input": "tr-8"}}), names=["Midi Through:0"])
+    assert check.status == "missing" and "no MIDI input matches 'tr-8'" in check.detail and "plug in" in check.fix
+
+
+def test_doctor_checks_no_input_when_none_is_configured():
+    assert check_input(from_dict({}), names=[]) is None
+
+
+def test_run_flags_set_the_input_and_the_clock():
+    args = build_parser().parse_args(["run", "--input", "TR-8", "--clock", "follow"])
+    config = config_from_args(args)
+    assert (config.midi.input, config.midi.virtual_input, config.clock.mode) == ("TR-8", "", "follow")
+
+
+def test_input_channel_0_is_omni_and_17_is_refused():
+    assert from_dict({"midi": {"input_channel": 0}}).midi.input_channel == 0
+    with pytest.raises(ConfigError, match=r"midi.input_channel = 17: must be 1..16, or 0 for omni"):
+        from_dict({"midi": {"input_channel": 17}}, source="box.toml")
+
+
+def test_an_unknown_clock_mode_is_refused_naming_the_key():
+    with pytest.raises(ConfigError, match=r"box.toml: clock.mode = 'link': must be one of 'internal', 'lead', "):
+        from_dict({"clock": {"mode": "link"}}, source="box.toml")
