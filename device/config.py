@@ -15,6 +15,11 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
+from device import controlstate as neutral
+from device.dejavu import LOOP_BARS
+from device.features import DEFAULT_BAR_STEPS, MAX_BAR_STEPS
+from device.scales import ScaleError, parse_scale
+
 CONTROL_KINDS = ("mcp3008", "encoder", "none")
 DEFAULT_VIRTUAL = "Melody Box"  # the virtual output opened when no MIDI device is plugged in
 DEFAULT_VIRTUAL_INPUT = "Melody Box In"  # the virtual input opened to follow a clock when no input is configured
@@ -102,6 +107,28 @@ class ControlsConfig:
 
 
 @dataclass(frozen=True)
+class MusicConfig:
+    """The musical controls at start (controls may change them while playing); the defaults are "off".
+    See the README's "Controls" and device/sampling.py, device/generator.py."""
+
+    scale: str = neutral.DEFAULT_SCALE  # "chromatic" (no lock) or ROOT:NAME, e.g. "C:major", "F#:dorian"
+    strictness: float = neutral.DEFAULT_STRICTNESS  # 0 free .. 1 only in-scale pitches
+    deja_vu: float = neutral.DEFAULT_DEJA_VU  # 0 always new .. 1 the loop repeats exactly
+    loop_bars: int = neutral.DEFAULT_LOOP_BARS  # 1, 2, 4 or 8
+    density: float = neutral.DEFAULT_DENSITY  # 0 sparse .. 0.5 as the model says .. 1 busy
+    register_centre: int = neutral.DEFAULT_REGISTER_CENTRE  # MIDI pitch
+    register_width: int = neutral.DEFAULT_REGISTER_WIDTH  # semitones, lowest to highest pitch (128: all)
+    bar_steps: int = DEFAULT_BAR_STEPS  # 16th steps per bar: 16 for 4/4, 12 for 3/4
+
+    def control_values(self) -> dict[str, Any]:
+        """These values as ControlState fields: ``dataclasses.replace(state, **music.control_values())``."""
+        root, name = parse_scale(self.scale)
+        return {"scale": name, "scale_root": root, "strictness": self.strictness, "deja_vu": self.deja_vu,
+                "loop_bars": self.loop_bars, "density": self.density, "register_centre": self.register_centre,
+                "register_width": self.register_width}
+
+
+@dataclass(frozen=True)
 class Config:
     midi: MidiConfig = field(default_factory=MidiConfig)
     tempo: TempoConfig = field(default_factory=TempoConfig)
@@ -110,6 +137,7 @@ class Config:
     primer: PrimerConfig = field(default_factory=PrimerConfig)
     temperature: TemperatureConfig = field(default_factory=TemperatureConfig)
     controls: ControlsConfig = field(default_factory=ControlsConfig)
+    music: MusicConfig = field(default_factory=MusicConfig)
 
 
 SECTIONS = {f.name: f.default_factory for f in fields(Config)}
@@ -209,6 +237,7 @@ def check(config: Config, source: str = "config") -> Config:
         if not ok:
             raise ConfigError(f"{source}: {key} = {value!r}: {message}")
     _check_pins(c, source)
+    _check_music(config.music, source)
     return config
 
 
@@ -225,3 +254,23 @@ def _check_pins(c: ControlsConfig, source: str) -> None:
         if pin in seen:
             raise ConfigError(f"{source}: {key} = {pin}: GPIO{pin} is already used by {seen[pin]}")
         seen[pin] = key
+
+
+def _check_music(music: MusicConfig, source: str) -> None:
+    """The musical controls' ranges (see MusicConfig)."""
+    try:
+        parse_scale(music.scale)
+    except ScaleError as error:
+        raise ConfigError(f"{source}: music.scale = {music.scale!r}: {str(error).partition(': ')[2]}") from None
+    rules = [
+        ("strictness", 0 <= music.strictness <= 1, "must be 0..1"),
+        ("deja_vu", 0 <= music.deja_vu <= 1, "must be 0..1"),
+        ("loop_bars", music.loop_bars in LOOP_BARS, f"must be one of {', '.join(map(str, LOOP_BARS))}"),
+        ("density", 0 <= music.density <= 1, "must be 0..1"),
+        ("register_centre", 0 <= music.register_centre <= 127, "must be a MIDI pitch 0..127"),
+        ("register_width", 0 <= music.register_width <= 128, "must be 0..128 semitones"),
+        ("bar_steps", 1 <= music.bar_steps <= MAX_BAR_STEPS, f"must be 1..{MAX_BAR_STEPS} steps"),
+    ]
+    for key, ok, message in rules:
+        if not ok:
+            raise ConfigError(f"{source}: music.{key} = {getattr(music, key)!r}: {message}")
