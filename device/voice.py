@@ -44,8 +44,10 @@ ALL_NOTES_OFF, ALL_SOUND_OFF = 123, 120  # MIDI CC numbers
 SOUNDFONT = "/usr/share/sounds/sf2/FluidR3_GM.sf2"  # Debian's fluid-soundfont-gm
 
 
-class VoiceUnavailable(RuntimeError):
-    """Nothing here can make sound: no audio library, no PortAudio, or no output device. ``reason`` says which."""
+class VoiceUnavailable(OSError):
+    """Nothing here can make sound: no audio library, no PortAudio, or no output device. ``reason`` says which.
+
+    An OSError, like a MIDI port's errors, so ``open_voice`` can be MidiOut's ``reopen``."""
 
     def __init__(self, reason: str):
         super().__init__(reason)

@@ -346,6 +346,21 @@ def test_open_voice_without_the_audio_library_says_how_to_install_it(monkeypatch
         open_voice()
 
 
+def test_open_voice_can_be_midi_outs_reopen_a_failed_reopen_is_counted_not_raised():
+    clock = FakeClock()
+    stream = FakeStream()
+    stream.port = port = VoicePort(sleep=stream.sleep)
+    port.attach(stream, delay=0.0)
+    midi_out = MidiOut(port, clock=clock, alive=port.alive, retry_seconds=1.0,
+                       reopen=lambda: open_voice(device="no-such-device"))
+    stream.active = False
+    clock.advance(1.0)
+    midi_out.play(60)  # finds the port dead
+    clock.advance(1.0)
+    midi_out.play(NOTE_OFF)  # tries to reopen: no such device
+    assert (midi_out.connected, midi_out.losses, midi_out.failed_reopens) == (False, 1, 1)
+
+
 def test_open_voice_with_an_unknown_device_names_the_problem():
     pytest.importorskip("sounddevice", exc_type=ImportError)
     with pytest.raises(VoiceUnavailable, match="^no audio output device 'no-such-device' \\(PortAudio: "):
