@@ -120,7 +120,8 @@ def open_generator(config: Config, seed: int | None):
     from device.generator import primer_from_midi
     from device.model import StepModel
 
-    model = StepModel(config.model.path, runtime=config.model.runtime or None, num_threads=config.model.num_threads)
+    model = StepModel(config.model.path, runtime=config.model.runtime or None, num_threads=config.model.num_threads,
+                      bar_steps=config.music.bar_steps)
     try:
         primer = list(config.primer.tokens)
         if config.primer.midi_file:

@@ -43,6 +43,31 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--bpm", type=float, help="tempo in quarter notes per minute (default 120)")
 
 
+def register_text(text: str) -> tuple[int, int]:
+    """``"72:12"`` -> (72, 12): the register's centre pitch and width in semitones."""
+    centre, colon, width = text.partition(":")
+    try:
+        return int(centre), int(width)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not CENTRE:WIDTH, e.g. 72:12") from None
+
+
+def add_music_arguments(parser: argparse.ArgumentParser) -> None:
+    """The musical controls as flags (they override the config's [music] section; see the README's Controls)."""
+    parser.add_argument("--scale", metavar="ROOT:NAME", help="scale lock, e.g. C:major, A:minor_pentatonic, "
+                        "F#:dorian; chromatic = off (default)")
+    parser.add_argument("--strictness", type=float, metavar="0-1", help="scale lock: 0 free .. 1 only in-scale "
+                        "pitches (default 1)")
+    parser.add_argument("--deja-vu", type=float, metavar="0-1", help="0 always new (default) .. 1 repeat the "
+                        "loop of the last --loop-bars bars exactly")
+    parser.add_argument("--loop-bars", type=int, metavar="N", help="deja-vu loop length: 1, 2, 4 or 8 bars "
+                        "(default 2)")
+    parser.add_argument("--density", type=float, metavar="0-1", help="0 sparse .. 0.5 as the model says "
+                        "(default) .. 1 a new note on every step")
+    parser.add_argument("--register", type=register_text, metavar="CENTRE:WIDTH", help="keep pitches within "
+                        "WIDTH semitones around the MIDI pitch CENTRE, e.g. 72:12 (default: all)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="melodybox",
@@ -84,6 +109,7 @@ def build_parser() -> argparse.ArgumentParser:
     generate.add_argument("--png", metavar="ROLL.png", help="also draw a piano roll")
     generate.add_argument("--wav", metavar="OUT.wav", help="also render the melody as audio with the built-in "
                           "voice (16-bit mono WAV, 48 kHz)")
+    add_music_arguments(generate)
 
     commands.add_parser("ports", help="list MIDI output and input ports", description="List the MIDI outputs "
                         "and inputs this machine has (mido's backend; ALSA on a Pi, JACK with "
@@ -125,8 +151,16 @@ def config_from_args(args: argparse.Namespace) -> Config:
     if getattr(args, "clock", None):
         clock = dataclasses.replace(clock, mode=args.clock)
     changed = dataclasses.replace(config, midi=midi, model=model, temperature=temperature, tempo=tempo, primer=primer,
-                                  clock=clock)
+                                  clock=clock, music=music_from_args(config.music, args))
     return check(changed, "command line")
+
+
+def music_from_args(music, args: argparse.Namespace):
+    """The config's [music] section with the musical flags given on the command line applied."""
+    flags = {key: getattr(args, key, None) for key in ("scale", "strictness", "deja_vu", "loop_bars", "density")}
+    if getattr(args, "register", None) is not None:
+        flags["register_centre"], flags["register_width"] = args.register
+    return dataclasses.replace(music, **{key: value for key, value in flags.items() if value is not None})
 
 
 def cmd_generate(args: argparse.Namespace) -> int:
@@ -140,7 +174,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
         raise ConfigError(f"--bars {args.bars}: must be at least 1")
     model, generator = open_generator(config, args.seed)
     with model:
-        controls = ControlState(temperature=config.temperature.initial)
+        controls = ControlState(temperature=config.temperature.initial, **config.music.control_values())
         tokens = [generator.next_token(controls) for _ in range(args.bars * 4 * STEPS_PER_QUARTER)]
     midi = config.midi
     write_midi(tokens, args.output, bpm=config.tempo.bpm, velocity=midi.velocity, channel=midi.channel - 1)
