@@ -93,14 +93,16 @@ def test_a_worker_that_never_answers_costs_one_timeout_and_the_rest_is_converted
 
 def test_summary_counts_files_by_reason_melodies_steps_pitches_and_token_shares():
     results = [
-        FileResult("a", "kept", [np.array([60, N, 128, 64], np.int16), np.array([70, N], np.int16)]),
+        FileResult("a", "kept", [np.array([60, N, 128, 64], np.int16), np.array([70, N], np.int16)], [12, 16], [0, 4]),
+        FileResult("e", "kept", [np.array([72], np.int16)], [12], [0]),
         FileResult("b", "skipped", reason="corrupt"),
         FileResult("c", "skipped", reason="corrupt"),
         FileResult("d", "skipped", reason="not_midi"),
     ]
     assert prepare.summarize(results) == {
-        "files": 4, "kept": 1, "skipped": {"not_midi": 1, "corrupt": 2}, "melodies": 2, "steps": 6,
-        "pitch_range": [60, 70], "shares": {"note_on": 0.5, "note_off": 0.1667, "no_event": 0.3333},
+        "files": 5, "kept": 2, "skipped": {"not_midi": 1, "corrupt": 2}, "melodies": 3, "steps": 7,
+        "pitch_range": [60, 72], "shares": {"note_on": 0.5714, "note_off": 0.1429, "no_event": 0.2857},
+        "bar_steps": {"12": 2, "16": 1}, "off_bar_line": 1,
     }
 
 
@@ -122,6 +124,7 @@ def test_cli_writes_melodies_a_report_line_per_file_and_a_summary(folder, tmp_pa
         "files     6: kept 3, skipped 3 (not_midi 2, corrupt 1)",
         "melodies  3, steps 64, pitch range 55..72",
         "tokens    note-on 25.0%, NOTE_OFF 0.0%, NO_EVENT 75.0%",
+        "bars      16 steps 3 (melodies); 0 start off a bar line",
         f"wrote 3 melodies (64 steps) to {out}",
     ]
     prepared = load_melodies(out)
@@ -194,6 +197,7 @@ def test_legacy_import_summary_counts_the_file_and_the_melodies_it_gave(tmp_path
         "files     1: kept 1, skipped 0 (none)",
         "melodies  2, steps 36, pitch range 60..64",
         "tokens    note-on 5.6%, NOTE_OFF 0.0%, NO_EVENT 94.4%",
+        "bars      16 steps 2 (melodies); 0 start off a bar line",
         f"wrote 2 melodies (36 steps) to {tmp_path / 'out.npz'}",
     ]
 

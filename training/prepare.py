@@ -153,13 +153,15 @@ def _store(batch: list[int], batch_results: list[FileResult], results: list, bar
 
 
 def summarize(results: list[FileResult]) -> dict:
-    """Counts over the results: files kept/skipped by reason, melodies, steps, pitch range, token shares."""
+    """Counts over the results: files kept/skipped by reason, melodies, steps, pitch range, token shares, and
+    melodies by steps per bar (most first) and by whether they start on a bar line."""
     skipped = Counter(r.reason for r in results if r.status == "skipped")
     melodies = [m for r in results for m in r.melodies]
     tokens = np.concatenate(melodies) if melodies else np.zeros(0, dtype=np.int16)
     counts = np.bincount(tokens, minlength=encoding.VOCAB_SIZE) if len(tokens) else np.zeros(encoding.VOCAB_SIZE)
     pitches = np.flatnonzero(counts[: encoding.NUM_PITCHES])
     total = max(int(len(tokens)), 1)
+    bars = Counter(b for r in results for b in r.bar_steps)
     return {
         "files": len(results),
         "kept": sum(r.status == "kept" for r in results),
@@ -172,6 +174,8 @@ def summarize(results: list[FileResult]) -> dict:
             "note_off": round(float(counts[encoding.NOTE_OFF]) / total, 4),
             "no_event": round(float(counts[encoding.NO_EVENT]) / total, 4),
         },
+        "bar_steps": {str(steps): count for steps, count in sorted(bars.items(), key=lambda item: (-item[1], item[0]))},
+        "off_bar_line": sum(offset != 0 for r in results for offset in r.bar_offset),
     }
 
 
@@ -187,6 +191,8 @@ def format_summary(summary: dict) -> str:
         f"melodies  {summary['melodies']}, steps {summary['steps']}, pitch range {pitch}",
         f"tokens    note-on {shares['note_on']:.1%}, NOTE_OFF {shares['note_off']:.1%}, "
         f"NO_EVENT {shares['no_event']:.1%}",
+        "bars      " + (", ".join(f"{steps} steps {count}" for steps, count in summary["bar_steps"].items()) or "-")
+        + f" (melodies); {summary['off_bar_line']} start off a bar line",
     ])
 
 
