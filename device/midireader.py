@@ -165,8 +165,7 @@ class LiveReader:
     """
 
     def __init__(self) -> None:
-        self._pairer = NotePairer()
-        self._latest = 0  # the latest snapped position fed (steps)
+        self.clear()
 
     def feed(self, position: float, message) -> None:
         """One message at ``position`` (steps); anything but note-on/note-off is ignored."""
@@ -182,7 +181,8 @@ class LiveReader:
 
     def clear(self) -> None:
         """Forget every note (a new call starts)."""
-        self.__init__()
+        self._pairer = NotePairer()
+        self._latest = 0  # the latest snapped position fed (steps)
 
     @property
     def sounding(self) -> bool:
