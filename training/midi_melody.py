@@ -6,8 +6,9 @@ note ends, skyline); tempo changes do not move the grid. Bars come from the time
 instrument name says melody/vocal/voice/lead/solo/tune; otherwise, leaving out parts named for pedals and
 ornaments (pedal, trill, ornament), the part with the highest mean pitch among those that look like a
 melody line (enough notes, at least 5 distinct pitches, a typical note density). That line is reduced to
-one note at a time, split at long silences, cut on bar lines into bounded pieces that start on a bar line
-(a pickup keeps its silence back to the bar line), and encoded with ``device.encoding.notes_to_tokens``.
+one note at a time, split at long silences, cut on bar lines (and where the metre changes) into bounded
+pieces that start on a bar line (a pickup keeps its silence back to the bar line), and encoded with
+``device.encoding.notes_to_tokens``.
 
 Every file gives a ``FileResult``: kept with melodies, or skipped with one reason of
 ``REASONS``. Work per file is bounded in bytes, steps and seconds; nothing raises.
@@ -41,7 +42,7 @@ MIN_DISTINCT_PITCHES = 5  # fewer is a drone, an ostinato or a trill, not the tu
 DENSITY_SHARE = 1 / 8  # a part with under this share of the densest part's onset rate is sparse decoration
 MAX_ONSET_RATE = 0.9  # onsets on more steps than this (its whole length through) is a trill or tremolo
 KEEP_EVENTS = ("track_name", "instrument_name", "channel_prefix", "time_signature")
-# What mido raises on damaged files (see NOTES-midi.md).
+# What mido raises on damaged files (seen on public collections of broken MIDI files).
 PARSE_ERRORS = (OSError, EOFError, KeySignatureError, ValueError, IndexError, KeyError, struct.error)
 
 
@@ -50,7 +51,7 @@ class Settings:
     """How melodies are cut out of files. Steps are 16th notes."""
 
     min_steps: int = 16  # melodies (and pieces) shorter than this are dropped
-    max_steps: int = 512  # longer melodies are cut into pieces of at most this many steps
+    max_steps: int = 512  # longer melodies are cut on bar lines into pieces of at most this many steps
     split_silence: int = 32  # a silence of at least this many steps splits a melody (2 bars of 4/4)
     all_voices: bool = False  # every non-drum part becomes melodies, not only the melody line
     min_part_notes: int = 8  # a part needs this many notes to be chosen by mean pitch
