@@ -205,8 +205,10 @@ def open_port(midi: MidiConfig, bpm: float, clock: Clock, say: Say):
 
 
 def _choose_port(bpm: float, clock: Clock, say: Say):
-    """No output configured: a real device if one is plugged in, else a virtual port, else a file."""
+    """No output configured: a plugged-in MIDI device, else the built-in voice on the sound card,
+    else a virtual MIDI port, else a new MIDI file (never overwriting an older one)."""
     from device import ports
+    from device.voice import VoiceUnavailable, listen_hint, open_voice, recording_path
 
     try:
         names = ports.list_output_names()
@@ -218,11 +220,20 @@ def _choose_port(bpm: float, clock: Clock, say: Say):
         name = devices[0]
         say(f"playing to MIDI output {name!r} (the first one found; choose with --port)")
         return ports.open_output(name), (lambda: ports.open_output(name)), (lambda: ports.output_present(name))
+    try:
+        voice = open_voice()
+        say("no MIDI device found: playing through the built-in voice on the sound card "
+            "(--virtual NAME gives other programs a MIDI port instead)")
+        return voice, open_voice, voice.alive
+    except VoiceUnavailable as error:
+        no_sound = error.reason
     if ports.virtual_ports_supported():
-        say(f"no MIDI device found: playing to a new virtual MIDI output {DEFAULT_VIRTUAL!r}; connect a synth to it")
+        say(f"no MIDI device and no sound ({no_sound}): playing to a new virtual MIDI output {DEFAULT_VIRTUAL!r}; "
+            "connect a synth to it")
         return ports.open_virtual(DEFAULT_VIRTUAL), None, None
-    say(f"no MIDI ports here ({why}): writing what plays to {DEFAULT_MIDI_FILE}")
-    return ports.MidiFileOutput(DEFAULT_MIDI_FILE, bpm, clock), None, None
+    path = recording_path(".")
+    say(f"no MIDI ports here ({why}) and no sound ({no_sound}): writing what plays to {path}; {listen_hint(path)}")
+    return ports.MidiFileOutput(str(path), bpm, clock), None, None
 
 
 def gpio_pin_factory():

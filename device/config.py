@@ -23,7 +23,7 @@ from device.scales import ScaleError, parse_scale
 CONTROL_KINDS = ("mcp3008", "encoder", "none")
 DEFAULT_VIRTUAL = "Melody Box"  # the virtual output opened when no MIDI device is plugged in
 DEFAULT_VIRTUAL_INPUT = "Melody Box In"  # the virtual input opened to follow a clock when no input is configured
-DEFAULT_MIDI_FILE = "melodybox-out.mid"  # where the notes go when there are no MIDI ports at all
+DEFAULT_MIDI_FILE = "melodybox-YYYYmmdd-HHMMSS.mid"  # the name pattern when there is no port and no sound
 RUNTIME_NAMES = ("", "ai-edge-litert", "tflite-runtime")
 
 

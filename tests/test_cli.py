@@ -89,12 +89,16 @@ def test_headless_run_writes_the_seeded_melody_to_a_midi_file(tmp_path):
     assert sounding_notes(mido.MidiFile(out)) == set()
 
 
-def test_without_ports_or_virtual_ports_the_box_says_it_writes_a_file(tmp_path):
-    result = melodybox("run", "--model", MODEL, "--steps", "8", "--bpm", "400", cwd=tmp_path, env=NO_MIDI_ENV)
-    assert result.returncode == 0, result.stderr
-    assert "no MIDI ports here" in result.stderr and "writing what plays to melodybox-out.mid" in result.stderr
-    assert "no GPIO on this machine" in result.stderr
-    assert mido.MidiFile(tmp_path / "melodybox-out.mid").length > 0
+def test_without_ports_or_sound_the_box_writes_a_new_file_each_run_and_says_how_to_listen(tmp_path):
+    for _ in range(2):
+        result = melodybox("run", "--model", MODEL, "--steps", "8", "--bpm", "400", cwd=tmp_path, env=NO_MIDI_ENV)
+        assert result.returncode == 0, result.stderr
+        assert "no MIDI ports here" in result.stderr and "no sound" in result.stderr
+        assert "fluidsynth" in result.stderr
+        assert "no GPIO on this machine" in result.stderr
+    recordings = sorted(tmp_path.glob("melodybox-*.mid"))
+    assert len(recordings) == 2  # the second run did not overwrite the first
+    assert all(mido.MidiFile(path).length > 0 for path in recordings)
 
 
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
