@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 
+from device import encoding
 from device.controlstate import ControlState
 from device.encoding import NO_EVENT, NOTE_OFF, START_TOKEN
 from device.generator import Generator
@@ -95,3 +96,124 @@ def test_reset_does_not_rewind_the_random_stream(model):
 def test_primer_tokens_are_checked(model):
     with pytest.raises(ValueError, match="token 200 is outside the vocabulary"):
         Generator(model, Sampler(), primer=[60, 200])
+
+
+# --- the musical controls with the shipped model ------------------------------------------------
+
+BAR = 16
+OUT_OF_C_MAJOR_PRIMER = [61, NO_EVENT, 63, NO_EVENT, 66, NO_EVENT, 68, 70, NO_EVENT, 73, NOTE_OFF, NO_EVENT]
+
+
+def play(model, controls, seed, steps, primer=PRIMER):
+    generator = Generator(model, Sampler(seed=seed, pitch_range=model.contract.pitch_range), primer)
+    return [generator.next_token(controls) for _ in range(steps)]
+
+
+def repetition_rate(tokens, period):
+    """The share of steps after the first period whose token is the one a period before."""
+    return sum(tokens[i] == tokens[i - period] for i in range(period, len(tokens))) / (len(tokens) - period)
+
+
+def notes_per_bar(tokens):
+    return len(encoding.tokens_to_notes(tokens)) / (len(tokens) / BAR)
+
+
+@pytest.mark.parametrize("primer", [PRIMER, OUT_OF_C_MAJOR_PRIMER], ids=["primer", "out-of-scale primer"])
+def test_a_hard_scale_lock_plays_only_scale_notes_over_seeds_and_temperatures(model, primer):
+    c_major = {0, 2, 4, 5, 7, 9, 11}
+    pitches = []
+    for seed, temperature in enumerate([0.0, 0.5, 1.0, 1.0, 2.0, 3.0]):
+        tokens = play(model, ControlState(temperature, scale="major", strictness=1.0), seed, 96, primer)
+        pitches += [t for t in tokens if encoding.is_note_on(t)]
+    assert len(pitches) > 100
+    assert {p % 12 for p in pitches} <= c_major
+
+
+def test_a_hard_scale_lock_does_not_turn_notes_into_rests(model):
+    free = sum(notes_per_bar(play(model, ControlState(1.0), seed, 128, OUT_OF_C_MAJOR_PRIMER)) for seed in range(4))
+    locked = sum(notes_per_bar(play(model, ControlState(1.0, scale="major", strictness=1.0), seed, 128,
+                                    OUT_OF_C_MAJOR_PRIMER)) for seed in range(4))
+    assert locked == pytest.approx(free, rel=0.25)
+
+
+def test_deja_vu_zero_is_the_plain_model_and_sampler_draw_for_draw(model, reference):
+    for seed in (3, 4):
+        generator = Generator(model, Sampler(seed=seed, pitch_range=model.contract.pitch_range), PRIMER)
+        tokens = [generator.next_token(ControlState(1.2, deja_vu=0.0, loop_bars=1)) for _ in range(80)]
+        plain = Sampler(seed=seed, pitch_range=reference.contract.pitch_range)
+        reference.reset()
+        for token in [START_TOKEN, *PRIMER]:
+            logits = reference.step(token)
+        expected = []
+        for _ in range(80):
+            expected.append(plain.sample(logits, ControlState(1.2)))
+            logits = reference.step(expected[-1])
+        assert tokens == expected
+        assert generator.sampler.rng.bit_generator.state == plain.rng.bit_generator.state
+
+
+@pytest.mark.parametrize("loop_bars", [1, 2, 4])
+def test_deja_vu_one_repeats_the_loop_exactly_after_the_first_loop(model, loop_bars):
+    period = loop_bars * BAR
+    tokens = play(model, ControlState(1.0, deja_vu=1.0, loop_bars=loop_bars), loop_bars, 3 * period + 5)
+    assert tokens[period:] == tokens[:-period]
+    assert len(set(tokens[:period])) > 2  # a real melody, not one held note
+
+
+def test_the_repetition_rate_rises_with_the_deja_vu_knob(model):
+    rates = []
+    for knob in (0.0, 0.3, 0.6, 0.9, 1.0):
+        tokens = [t for seed in range(3) for t in play(model, ControlState(1.0, deja_vu=knob), seed, 192)]
+        rates.append(sum(repetition_rate(tokens[i:i + 192], 2 * BAR) for i in (0, 192, 384)) / 3)
+    assert all(a < b for a, b in zip(rates, rates[1:], strict=False))
+    assert rates[-1] == 1.0
+
+
+def test_turning_deja_vu_back_to_zero_continues_from_where_the_loop_was(model):
+    generator = Generator(model, Sampler(seed=6, pitch_range=model.contract.pitch_range), PRIMER)
+    looped = [generator.next_token(ControlState(1.0, deja_vu=1.0, loop_bars=1)) for _ in range(40)]
+    next_in_loop = generator.recorder.one_loop_ago(BAR)
+    np.testing.assert_array_equal(generator.logits, next_in_loop.logits)
+    assert states_equal(model.get_state(), next_in_loop.state)
+    assert generator.next_token(ControlState(0.0, deja_vu=0.0)) == int(np.argmax(next_in_loop.logits))
+    assert looped[-BAR:] == looped[-2 * BAR:-BAR]
+
+
+def test_reset_forgets_the_loop(model):
+    generator = Generator(model, Sampler(seed=1), PRIMER)
+    for _ in range(20):
+        generator.next_token(ControlState(1.0, deja_vu=1.0, loop_bars=1))
+    generator.reset()
+    assert len(generator.recorder) == 0
+
+
+def test_notes_per_bar_rise_with_density(model):
+    rates = [sum(notes_per_bar(play(model, ControlState(1.0, density=d), seed, 96)) for seed in range(3))
+             for d in (0.0, 0.25, 0.5, 0.75, 1.0)]
+    assert all(a < b for a, b in zip(rates, rates[1:], strict=False))
+
+
+@pytest.mark.parametrize("density", [0.0, 0.3, 1.0])
+def test_density_keeps_the_encoding_canonical(model, density):
+    for seed in range(3):
+        tokens = play(model, ControlState(1.0, density=density), seed, 96)
+        assert encoding.canonical(tokens) == tokens
+
+
+def test_notes_stay_in_the_register_and_come_closer_to_its_centre_as_it_narrows(model):
+    distances = []
+    for width in (128, 24, 12, 6, 0):
+        pitches = [t for seed in range(3) for t in play(model, ControlState(1.0, register_centre=72,
+                                                                            register_width=width), seed, 96)
+                   if encoding.is_note_on(t)]
+        assert all(abs(p - 72) <= width / 2 for p in pitches)
+        distances.append(float(np.mean([abs(p - 72) for p in pitches])))
+    assert all(a > b for a, b in zip(distances, distances[1:], strict=False))
+    assert distances[-1] == 0
+
+
+def test_register_and_scale_lock_act_together(model):
+    tokens = play(model, ControlState(1.5, scale="minor_pentatonic", scale_root=9, strictness=1.0,
+                                      register_centre=60, register_width=7), 2, 96)
+    pitches = {t for t in tokens if encoding.is_note_on(t)}
+    assert pitches and pitches <= {57, 60, 62, 64}  # A minor pentatonic within 57..64

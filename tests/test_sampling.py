@@ -167,3 +167,166 @@ def test_nan_logits_are_rejected():
 def test_wrong_logit_count_is_rejected():
     with pytest.raises(ValueError, match="expected 130"):
         Sampler().sample(np.zeros(12, dtype=np.float32), ControlState(1.0))
+
+
+# --- the musical controls ---------------------------------------------------------------------
+
+C_MAJOR = [p for p in range(128) if p % 12 in {0, 2, 4, 5, 7, 9, 11}]
+OUT_OF_C_MAJOR = [p for p in range(128) if p not in C_MAJOR]
+
+
+def spread_logits(seed: int = 0) -> np.ndarray:
+    """Logits with every token likely enough to matter: a fixed random spread in -2..2."""
+    return np.random.default_rng(seed).uniform(-2.0, 2.0, V).astype(np.float32)
+
+
+def masses(probabilities):
+    """(new note, rest, hold): the summed probability of note-ons, NOTE_OFF and NO_EVENT."""
+    return probabilities[:128].sum(), probabilities[encoding.NOTE_OFF], probabilities[encoding.NO_EVENT]
+
+
+def test_neutral_controls_give_the_plain_softmax_bit_for_bit():
+    logits = spread_logits()
+    plain = np.exp(logits.astype(np.float64) / 0.7 - (logits.astype(np.float64) / 0.7).max())
+    neutral = ControlState(0.7, scale="chromatic", density=0.5, register_centre=64, register_width=128)
+    assert np.array_equal(Sampler().probabilities(logits, neutral), plain / plain.sum())
+
+
+def test_hard_scale_lock_gives_out_of_scale_pitches_no_probability():
+    probabilities = Sampler().probabilities(spread_logits(), ControlState(1.0, scale="major", strictness=1.0))
+    assert np.all(probabilities[OUT_OF_C_MAJOR] == 0)
+    assert np.all(probabilities[C_MAJOR] > 0)
+
+
+def test_scale_lock_keeps_the_masses_of_new_note_rest_and_hold():
+    sampler, logits = Sampler(), spread_logits()
+    free = masses(sampler.probabilities(logits, ControlState(1.3)))
+    for strictness in (0.3, 0.8, 1.0):
+        locked = sampler.probabilities(logits, ControlState(1.3, scale="blues", scale_root=4, strictness=strictness))
+        np.testing.assert_allclose(masses(locked), free, rtol=1e-12)
+
+
+def test_partial_strictness_scales_out_of_scale_odds_by_the_penalty():
+    from device.sampling import STRICTNESS_NATS
+
+    logits = np.zeros(V, dtype=np.float32)
+    probabilities = Sampler().probabilities(logits, ControlState(1.0, scale="major", strictness=0.5))
+    assert probabilities[61] / probabilities[60] == pytest.approx(math.exp(-STRICTNESS_NATS * 0.5 / 0.5))
+
+
+def test_the_out_of_scale_share_shrinks_as_strictness_grows():
+    logits = spread_logits()
+    shares = [Sampler().probabilities(logits, ControlState(1.0, scale="major", strictness=s))[OUT_OF_C_MAJOR].sum()
+              for s in (0.0, 0.25, 0.5, 0.75, 0.95, 1.0)]
+    assert all(a > b for a, b in zip(shares, shares[1:], strict=False))
+    assert shares[-1] == 0
+
+
+def test_strictness_zero_leaves_the_distribution_as_it_was():
+    logits = spread_logits()
+    free = Sampler().probabilities(logits, ControlState(1.0))
+    locked = Sampler().probabilities(logits, ControlState(1.0, scale="major", strictness=0.0))
+    assert np.array_equal(free, locked)
+
+
+def test_greedy_under_a_hard_lock_picks_the_best_in_scale_pitch_not_a_rest():
+    logits = peaked_logits(top=61, second=63)  # C# and D#, both outside C major; the rest at 0
+    logits[62] = 1.0
+    assert Sampler().sample(logits, ControlState(0.0, scale="major", strictness=1.0)) == 62
+
+
+def test_register_excludes_pitches_outside_its_window():
+    probabilities = Sampler().probabilities(spread_logits(), ControlState(1.0, register_centre=72,
+                                                                            register_width=12))
+    assert np.nonzero(probabilities[:128])[0].tolist() == list(range(66, 79))
+
+
+def test_register_keeps_the_masses_of_new_note_rest_and_hold():
+    sampler, logits = Sampler(pitch_range=(40, 90)), spread_logits(3)
+    narrow = sampler.probabilities(logits, ControlState(1.0, register_centre=50, register_width=4))
+    np.testing.assert_allclose(masses(narrow), masses(sampler.probabilities(logits, ControlState(1.0))), rtol=1e-12)
+
+
+def test_a_register_below_the_pitch_range_slides_up_into_it():
+    probabilities = Sampler(pitch_range=(52, 96)).probabilities(
+        spread_logits(), ControlState(1.0, register_centre=30, register_width=4))
+    assert np.nonzero(probabilities[:128])[0].tolist() == [52, 53, 54, 55, 56]
+
+
+def test_a_register_above_the_pitch_range_slides_down_into_it():
+    probabilities = Sampler(pitch_range=(52, 96)).probabilities(
+        spread_logits(), ControlState(1.0, register_centre=120, register_width=2))
+    assert np.nonzero(probabilities[:128])[0].tolist() == [94, 95, 96]
+
+
+def test_a_hard_lock_with_no_scale_pitch_in_the_register_allows_the_nearest_scale_pitches():
+    probabilities = Sampler().probabilities(
+        spread_logits(), ControlState(1.0, scale="major", strictness=1.0, register_centre=61, register_width=0))
+    assert np.nonzero(probabilities[:128])[0].tolist() == [60, 62]
+
+
+def test_density_multiplies_the_odds_of_a_new_note():
+    from device.sampling import DENSITY_NATS
+
+    sampler, logits = Sampler(), spread_logits()
+    neutral = masses(sampler.probabilities(logits, ControlState(1.0)))[0]
+    for density in (0.0, 0.2, 0.9, 1.0):
+        new = masses(sampler.probabilities(logits, ControlState(1.0, density=density), sounding=True))[0]
+        odds = (new / (1 - new)) / (neutral / (1 - neutral))
+        assert odds == pytest.approx(math.exp(DENSITY_NATS * (2 * density - 1)), rel=1e-9)
+
+
+def test_density_leaves_the_choice_among_pitches_and_between_hold_and_rest():
+    sampler, logits = Sampler(), spread_logits()
+    neutral = sampler.probabilities(logits, ControlState(1.0))
+    sparse = sampler.probabilities(logits, ControlState(1.0, density=0.1), sounding=True)
+    np.testing.assert_allclose(sparse[:128] / sparse[:128].sum(), neutral[:128] / neutral[:128].sum(), rtol=1e-12)
+    assert sparse[128] / sparse[129] == pytest.approx(neutral[128] / neutral[129], rel=1e-12)
+
+
+def test_under_density_a_rest_while_silent_is_played_as_no_event():
+    sampler, logits = Sampler(), spread_logits()
+    neutral = sampler.probabilities(logits, ControlState(1.0))
+    silent = sampler.probabilities(logits, ControlState(1.0, density=0.5 + 1e-9), sounding=False)
+    assert silent[encoding.NOTE_OFF] == 0
+    assert silent[encoding.NO_EVENT] == pytest.approx(neutral[encoding.NOTE_OFF] + neutral[encoding.NO_EVENT])
+
+
+@pytest.mark.parametrize(("controls", "message"), [
+    (ControlState(1.0, scale="major", strictness=1.5), "strictness must be 0..1"),
+    (ControlState(1.0, density=-0.1), "density must be 0..1"),
+    (ControlState(1.0, scale="lydian"), "unknown scale 'lydian'"),
+    (ControlState(1.0, register_centre=130), "register 130:128 needs a centre 0..127"),
+])
+def test_bad_control_values_are_refused(controls, message):
+    with pytest.raises(ValueError, match=message):
+        Sampler(seed=0).sample(spread_logits(), controls)
+
+
+def test_choose_is_a_function_of_the_draw():
+    sampler, logits, controls = Sampler(), spread_logits(), ControlState(1.0, scale="dorian", strictness=0.6)
+    cumulative = np.cumsum(sampler.probabilities(logits, controls))
+    for draw in (0.0, 0.3, 0.77, 0.999):
+        assert sampler.choose(logits, controls, draw) == int(np.searchsorted(cumulative, draw * cumulative[-1],
+                                                                               side="right"))
+
+
+def test_sample_is_choose_with_the_next_draw():
+    logits, controls = spread_logits(), ControlState(1.0, density=0.8)
+    a, b = Sampler(seed=4), Sampler(seed=4)
+    assert [a.sample(logits, controls, True) for _ in range(30)] == [
+        b.choose(logits, controls, b.draw(), True) for _ in range(30)]
+
+
+def test_replay_decisions_have_their_own_random_stream():
+    sampler = Sampler(seed=2)
+    state = sampler.rng.bit_generator.state
+    decisions = [sampler.replay(0.5) for _ in range(200)]
+    assert sampler.rng.bit_generator.state == state
+    assert 70 < sum(decisions) < 130
+
+
+def test_replay_probability_zero_never_and_one_always_replays():
+    sampler = Sampler(seed=2)
+    assert [sampler.replay(0.0) for _ in range(50)] == [False] * 50
+    assert [sampler.replay(1.0) for _ in range(50)] == [True] * 50
