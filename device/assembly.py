@@ -22,7 +22,7 @@ from mido.ports import BaseInput, BaseOutput
 
 from device.clock import Clock, MonotonicClock
 from device.clock_out import ClockOut
-from device.config import DEFAULT_MIDI_FILE, DEFAULT_VIRTUAL, DEFAULT_VIRTUAL_INPUT, Config, MidiConfig
+from device.config import DEFAULT_VIRTUAL, DEFAULT_VIRTUAL_INPUT, Config, MidiConfig
 from device.controlstate import Controls
 from device.generator import Generator
 from device.loop import Loop, StepReport
