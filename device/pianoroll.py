@@ -2,24 +2,62 @@
 
 Time runs left to right (one column block per 16th-note step), pitch bottom to
 top (one row block per semitone). Notes are filled bars; thin grey lines mark
-beats, dark lines mark bars (16 steps), light bands mark the black keys.
+beats, dark lines mark bars (16 steps), light bands mark the black keys and a
+line each octave (below C). With axes, note names label every C, E and G on the
+left (only the Cs when rows are too thin; C4 = MIDI 60, middle C) and bar
+numbers (from 1) stand above the bar lines; a title can go above it all.
+Text is drawn in a 3x5-pixel font scaled up, so no font files are needed.
 """
 
 from __future__ import annotations
 
 import struct
 import zlib
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 import numpy as np
 
 from device.encoding import STEPS_PER_QUARTER, Note, tokens_to_notes
+from device.scales import note_name
 
 STEPS_PER_BAR = 4 * STEPS_PER_QUARTER
 WHITE, BLACK_KEY, BEAT, BAR = (255, 255, 255), (238, 240, 245), (215, 215, 215), (90, 90, 90)
-NOTE, NOTE_EDGE = (40, 90, 200), (15, 40, 110)
+NOTE, NOTE_EDGE, OCTAVE, INK = (40, 90, 200), (15, 40, 110), (170, 170, 185), (40, 40, 40)
 BLACK_KEYS = {1, 3, 6, 8, 10}
+TEXT_SCALE = 2  # font pixels per glyph pixel
+# A 3x5 font: five rows of three pixels per glyph, each row an octal digit (4 = left, 2 = middle, 1 = right).
+GLYPHS = ("75557 26227 71747 71717 55711 74717 74757 71222 75757 75717 25755 65656 34443 65556 74647 74644 34553 "
+          "55755 72227 11152 55655 44447 57755 65555 25552 65644 25563 65655 34216 72222 55557 55552 55775 55255 "
+          "55222 71247 57575 00700 00002 02020 07070 11244 00000 00024 24442 21112 02720")
+FONT = dict(zip("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ#-.:=/ ,()+", GLYPHS.split(" "), strict=True))
+GLYPH_W, GLYPH_H = 3 * TEXT_SCALE, 5 * TEXT_SCALE
+ADVANCE = GLYPH_W + TEXT_SCALE  # one glyph plus a gap
+LABEL_W = 3 * ADVANCE + 2 * TEXT_SCALE  # room for "C-1" .. "C9" left of the roll
+LABEL_H = GLYPH_H + 2 * TEXT_SCALE  # a line of text and its gap: bar numbers, the title
+
+
+def text_image(text: str, colour: tuple[int, int, int] = INK) -> np.ndarray:
+    """``text`` (upper-cased; characters outside FONT are drawn as blanks) as an RGB array on white."""
+    text = text.upper()
+    image = np.full((GLYPH_H, max(len(text) * ADVANCE - TEXT_SCALE, 1), 3), WHITE, dtype=np.uint8)
+    for index, char in enumerate(text):
+        rows = FONT.get(char, "00000")
+        bits = np.array([[int(row, 8) >> (2 - column) & 1 for column in range(3)] for row in rows], dtype=bool)
+        big = np.kron(bits, np.ones((TEXT_SCALE, TEXT_SCALE), dtype=bool))
+        image[:, index * ADVANCE : index * ADVANCE + GLYPH_W][big] = colour
+    return image
+
+
+def paste(image: np.ndarray, part: np.ndarray, top: int, left: int) -> None:
+    """Draw ``part`` onto ``image`` at (top, left), cut at the image's edges; white pixels of ``part`` stay clear."""
+    height = min(part.shape[0], image.shape[0] - top)
+    width = min(part.shape[1], image.shape[1] - left)
+    if height <= 0 or width <= 0:
+        return
+    piece = part[:height, :width]
+    ink = np.any(piece != WHITE, axis=2)
+    image[top : top + height, left : left + width][ink] = piece[ink]
 
 
 def pitch_span(notes: list[Note], margin: int = 2, minimum: int = 12) -> tuple[int, int]:
@@ -33,30 +71,72 @@ def pitch_span(notes: list[Note], margin: int = 2, minimum: int = 12) -> tuple[i
     return max(0, low), min(127, high)
 
 
-def roll_image(tokens: Iterable[int], step_px: int = 6, pitch_px: int = 5) -> np.ndarray:
+def roll_image(tokens: Iterable[int], step_px: int = 6, pitch_px: int = 5, axes: bool = True, title: str = "",
+               pitches: tuple[int, int] | None = None, bar_steps: int = STEPS_PER_BAR) -> np.ndarray:
     """The piano roll of ``tokens`` as an RGB image array (height, width, 3) of uint8.
 
-    ``step_px`` pixels per 16th-note step, ``pitch_px`` pixels per semitone.
+    ``step_px`` pixels per 16th-note step, ``pitch_px`` pixels per semitone. ``axes``: note names
+    of the Cs on the left, bar numbers on top (without: the bare roll). ``title``: a line above.
+    ``pitches`` (low, high): the MIDI pitches drawn (default: the notes' span, see pitch_span), so
+    that several rolls can share one scale. ``bar_steps``: steps per bar, for bar lines and numbers.
     """
     tokens = list(tokens)
     notes = tokens_to_notes(tokens)
-    low, high = pitch_span(notes)
-    steps = max(len(tokens), 1)
+    low, high = pitches or pitch_span(notes)
+    roll = bare_roll(notes, max(len(tokens), 1), low, high, step_px, pitch_px, bar_steps)
+    if not axes:
+        return roll
+    top = LABEL_H * (2 if title else 1)
+    image = np.full((roll.shape[0] + top, roll.shape[1] + LABEL_W, 3), WHITE, dtype=np.uint8)
+    image[top:, LABEL_W:] = roll
+    if title:
+        paste(image, text_image(title), TEXT_SCALE, TEXT_SCALE)
+    for bar, step in enumerate(range(0, max(len(tokens), 1), bar_steps)):
+        paste(image, text_image(str(bar + 1)), top - LABEL_H + TEXT_SCALE, LABEL_W + step * step_px + TEXT_SCALE)
+    named = {0, 4, 7} if 3 * pitch_px >= LABEL_H else {0}  # C, E and G where their names fit, else the Cs
+    for pitch in range(low, high + 1):
+        if pitch % 12 in named:
+            middle = top + (high - pitch) * pitch_px + pitch_px // 2
+            paste(image, text_image(note_name(pitch)), max(top, middle - GLYPH_H // 2), TEXT_SCALE)
+    return image
+
+
+def bare_roll(notes: Sequence[Note], steps: int, low: int, high: int, step_px: int, pitch_px: int,
+              bar_steps: int = STEPS_PER_BAR) -> np.ndarray:
+    """The roll itself: ``steps`` columns, pitches ``low``..``high`` (notes outside are left out)."""
     rows = high - low + 1
     image = np.empty((rows * pitch_px, steps * step_px, 3), dtype=np.uint8)
     image[:] = WHITE
     for pitch in range(low, high + 1):
+        top = (high - pitch) * pitch_px
         if pitch % 12 in BLACK_KEYS:
-            top = (high - pitch) * pitch_px
             image[top : top + pitch_px] = BLACK_KEY
+        if pitch % 12 == 0 and pitch > low:  # the line between B and C marks the octave
+            image[top + pitch_px - 1] = OCTAVE
     for step in range(0, steps, STEPS_PER_QUARTER):
-        image[:, step * step_px] = BAR if step % STEPS_PER_BAR == 0 else BEAT
+        image[:, step * step_px] = BEAT
+    for step in range(0, steps, bar_steps):
+        image[:, step * step_px] = BAR
     for note in notes:
+        if not low <= note.pitch <= high:
+            continue
         top = (high - note.pitch) * pitch_px
         left, right = note.start * step_px + 1, note.end * step_px - 1
         image[top : top + pitch_px, left:right] = NOTE_EDGE
         image[top + 1 : top + pitch_px - 1, left + 1 : right - 1] = NOTE
     return image
+
+
+def stack(images: Sequence[np.ndarray], gap: int = 8) -> np.ndarray:
+    """Images one above the other, ``gap`` white pixels apart, left-aligned on a white canvas."""
+    width = max(image.shape[1] for image in images)
+    height = sum(image.shape[0] for image in images) + gap * (len(images) - 1)
+    canvas = np.full((height, width, 3), WHITE, dtype=np.uint8)
+    top = 0
+    for image in images:
+        canvas[top : top + image.shape[0], : image.shape[1]] = image
+        top += image.shape[0] + gap
+    return canvas
 
 
 def png_bytes(image: np.ndarray) -> bytes:
@@ -78,6 +158,7 @@ def png_bytes(image: np.ndarray) -> bytes:
     )
 
 
-def save_pianoroll(tokens: Iterable[int], path: str | Path, step_px: int = 6, pitch_px: int = 5) -> None:
-    """Write the piano roll of ``tokens`` to a PNG file."""
-    Path(path).write_bytes(png_bytes(roll_image(tokens, step_px, pitch_px)))
+def save_pianoroll(tokens: Iterable[int], path: str | Path, step_px: int = 6, pitch_px: int = 5, title: str = "",
+                   bar_steps: int = STEPS_PER_BAR) -> None:
+    """Write the piano roll of ``tokens``, with axes, to a PNG file."""
+    Path(path).write_bytes(png_bytes(roll_image(tokens, step_px, pitch_px, title=title, bar_steps=bar_steps)))

@@ -6,7 +6,19 @@ import zlib
 import numpy as np
 
 from device.encoding import NO_EVENT, NOTE_OFF
-from device.pianoroll import NOTE, WHITE, png_bytes, roll_image, save_pianoroll
+from device.pianoroll import (
+    BAR,
+    LABEL_H,
+    LABEL_W,
+    NOTE,
+    TEXT_SCALE,
+    WHITE,
+    png_bytes,
+    roll_image,
+    save_pianoroll,
+    stack,
+    text_image,
+)
 
 TOKENS = [60, NO_EVENT, NO_EVENT, NOTE_OFF, 64, NO_EVENT, 67, NO_EVENT]  # C 3 steps, E 2 steps, G 2 steps
 
@@ -42,12 +54,12 @@ def test_file_has_the_png_signature_and_ihdr_size(tmp_path):
     assert data[:8] == b"\x89PNG\r\n\x1a\n"
     assert data[12:16] == b"IHDR"
     width, height = struct.unpack(">II", data[16:24])
-    # 8 steps x 6 px; pitches 58..69 (60..67 plus a margin of 2, widened to 12 semitones) x 5 px
-    assert (width, height) == (48, 12 * 5)
+    # 8 steps x 6 px; pitches 58..69 (60..67 plus a margin of 2, widened to 12 semitones) x 5 px; plus the axes
+    assert (width, height) == (LABEL_W + 48, LABEL_H + 12 * 5)
 
 
 def test_note_pixels_are_set_where_the_notes_are():
-    image = roll_image(TOKENS, step_px=6, pitch_px=5)
+    image = roll_image(TOKENS, step_px=6, pitch_px=5, axes=False)
     high = 69
 
     def centre(pitch, step):
@@ -64,5 +76,65 @@ def test_note_pixels_are_set_where_the_notes_are():
 
 
 def test_an_empty_melody_still_draws():
-    image = decode_png(png_bytes(roll_image([NO_EVENT] * 16)))
+    image = decode_png(png_bytes(roll_image([NO_EVENT] * 16, axes=False)))
     assert image.shape == (13 * 5, 16 * 6, 3)
+
+
+def ink_of(image):
+    """The non-white pixels of an image, as a boolean array."""
+    return np.any(image != WHITE, axis=2)
+
+
+def test_text_draws_each_glyph_from_its_rows():
+    one = ink_of(text_image("1"))[::TEXT_SCALE, ::TEXT_SCALE]  # one pixel per font pixel
+    assert one.astype(int).tolist() == [[0, 1, 0], [1, 1, 0], [0, 1, 0], [0, 1, 0], [1, 1, 1]]
+
+
+def test_text_is_upper_cased_and_unknown_characters_are_blank():
+    assert np.array_equal(text_image("c4"), text_image("C4"))
+    assert not ink_of(text_image("~")).any()
+
+
+def test_note_names_label_the_cs_on_the_pitch_axis():
+    image = roll_image(TOKENS, step_px=6, pitch_px=5, pitches=(55, 74))
+    label = ink_of(text_image("C4"))
+    middle = LABEL_H + (74 - 60) * 5 + 2  # the C4 row's centre
+    top = middle - label.shape[0] // 2
+    assert np.array_equal(ink_of(image[top : top + label.shape[0], TEXT_SCALE : TEXT_SCALE + label.shape[1]]), label)
+
+
+def test_thin_rows_label_only_the_cs():
+    image = roll_image(TOKENS, step_px=6, pitch_px=2, pitches=(50, 70))  # C4, E4 and G4 are in the span
+    label = ink_of(text_image("C4"))
+    top = LABEL_H + (70 - 60) * 2 + 1 - label.shape[0] // 2
+    expected = np.zeros(image.shape[:2], dtype=bool)
+    expected[top : top + label.shape[0], TEXT_SCALE : TEXT_SCALE + label.shape[1]] = label
+    assert np.array_equal(ink_of(image[LABEL_H:, :LABEL_W]), expected[LABEL_H:, :LABEL_W])
+
+
+def test_bar_numbers_stand_above_each_bar_line():
+    image = roll_image([NO_EVENT] * 40, step_px=4, pitch_px=5)
+    for bar, step in [(1, 0), (2, 16), (3, 32)]:
+        number = ink_of(text_image(str(bar)))
+        left = LABEL_W + step * 4 + TEXT_SCALE
+        strip = ink_of(image[TEXT_SCALE : TEXT_SCALE + number.shape[0], left : left + number.shape[1]])
+        assert np.array_equal(strip, number)
+        assert tuple(image[LABEL_H + 3, LABEL_W + step * 4]) == BAR
+
+
+def test_a_title_adds_a_line_above():
+    plain, titled = roll_image(TOKENS), roll_image(TOKENS, title="density 0.5")
+    assert titled.shape[0] == plain.shape[0] + LABEL_H
+    assert np.array_equal(titled[LABEL_H:], plain)
+
+
+def test_rolls_can_share_a_pitch_span():
+    assert roll_image([60, NOTE_OFF], axes=False, pitches=(48, 84)).shape[0] == 37 * 5
+
+
+def test_stack_puts_images_one_above_the_other():
+    a, b = np.zeros((3, 4, 3), np.uint8), np.full((2, 6, 3), 7, np.uint8)
+    canvas = stack([a, b], gap=1)
+    assert canvas.shape == (6, 6, 3)
+    assert np.array_equal(canvas[:3, :4], a) and np.array_equal(canvas[4:], b)
+    assert np.all(canvas[3] == WHITE) and np.all(canvas[:3, 4:] == WHITE)
