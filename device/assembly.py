@@ -25,6 +25,7 @@ from device.clock_out import ClockOut
 from device.config import DEFAULT_VIRTUAL, DEFAULT_VIRTUAL_INPUT, Config, MidiConfig
 from device.controlstate import Controls
 from device.generator import Generator
+from device.guard import CollapseGuard
 from device.loop import Loop, StepReport
 from device.midi_in import MidiIn
 from device.midi_out import MidiOut
@@ -111,7 +112,8 @@ def assemble(config: Config, seed: int | None = None, parts: Parts = Parts(), sa
             stack.callback(midi_in.close)
         transport = parts.transport or open_transport(config, clock, midi_in, say)
         loop = Loop(generator, midi_out, controls, transport, on_step=on_step,
-                    clock_out=open_clock_out(config, midi_out, say))
+                    clock_out=open_clock_out(config, midi_out, say),
+                    guard=CollapseGuard(config.guard, config.music.bar_steps))
         return Box(stack.pop_all(), model, generator, midi_out, controls, transport, loop, midi_in)
 
 

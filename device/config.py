@@ -18,6 +18,7 @@ from typing import Any
 from device import controlstate as neutral
 from device.dejavu import LOOP_BARS
 from device.features import DEFAULT_BAR_STEPS, MAX_BAR_STEPS
+from device.guard import GuardSettings
 from device.scales import ScaleError, parse_scale
 
 CONTROL_KINDS = ("mcp3008", "encoder", "none")
@@ -138,6 +139,7 @@ class Config:
     temperature: TemperatureConfig = field(default_factory=TemperatureConfig)
     controls: ControlsConfig = field(default_factory=ControlsConfig)
     music: MusicConfig = field(default_factory=MusicConfig)
+    guard: GuardSettings = field(default_factory=GuardSettings)
 
 
 SECTIONS = {f.name: f.default_factory for f in fields(Config)}
@@ -201,8 +203,14 @@ def _typed(value: Any, default: Any, where: str) -> Any:
 
 def check(config: Config, source: str = "config") -> Config:
     """Check value ranges; raise ConfigError naming the first bad key. Returns ``config``."""
-    m, t, c, p = config.midi, config.temperature, config.controls, config.primer
+    m, t, c, p, g = config.midi, config.temperature, config.controls, config.primer, config.guard
     rules = [
+        ("guard.rest_bars", g.rest_bars, 0 <= g.rest_bars <= 64, "must be 0 (off)..64 bars"),
+        ("guard.one_pitch_bars", g.one_pitch_bars, 0 <= g.one_pitch_bars <= 64, "must be 0 (off)..64 bars"),
+        ("guard.cycle_bars", g.cycle_bars, 0 <= g.cycle_bars <= 64, "must be 0 (off)..64 bars"),
+        ("guard.max_cycle_steps", g.max_cycle_steps, 1 <= g.max_cycle_steps <= 64, "must be 1..64 steps"),
+        ("guard.reset_minutes", g.reset_minutes, 0 <= g.reset_minutes <= 7 * 24 * 60,
+         "must be 0 (never)..10080 minutes"),
         ("midi.channel", m.channel, 1 <= m.channel <= 16, "must be 1..16"),
         ("midi.velocity", m.velocity, 1 <= m.velocity <= 127, "must be 1..127"),
         ("midi", [m.port, m.virtual, m.midi_file], sum(map(bool, [m.port, m.virtual, m.midi_file])) <= 1,

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from device.clock_out import ClockOut
 from device.controlstate import Controls, ControlState
 from device.generator import Generator
+from device.guard import CollapseGuard
 from device.midi_out import MidiOut
 from device.transport import Tick, Transport
 
@@ -28,7 +29,9 @@ from device.transport import Tick, Transport
 class StepReport:
     """What happened at one step. ``token`` is what was played (None while paused or stopped);
     ``controls`` the state read at this step; ``lateness`` in seconds after the step's deadline;
-    ``connected``: the MIDI port is up; ``running``: the transport plays."""
+    ``connected``: the MIDI port is up; ``running``: the transport plays; ``reset``: why the
+    generator went back to its primed state at this step ("" if it did not: "button", or the
+    collapse guard's reason)."""
 
     step: int
     token: int | None
@@ -37,6 +40,7 @@ class StepReport:
     paused: bool
     connected: bool
     running: bool = True
+    reset: str = ""
 
     @property
     def temperature(self) -> float:
@@ -54,13 +58,19 @@ class Loop:
         transport: Transport,
         on_step: Callable[[StepReport], None] | None = None,
         clock_out: ClockOut | None = None,
+        guard: CollapseGuard | None = None,
+        on_tick: Callable[[Tick], None] | None = None,
     ):
+        """``guard`` resets a degenerate melody; ``on_tick`` is called on the loop's thread for every tick
+        (the systemd watchdog: a hung loop stops calling it)."""
         self.generator = generator
         self.clock_out = clock_out  # lead: MIDI clock out, a pulse on every tick before the step's note
         self.midi_out = midi_out
         self.controls = controls
         self.transport = transport
         self.on_step = on_step
+        self.guard = guard
+        self.on_tick = on_tick
         self.paused = False
         self.running = False  # the transport's state at the last tick
         self.steps_done = 0  # steps the transport ran through (played or paused)
@@ -68,6 +78,7 @@ class Loop:
         self._pending: int | None = None  # the token for the next step, computed one step ahead
         self._stop = threading.Event()
         self._error_shown = False
+        self._reset_reason = ""  # why the generator was reset at the current step
 
     def stop(self) -> None:
         """Ask run() to end after the current tick (safe from signal handlers and other threads)."""
@@ -93,6 +104,8 @@ class Loop:
 
     def tick(self, tick: Tick) -> None:
         """Act on one tick of the transport."""
+        if self.on_tick is not None:
+            self.on_tick(tick)
         if self.running and not tick.running:
             self.midi_out.silence()  # the transport stopped: nothing may go on sounding
         self.running = tick.running
@@ -114,10 +127,16 @@ class Loop:
         else:
             played = self._play_pending()
             state = self._read_controls()
+        if self.guard is not None and played is not None:
+            reason = self.guard.observe(played, tick.due, state.deja_vu)
+            if reason is not None:
+                self._reset(reason)
         self._show_error(not self.midi_out.connected)
         self.controls.beat(tick.step, not self.paused)
         if self.on_step is not None:
-            self.on_step(StepReport(tick.step, played, state, tick.lateness, self.paused, self.midi_out.connected))
+            self.on_step(StepReport(tick.step, played, state, tick.lateness, self.paused, self.midi_out.connected,
+                                    self.running, self._reset_reason))
+        self._reset_reason = ""
         if self._pending is None:
             self._pending = self.generator.next_token(state)
 
@@ -138,10 +157,17 @@ class Loop:
             if self.paused:
                 self.midi_out.silence()
         if state.reset:
-            self.generator.reset()
-            self.midi_out.silence()
-            self._pending = None
+            self._reset("button")
         return state
+
+    def _reset(self, reason: str) -> None:
+        """Back to the primed state: silence, drop the pending token, start the guard's watch anew."""
+        self.generator.reset()
+        self.midi_out.silence()
+        self._pending = None
+        self._reset_reason = reason
+        if self.guard is not None:
+            self.guard.restart()
 
     def _show_error(self, active: bool) -> None:
         if active != self._error_shown:
