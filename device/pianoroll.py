@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import struct
 import zlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -24,6 +24,7 @@ from device.scales import note_name
 STEPS_PER_BAR = 4 * STEPS_PER_QUARTER
 WHITE, BLACK_KEY, BEAT, BAR = (255, 255, 255), (238, 240, 245), (215, 215, 215), (90, 90, 90)
 NOTE, NOTE_EDGE, OCTAVE, INK = (40, 90, 200), (15, 40, 110), (170, 170, 185), (40, 40, 40)
+MARKED, MARKED_EDGE = (235, 120, 30), (150, 60, 0)  # notes picked out, e.g. outside a scale
 BLACK_KEYS = {1, 3, 6, 8, 10}
 TEXT_SCALE = 2  # font pixels per glyph pixel
 # A 3x5 font: five rows of three pixels per glyph, each row an octal digit (4 = left, 2 = middle, 1 = right).
@@ -72,18 +73,20 @@ def pitch_span(notes: list[Note], margin: int = 2, minimum: int = 12) -> tuple[i
 
 
 def roll_image(tokens: Iterable[int], step_px: int = 6, pitch_px: int = 5, axes: bool = True, title: str = "",
-               pitches: tuple[int, int] | None = None, bar_steps: int = STEPS_PER_BAR) -> np.ndarray:
+               pitches: tuple[int, int] | None = None, bar_steps: int = STEPS_PER_BAR,
+               marked: Callable[[int], bool] | None = None) -> np.ndarray:
     """The piano roll of ``tokens`` as an RGB image array (height, width, 3) of uint8.
 
     ``step_px`` pixels per 16th-note step, ``pitch_px`` pixels per semitone. ``axes``: note names
     of the Cs on the left, bar numbers on top (without: the bare roll). ``title``: a line above.
     ``pitches`` (low, high): the MIDI pitches drawn (default: the notes' span, see pitch_span), so
     that several rolls can share one scale. ``bar_steps``: steps per bar, for bar lines and numbers.
+    ``marked(pitch)``: True draws that note in orange (MARKED), e.g. the notes outside a scale.
     """
     tokens = list(tokens)
     notes = tokens_to_notes(tokens)
     low, high = pitches or pitch_span(notes)
-    roll = bare_roll(notes, max(len(tokens), 1), low, high, step_px, pitch_px, bar_steps)
+    roll = bare_roll(notes, max(len(tokens), 1), low, high, step_px, pitch_px, bar_steps, marked)
     if not axes:
         return roll
     top = LABEL_H * (2 if title else 1)
@@ -102,7 +105,7 @@ def roll_image(tokens: Iterable[int], step_px: int = 6, pitch_px: int = 5, axes:
 
 
 def bare_roll(notes: Sequence[Note], steps: int, low: int, high: int, step_px: int, pitch_px: int,
-              bar_steps: int = STEPS_PER_BAR) -> np.ndarray:
+              bar_steps: int = STEPS_PER_BAR, marked: Callable[[int], bool] | None = None) -> np.ndarray:
     """The roll itself: ``steps`` columns, pitches ``low``..``high`` (notes outside are left out)."""
     rows = high - low + 1
     image = np.empty((rows * pitch_px, steps * step_px, 3), dtype=np.uint8)
@@ -122,8 +125,9 @@ def bare_roll(notes: Sequence[Note], steps: int, low: int, high: int, step_px: i
             continue
         top = (high - note.pitch) * pitch_px
         left, right = note.start * step_px + 1, note.end * step_px - 1
-        image[top : top + pitch_px, left:right] = NOTE_EDGE
-        image[top + 1 : top + pitch_px - 1, left + 1 : right - 1] = NOTE
+        edge, fill = (MARKED_EDGE, MARKED) if marked is not None and marked(note.pitch) else (NOTE_EDGE, NOTE)
+        image[top : top + pitch_px, left:right] = edge
+        image[top + 1 : top + pitch_px - 1, left + 1 : right - 1] = fill
     return image
 
 

@@ -138,3 +138,12 @@ def test_stack_puts_images_one_above_the_other():
     assert canvas.shape == (6, 6, 3)
     assert np.array_equal(canvas[:3, :4], a) and np.array_equal(canvas[4:], b)
     assert np.all(canvas[3] == WHITE) and np.all(canvas[:3, 4:] == WHITE)
+
+
+def test_marked_notes_are_drawn_in_orange():
+    from device.pianoroll import MARKED
+
+    image = roll_image(TOKENS, step_px=6, pitch_px=5, axes=False, marked=lambda pitch: pitch == 64)
+    high = 69
+    assert tuple(image[(high - 64) * 5 + 2, 4 * 6 + 3]) == MARKED
+    assert tuple(image[(high - 60) * 5 + 2, 0 * 6 + 3]) == NOTE

@@ -1,0 +1,95 @@
+"""Draw docs/controls/*.png, one piano roll per musical control: the same seed with the control at 0, 1/2
+and 1, as `melodybox generate` plays it with the shipped model. With --measure, also print the
+measured effect of each control over many seeds (the figures in the README's "Controls"):
+
+    .venv/bin/python docs/controls/draw_controls.py             # writes the four pictures
+    .venv/bin/python docs/controls/draw_controls.py --measure   # and prints the measurements
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import sys
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+from device.assembly import open_generator  # noqa: E402
+from device.config import Config, ModelConfig  # noqa: E402
+from device.controlstate import ControlState  # noqa: E402
+from device.encoding import is_note_on, tokens_to_notes  # noqa: E402
+from device.pianoroll import pitch_span, png_bytes, roll_image, stack  # noqa: E402
+from device.scales import in_scale  # noqa: E402
+
+BARS, BAR = 8, 16
+SEED = 7
+REGISTER = ControlState().register_width  # "off": every pitch
+REGISTERS = [(60, 12), (76, 6)]  # (centre, width) in the register picture
+C_MAJOR = in_scale(0, "major")
+# Each picture: a control, its three settings (title, ControlState fields) and the flags that play them.
+PICTURES = {
+    "scale": [(f"scale C:major, strictness {s}", {"scale": "major", "strictness": s}) for s in (0, 0.5, 1)],
+    "dejavu": [(f"deja-vu {p}, loop 2 bars", {"deja_vu": p, "loop_bars": 2}) for p in (0, 0.5, 1)],
+    "density": [(f"density {d}", {"density": d}) for d in (0, 0.5, 1)],
+    "register": [("register off (all pitches)", {})] + [
+        (f"register {c}:{w} (centre:width)", {"register_centre": c, "register_width": w}) for c, w in REGISTERS],
+}
+
+
+def play(settings: dict, seed: int = SEED, steps: int = BARS * BAR) -> list[int]:
+    """What `melodybox generate --seed SEED` plays with these control settings (temperature 1)."""
+    config = dataclasses.replace(Config(), model=ModelConfig(path=str(ROOT / "models" / "default.tflite")))
+    model, generator = open_generator(config, seed)
+    with model:
+        controls = ControlState(**settings)
+        return [generator.next_token(controls) for _ in range(steps)]
+
+
+def draw(name: str, out: Path) -> None:
+    """One picture: the three settings of a control, one above the other, on one pitch scale."""
+    takes = [(title, play(settings)) for title, settings in PICTURES[name]]
+    span = pitch_span([note for _, tokens in takes for note in tokens_to_notes(tokens)])
+    marked = (lambda pitch: not C_MAJOR[pitch]) if name == "scale" else None  # out-of-scale notes in orange
+    rolls = [roll_image(tokens, step_px=5, pitch_px=5, title=title, pitches=span, marked=marked)
+             for title, tokens in takes]
+    out.write_bytes(png_bytes(stack(rolls, gap=10)))
+    print(f"wrote {out.relative_to(ROOT)}")
+
+
+def measure(seeds: int = 10, steps: int = 256) -> None:
+    """Print, as markdown rows, each control's measured effect, averaged over ``seeds`` seeds."""
+    def over_seeds(settings, metric):
+        return np.mean([metric(play(settings, seed, steps)) for seed in range(seeds)])
+
+    for s in (0, 0.25, 0.5, 0.75, 1):
+        share = over_seeds({"scale": "major", "strictness": s},
+                           lambda t: np.mean([not C_MAJOR[p] for p in t if is_note_on(p)]))
+        print(f"| strictness {s} | {100 * share:.1f} % of notes outside C major |")
+    for p in (0, 0.25, 0.5, 0.75, 0.9, 1):
+        rate = over_seeds({"deja_vu": p, "loop_bars": 2},
+                          lambda t: np.mean([t[i] == t[i - 2 * BAR] for i in range(2 * BAR, len(t))]))
+        print(f"| deja-vu {p} | {100 * rate:.1f} % of steps repeat the step 2 bars before |")
+    for d in (0, 0.25, 0.5, 0.75, 1):
+        notes = over_seeds({"density": d}, lambda t: len(tokens_to_notes(t)) / (len(t) / BAR))
+        print(f"| density {d} | {notes:.2f} notes per bar |")
+    for w in (REGISTER, 24, 12, 6, 0):
+        distance = over_seeds({"register_centre": 72, "register_width": w},
+                              lambda t: np.mean([abs(p - 72) for p in t if is_note_on(p)]))
+        print(f"| register 72:{w} | notes {distance:.2f} semitones from 72 on average |")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--measure", action="store_true", help="also print the measured effect of each control")
+    args = parser.parse_args()
+    for name in PICTURES:
+        draw(name, Path(__file__).with_name(f"{name}.png"))
+    if args.measure:
+        measure()
+
+
+if __name__ == "__main__":
+    main()
