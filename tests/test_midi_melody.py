@@ -249,6 +249,12 @@ def test_a_bar_longer_than_max_steps_is_cut_inside_and_the_piece_after_records_i
     assert bars_of(data, Settings(min_steps=1, max_steps=8)) == [(16, 0), (16, 8)]
 
 
+def test_a_melody_starting_in_the_second_half_of_a_bar_longer_than_max_steps_starts_at_the_cut():
+    data = midi_bytes(track(steps((62, 12, 14), (64, 14, 16))))
+    assert (tokens_of(data, Settings(min_steps=1, max_steps=8)), bars_of(data, Settings(min_steps=1, max_steps=8))) == (
+        [[N, N, N, N, 62, N, 64, N]], [(16, 8)])
+
+
 def test_a_note_across_a_cut_ends_at_the_cut():
     notes = track(steps((60, 0, 4), (62, 4, 24)))
     assert tokens_of(midi_bytes(notes), Settings(min_steps=1, max_steps=16)) == [[60, N, N, N, 62] + [N] * 11]

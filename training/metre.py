@@ -98,6 +98,7 @@ def cut_on_bars(notes: list[Note], grid: BarGrid, max_steps: int, floor: int = 0
             note = notes[index]
             piece.append(Note(note.pitch, note.start, min(note.end, limit)))
             index += 1
-        pieces.append((origin, piece))
+        if piece:  # none when the next note starts past a cut inside a bar longer than max_steps
+            pieces.append((origin, piece))
         floor = limit
     return pieces
