@@ -12,6 +12,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 INSTALL = ROOT / "device" / "pi" / "install.sh"
+PI_CHECK = ROOT / "device" / "pi" / "pi_check.sh"
 
 
 def install(*args, **kwargs):
@@ -48,8 +49,9 @@ def unit_lines(*args) -> list[str]:
     return install("--print-unit", *args).stdout.splitlines()
 
 
-def test_install_script_parses():
-    result = subprocess.run(["bash", "-n", str(INSTALL)], capture_output=True, text=True)
+@pytest.mark.parametrize("script", [INSTALL, PI_CHECK], ids=["install.sh", "pi_check.sh"])
+def test_script_parses(script):
+    result = subprocess.run(["bash", "-n", str(script)], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
 
 
