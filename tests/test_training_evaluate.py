@@ -132,3 +132,54 @@ def test_musical_evaluation_of_a_run_asks_for_an_exported_model(tmp_path):
                             capture_output=True, text=True, cwd=REPO)
     assert result.returncode == 2
     assert result.stderr.strip().endswith("pass an exported model (--model X.tflite) instead of --run")
+
+
+@pytest.fixture(scope="module")
+def model_report(tmp_path_factory):
+    """`evaluate --model` of the shipped model on three scales, with a small musical evaluation, as JSON."""
+    pytest.importorskip("tensorflow")
+    from tests.recording import shipped_model_path
+    from tests.training_helpers import write_scales
+
+    folder = tmp_path_factory.mktemp("evaluate-model")
+    data = write_scales(folder / "scales.npz", count=3)
+    result = subprocess.run([sys.executable, "-m", "training", "evaluate", "--model", str(shipped_model_path()),
+                             "--data", str(data), "--json", "--musical", "3", "--steps", "16", "--png",
+                             str(folder / "musical.png"), "--max-order", "3"], capture_output=True, text=True,
+                            cwd=REPO)
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout), data, folder
+
+
+@pytest.mark.tf
+def test_evaluate_model_scores_the_file_as_the_box_steps_it(model_report):
+    from device.model import StepModel
+    from tests.recording import shipped_model_path
+    from training.dataset import load_melodies
+
+    report, data, _ = model_report
+    total, tokens = 0.0, 0
+    with StepModel(shipped_model_path()) as model:
+        for melody in load_melodies(data).melodies:
+            model.reset()
+            for previous, target in zip([129, *melody[:-1]], melody, strict=True):
+                logits = model.step(int(previous)).astype(np.float64)
+                total -= logits[target] - logits.max() - np.log(np.exp(logits - logits.max()).sum())
+                tokens += 1
+    lstm = report["models"]["lstm"]
+    assert (lstm["tokens"], report["evaluated_on"], report["runtime"]) == (tokens, str(data), "ai-edge-litert")
+    assert lstm["nll"] == pytest.approx(total / tokens, rel=1e-6)
+    assert lstm["perplexity"] == pytest.approx(math.exp(lstm["nll"]))
+    assert set(lstm) >= {"accuracy", "nll_note_on", "accuracy_note_on"}
+    assert list(report["models"])[1:] == ["unigram", f"kneser-ney-{report['ngram_order']}"]
+
+
+@pytest.mark.tf
+def test_evaluate_model_musical_part_compares_model_ngram_and_real_melodies(model_report):
+    report, _, folder = model_report
+    musical = report["musical"]
+    assert list(musical["rows"]) == ["model", "ngram", "real"]
+    assert all(0.0 <= row["oa"] <= 1.0 for rows in musical["rows"].values() for row in rows.values())
+    assert musical["summary"]["model"]["melodies"] == 3
+    assert musical["settings"]["reference_melodies"] == 3
+    assert (folder / "musical.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

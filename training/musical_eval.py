@@ -55,7 +55,8 @@ def overlap(reference: np.ndarray, candidate: np.ndarray) -> dict:
     dx = grid[1] - grid[0]
     p_norm, q_norm = p / (p.sum() * dx), q / (q.sum() * dx)
     kl = np.sum(p_norm * np.log((p_norm + DENSITY_FLOOR) / (q_norm + DENSITY_FLOOR))) * dx
-    return {"oa": float(np.minimum(p_norm, q_norm).sum() * dx), "kl": float(max(kl, 0.0))}
+    oa = float(np.minimum(p_norm, q_norm).sum() * dx)
+    return {"oa": min(oa, 1.0), "kl": float(max(kl, 0.0))}  # both normalised: OA <= 1 up to rounding
 
 
 def distances(a: np.ndarray, b: np.ndarray | None = None) -> np.ndarray:
