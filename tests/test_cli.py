@@ -212,3 +212,32 @@ def test_bench_hands_its_arguments_to_the_benchmark(capsys):
     assert exit_.value.code == 0
     out = capsys.readouterr().out
     assert out.startswith("usage: melodybox bench") and "--only" in out
+
+
+def test_generate_plays_the_musical_controls_given_as_flags(tmp_path):
+    from device.controlstate import ControlState
+    from device.generator import Generator
+    from device.model import StepModel
+    from device.sampling import Sampler
+
+    out = tmp_path / "out.mid"
+    assert main(["generate", "--model", MODEL, "--bars", "4", "--seed", "3", "-o", str(out), "--scale", "D:dorian",
+                 "--strictness", "1", "--deja-vu", "1", "--loop-bars", "1", "--density", "0.7",
+                 "--register", "70:14"]) == 0
+    controls = ControlState(scale="dorian", scale_root=2, strictness=1.0, deja_vu=1.0, loop_bars=1, density=0.7,
+                            register_centre=70, register_width=14)
+    with StepModel(shipped_model_path()) as model:
+        generator = Generator(model, Sampler(seed=3, pitch_range=model.contract.pitch_range))
+        tokens = [generator.next_token(controls) for _ in range(64)]
+    assert played_pitches(out) == [n.pitch for n in tokens_to_notes(tokens)]
+
+
+def test_a_register_flag_without_width_is_a_usage_error(capsys):
+    with pytest.raises(SystemExit):
+        main(["generate", "--model", MODEL, "-o", "x.mid", "--register", "72"])
+    assert "'72' is not CENTRE:WIDTH, e.g. 72:12" in capsys.readouterr().err
+
+
+def test_a_bad_scale_flag_names_it(fails):
+    fails(["generate", "--model", MODEL, "-o", "x.mid", "--scale", "C:lydian"],
+          "command line: music.scale = 'C:lydian': unknown scale 'lydian'")

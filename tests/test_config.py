@@ -83,3 +83,27 @@ def test_encoder_pins_may_not_share_the_button_pin():
 def test_encoder_pins_are_free_when_the_encoder_is_not_used():
     config = from_dict({"controls": {"kind": "mcp3008", "encoder_a_pin": 17}})
     assert check(config) is config
+
+
+def test_music_defaults_are_the_control_states_neutral_values():
+    from device.controlstate import ControlState
+
+    state = ControlState(**Config().music.control_values())
+    assert state == ControlState()
+
+
+def test_music_scale_text_becomes_root_and_name():
+    values = from_dict({"music": {"scale": "F#:dorian", "density": 0.25}}).music.control_values()
+    assert (values["scale_root"], values["scale"], values["density"]) == (6, "dorian", 0.25)
+
+
+@pytest.mark.parametrize(("section", "message"), [
+    ({"scale": "H:major"}, "box.toml: music.scale = 'H:major': 'H' is not a note name"),
+    ({"scale": "C:lydian"}, "box.toml: music.scale = 'C:lydian': unknown scale 'lydian'"),
+    ({"loop_bars": 3}, "box.toml: music.loop_bars = 3: must be one of 1, 2, 4, 8"),
+    ({"deja_vu": 1.5}, r"box.toml: music.deja_vu = 1.5: must be 0..1"),
+    ({"register_width": 200}, "box.toml: music.register_width = 200: must be 0..128 semitones"),
+])
+def test_bad_music_values_name_the_key(section, message):
+    with pytest.raises(ConfigError, match=message):
+        from_dict({"music": section}, source="box.toml")
