@@ -8,6 +8,7 @@ MidiOut.close sends All Notes Off).
 from __future__ import annotations
 
 import signal
+import time
 from collections.abc import Callable
 from contextlib import ExitStack
 
@@ -23,11 +24,51 @@ def run(config: Config, steps: int | None, seed: int | None, sim: bool, say: Say
         stopper = stack.enter_context(_StopOnSignals())  # first: a signal while loading still stops cleanly
         view = LiveView()
         stack.callback(view.close)
-        box = stack.enter_context(assemble(config, seed, Parts(sim=sim), say, on_step=view.update))
+        systemd = stack.enter_context(Systemd())
+        box = stack.enter_context(assemble(config, seed, Parts(sim=sim), say, on_step=systemd.watch(view.update)))
+        box.loop.on_tick = systemd.tick
         stopper.target = box.loop.stop
         done = 0 if stopper.requested else box.run(steps)
     say(f"stopped after {done} steps; all notes off")
     return 0
+
+
+class Systemd:
+    """The box's side of systemd's notify protocol (device/sdnotify.py): READY=1 once the first step has
+    played, WATCHDOG=1 from the loop's thread on its ticks (so a hung loop stops them and systemd restarts
+    the box), STOPPING=1 on the way out. Outside systemd (no NOTIFY_SOCKET) it sends nothing."""
+
+    def __init__(self, environ=None):
+        from device.sdnotify import Notifier, Watchdog, watchdog_interval
+
+        self.notifier = Notifier.from_environ(environ)
+        self.watchdog = Watchdog(self.notifier, watchdog_interval(environ))
+        self.ready = False
+
+    def watch(self, on_step: Callable | None = None) -> Callable:
+        """An on_step for the loop that says READY=1 at the first step, then calls ``on_step``."""
+
+        def step(report) -> None:
+            if not self.ready:
+                self.ready = True
+                self.notifier.ready(f"playing at step {report.step}")
+            if on_step is not None:
+                on_step(report)
+
+        return step
+
+    def tick(self, tick) -> None:
+        """The loop's on_tick: WATCHDOG=1 at most every half of WATCHDOG_USEC, on real time (a stopped
+        transport still ticks, and its ticks' times stand still)."""
+        if self.ready:
+            self.watchdog.kick(time.monotonic())
+
+    def __enter__(self) -> Systemd:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.notifier.stopping()
+        self.notifier.close()
 
 
 class _StopOnSignals:
