@@ -166,7 +166,10 @@ class FollowTransport:
             self._idle_at = due if now - due < step_seconds(self.bpm) else now  # about once a step, on a grid
             return Tick(self.position, False, due, max(0.0, now - due))
         if self.free_running:
-            return self._deliver(self.position, self._deadline(), now)
+            due = self._deadline()
+            if now - due > step_seconds(self.bpm):  # a stall: start the grid again here, never catch up
+                self._anchor, due = (self.position, now), now
+            return self._deliver(self.position, due, now)
         self.losses += 1
         bpm = self.bpm
         self.tempo.restart()
@@ -190,7 +193,11 @@ class FollowTransport:
         elif message.type == "stop" and self.running:
             return self._stop(time)
         elif message.type == "songpos":
-            self.position = message.pos * PULSES_PER_STEP
+            position = message.pos * PULSES_PER_STEP
+            if self.free_running:  # the free-run grid moves with the position: no catching up
+                pulse, anchor_time = self._anchor
+                self._anchor = (pulse + position - self.position, anchor_time)
+            self.position = position
             if self.running:
                 self._count = self.position - 1
         return None
@@ -198,7 +205,7 @@ class FollowTransport:
     def _start(self, position: int, time: float) -> None:
         self.running, self.free_running = True, False
         self.position, self._count = position, None
-        self._last_arrival, self._last_step = time, None
+        self._last_arrival = time  # _last_step stays: a restart right after a step must not burst
         self._said.discard("burst")
 
     def _stop(self, time: float) -> Tick:
