@@ -152,3 +152,45 @@ def test_the_loop_never_leaves_a_note_sounding(
     assert max_polyphony(bank.heard()) <= 1
     close_reconnected(midi_out, bank, clock)
     assert_silent_and_monophonic(bank)
+
+
+musical_controls = st.builds(
+    ControlState,
+    temperature=st.sampled_from([0.0, 0.5, 1.0, 3.0]),
+    scale=st.sampled_from(["chromatic", "major", "blues", "minor_pentatonic"]),
+    scale_root=st.integers(0, 11),
+    strictness=st.sampled_from([0.0, 0.5, 1.0]),
+    deja_vu=st.sampled_from([0.0, 0.5, 1.0]),
+    loop_bars=st.sampled_from([1, 2]),
+    density=st.sampled_from([0.0, 0.3, 0.5, 1.0]),
+    register_centre=st.integers(40, 100),
+    register_width=st.sampled_from([0, 5, 12, 128]),
+)
+
+
+class MusicalControls(FixedControls):
+    """FixedControls whose musical controls change at every read, from a script."""
+
+    def __init__(self, states, resets_at):
+        super().__init__(ControlState(), resets_at)
+        self.states = states
+
+    def read(self) -> ControlState:
+        self.state = self.states[self.reads % len(self.states)]
+        return super().read()
+
+
+@settings(max_examples=25, deadline=None)
+@given(steps=st.integers(1, 80), seed=st.integers(0, 2**32 - 1),
+       states=st.lists(musical_controls, min_size=1, max_size=12), resets_at=st.sets(st.integers(0, 80), max_size=3))
+def test_musical_controls_changing_at_any_step_never_leave_a_note_sounding(model, steps, seed, states, resets_at):
+    clock = FakeClock()
+    bank = PortBank(clock, [None])
+    config = Config()
+    config = dataclasses.replace(config, model=dataclasses.replace(config.model, path=str(model.path)))
+    parts = Parts(clock=clock, output=bank.open(), reopen=bank.open, controls=MusicalControls(states, resets_at))
+    box = assemble(config, seed, parts)
+    box.run(steps)
+    assert max_polyphony(bank.heard()) <= 1
+    box.close()
+    assert_silent_and_monophonic(bank)
