@@ -194,11 +194,35 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--seconds", type=float, default=60.0,
                         help="length of each timing run in seconds (default 60; use 600 for the 10-minute drift)")
     parser.add_argument("--json", type=Path, help="also write the results as JSON here")
+    parser.add_argument("--soak", type=float, metavar="DAYS",
+                        help="instead: play DAYS simulated days at 120 bpm on a fast clock with faults (unplugged "
+                        "synth, resets, pauses, knob jitter, MIDI floods) and print the report as JSON "
+                        "(device/soak.py; 7 days take about ... on 2 cores)")
     return parser
+
+
+def run_soak(args: argparse.Namespace) -> int:
+    """``--soak DAYS``: the report as JSON on stdout (and in --json); exit 1 if a target is missed."""
+    from device.soak import soak
+
+    if not args.soak > 0:
+        print(f"melodybox bench: --soak {args.soak}: must be a positive number of days", file=sys.stderr)
+        return 2
+    report = soak((args.model or [DEFAULT_MODEL])[0], args.soak)
+    report["machine"] = machine()
+    text = json.dumps(report, indent=2)
+    print(text)
+    if args.json:
+        args.json.write_text(text + "\n")
+    missed = (report["exception"] or report["notes_left_sounding"] or report["steps_paused_with_a_note"]
+              or report["overlapping_notes"] or report["rss_slope_mb_per_day"] >= 1.0)
+    return 1 if missed else 0
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.soak is not None:
+        return run_soak(args)
     models = args.model or [DEFAULT_MODEL]
     parts = set(args.only or ["latency", "timing", "startup"])
     results: dict = {"machine": machine()}
