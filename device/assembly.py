@@ -20,6 +20,7 @@ from typing import Any
 
 from mido.ports import BaseInput, BaseOutput
 
+from device.answer import Answer
 from device.clock import Clock, MonotonicClock
 from device.clock_out import ClockOut
 from device.config import DEFAULT_VIRTUAL, DEFAULT_VIRTUAL_INPUT, Config, MidiConfig
@@ -113,7 +114,8 @@ def assemble(config: Config, seed: int | None = None, parts: Parts = Parts(), sa
         transport = parts.transport or open_transport(config, clock, midi_in, say)
         loop = Loop(generator, midi_out, controls, transport, on_step=on_step,
                     clock_out=open_clock_out(config, midi_out, say),
-                    guard=CollapseGuard(config.guard, config.music.bar_steps))
+                    guard=CollapseGuard(config.guard, config.music.bar_steps),
+                    answer=open_answer(config, midi_in, midi_out, transport, say))
         return Box(stack.pop_all(), model, generator, midi_out, controls, transport, loop, midi_in)
 
 
@@ -154,7 +156,7 @@ def open_midi_in(config: Config, clock: Clock, parts: Parts, say: Say) -> MidiIn
         name = port.name
         say(f"listening to MIDI input {name!r}")
         reopen, alive = (lambda: ports.open_input(midi.input)), (lambda: ports.input_present(name))
-    elif port is None and (midi.virtual_input or config.clock.mode == "follow"):
+    elif port is None and (midi.virtual_input or config.clock.mode == "follow" or config.play.mode == "answer"):
         name = midi.virtual_input or DEFAULT_VIRTUAL_INPUT
         port = ports.open_virtual_input(name)
         say(f"listening on a new virtual MIDI input {name!r}: connect a drum machine, a DAW or a keyboard to it")
@@ -173,6 +175,19 @@ def open_transport(config: Config, clock: Clock, midi_in: MidiIn | None, say: Sa
     say(f"following MIDI clock from {midi_in.name!r}: press play on the drum machine or DAW "
         f"(clock lost: {config.clock.on_clock_loss})")
     return FollowTransport(midi_in, clock, config.tempo.bpm, config.clock.on_clock_loss, say=say)
+
+
+def open_answer(config: Config, midi_in: MidiIn | None, midi_out: MidiOut, transport: Transport,
+                say: Say) -> Answer | None:
+    """Call and response (play.mode = "answer") on the input, or None (solo)."""
+    play = config.play
+    if play.mode != "answer" or midi_in is None:
+        return None
+    bars = "bar" if play.call_end_bars == 1 else "bars"
+    say(f"call and response: play a call into {midi_in.name!r}; the box answers on the next bar line after "
+        f"{play.call_end_bars} {bars} of silence" + (" (thru: your notes go to the output too)" if play.thru else ""))
+    return Answer(midi_in, midi_out, transport, config.music.bar_steps, play.call_end_bars, play.max_call_bars,
+                  play.thru)
 
 
 def open_clock_out(config: Config, midi_out: MidiOut, say: Say) -> ClockOut | None:

@@ -17,7 +17,16 @@ import dataclasses
 import importlib.util
 import sys
 
-from device.config import CLOCK_MODES, DEFAULT_MIDI_FILE, DEFAULT_VIRTUAL, Config, ConfigError, check, load_config
+from device.config import (
+    CLOCK_MODES,
+    DEFAULT_MIDI_FILE,
+    DEFAULT_VIRTUAL,
+    PLAY_MODES,
+    Config,
+    ConfigError,
+    check,
+    load_config,
+)
 from device.contract import ContractError
 from device.encoding import STEPS_PER_QUARTER
 from device.generator import PrimerError
@@ -96,6 +105,9 @@ def build_parser() -> argparse.ArgumentParser:
                         "programs to play into")
     run.add_argument("--clock", choices=CLOCK_MODES, help="internal: the box's own tempo (default); lead: also send "
                      "MIDI clock, Start and Stop; follow: step on the MIDI clock arriving at the input")
+    run.add_argument("--mode", choices=PLAY_MODES, help="solo: play on its own (default); answer: listen to a "
+                     "player's call on the input, then answer it (call and response)")
+    run.add_argument("--thru", action="store_true", help="answer mode: echo the player's notes to the output")
     run.add_argument("--steps", type=int, metavar="N", help="stop after N 16th notes (default: run until stopped)")
     run.add_argument("--sim", action="store_true", help="keyboard controls instead of GPIO, even on a Pi")
 
@@ -150,8 +162,13 @@ def config_from_args(args: argparse.Namespace) -> Config:
     clock = config.clock
     if getattr(args, "clock", None):
         clock = dataclasses.replace(clock, mode=args.clock)
+    play = config.play
+    if getattr(args, "mode", None):
+        play = dataclasses.replace(play, mode=args.mode)
+    if getattr(args, "thru", False):
+        play = dataclasses.replace(play, thru=True)
     changed = dataclasses.replace(config, midi=midi, model=model, temperature=temperature, tempo=tempo, primer=primer,
-                                  clock=clock, music=music_from_args(config.music, args))
+                                  clock=clock, music=music_from_args(config.music, args), play=play)
     return check(changed, "command line")
 
 

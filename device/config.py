@@ -66,6 +66,21 @@ class ClockConfig:
     on_clock_loss: str = "stop"
 
 
+PLAY_MODES = ("solo", "answer")
+
+
+@dataclass(frozen=True)
+class PlayConfig:
+    """What the box plays: on its own (solo), or answers a player's call on the MIDI input (answer; see
+    device/answer.py). The call ends after ``call_end_bars`` bars of silence or at ``max_call_bars`` bars,
+    which also bounds the answer; ``thru`` echoes the player's notes to the output (answer mode)."""
+
+    mode: str = "solo"
+    call_end_bars: int = 1
+    max_call_bars: int = 8
+    thru: bool = False
+
+
 @dataclass(frozen=True)
 class ModelConfig:
     path: str = "models/default.tflite"  # the .tflite; its .json contract sits beside it
@@ -139,6 +154,7 @@ class Config:
     temperature: TemperatureConfig = field(default_factory=TemperatureConfig)
     controls: ControlsConfig = field(default_factory=ControlsConfig)
     music: MusicConfig = field(default_factory=MusicConfig)
+    play: PlayConfig = field(default_factory=PlayConfig)
     guard: GuardSettings = field(default_factory=GuardSettings)
 
 
@@ -188,8 +204,10 @@ def _section(default: Any, name: str, values: dict[str, Any], source: str, base:
 
 def _typed(value: Any, default: Any, where: str) -> Any:
     """Check ``value`` has the type of ``default`` (ints are accepted for floats)."""
-    if isinstance(default, bool) or isinstance(value, bool):
+    if isinstance(default, bool) != isinstance(value, bool):
         raise ConfigError(f"{where}: must be a {type(default).__name__}")
+    if isinstance(default, bool):
+        return value
     if isinstance(default, float) and isinstance(value, int | float):
         return float(value)
     if isinstance(default, tuple):
@@ -220,6 +238,12 @@ def check(config: Config, source: str = "config") -> Config:
          "choose at most one of input, virtual_input"),
         ("clock.mode", config.clock.mode, config.clock.mode in CLOCK_MODES,
          f"must be one of {', '.join(repr(c) for c in CLOCK_MODES)}"),
+        ("play.mode", config.play.mode, config.play.mode in PLAY_MODES,
+         f"must be one of {', '.join(repr(m) for m in PLAY_MODES)}"),
+        ("play.call_end_bars", config.play.call_end_bars, 1 <= config.play.call_end_bars <= 16, "must be 1..16 bars"),
+        ("play.max_call_bars", config.play.max_call_bars, 1 <= config.play.max_call_bars <= 32, "must be 1..32 bars"),
+        ("play.thru", config.play.thru, config.play.mode == "answer" or not config.play.thru,
+         'echoes the player in answer mode only (play.mode = "answer")'),
         ("clock.on_clock_loss", config.clock.on_clock_loss, config.clock.on_clock_loss in CLOCK_LOSS,
          f"must be one of {', '.join(repr(c) for c in CLOCK_LOSS)}"),
         ("tempo.bpm", config.tempo.bpm, 20 <= config.tempo.bpm <= 400, "must be 20..400"),

@@ -76,6 +76,17 @@ class Generator:
         self._sounding = sounding_after([token], self._sounding)
         return token
 
+    def prime(self, tokens: Sequence[int], bar_step: int | None = None) -> None:
+        """Feed ``tokens`` (0..129) the box did not choose, e.g. a player's call, as if they had been played:
+        the model hears them from its current state; nothing is sampled or recorded for deja-vu.
+        ``bar_step``: where the first token's step lies in its bar (None: counting on)."""
+        for i, token in enumerate(encoding.check_token(t) for t in tokens):
+            if i == 0 and bar_step is not None:
+                self._logits = self.model.step(token, bar_step)
+            else:
+                self._logits = self.model.step(token)
+        self._sounding = sounding_after(tokens, self._sounding)
+
     def reset(self) -> None:
         """Return to the primed state exactly and forget the loop (the sampler's random streams are not rewound)."""
         self.model.set_state(self._primed_state)

@@ -6,9 +6,10 @@ right after a note goes out and never delays the next one. The very first step
 reads the controls before computing its token, so the first note follows the knob
 too (one inference before the first note, once).
 
-The ticks between steps carry nothing for the loop yet (they are where MIDI clock
-goes out in lead mode). When the transport stops, the loop silences the synth and
-keeps reading the controls on the ticks the transport delivers while stopped.
+The ticks between steps are where MIDI clock goes out in lead mode and, in call-and-response
+mode (device/answer.py), where the input is heard; the answer says which steps play.
+When the transport stops, the loop silences the synth and keeps reading the controls
+on the ticks the transport delivers while stopped.
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from device import encoding
+from device.answer import Answer
 from device.clock_out import ClockOut
 from device.controlstate import Controls, ControlState
 from device.generator import Generator
@@ -60,6 +63,7 @@ class Loop:
         clock_out: ClockOut | None = None,
         guard: CollapseGuard | None = None,
         on_tick: Callable[[Tick], None] | None = None,
+        answer: Answer | None = None,
     ):
         """``guard`` resets a degenerate melody; ``on_tick`` is called on the loop's thread for every tick
         (the systemd watchdog: a hung loop stops calling it)."""
@@ -71,6 +75,7 @@ class Loop:
         self.on_step = on_step
         self.guard = guard
         self.on_tick = on_tick
+        self.answer = answer  # call and response: it hears the input and says which steps play
         self.paused = False
         self.running = False  # the transport's state at the last tick
         self.steps_done = 0  # steps the transport ran through (played or paused)
@@ -111,6 +116,8 @@ class Loop:
         self.running = tick.running
         if self.clock_out is not None:
             self.clock_out.tick(tick, self.paused)  # the pulse first: every 6th one is this step's note
+        if self.answer is not None:
+            self.answer.hear(tick)
         if tick.on_step:
             self._step(tick)
             self.steps_done += 1
@@ -120,7 +127,9 @@ class Loop:
 
         While paused, time goes on but the generator waits: the held token plays on resume.
         """
-        if self.state is None:  # the first step: read the controls first, so the first note follows them
+        if self.answer is not None and not self.answer.plays(tick.step):
+            self._listen()
+        if self.state is None and self.answer is None:  # the first step: controls first, so the first note follows
             state = self._read_controls()
             self._pending = self.generator.next_token(state)
             played = self._play_pending()
@@ -137,8 +146,15 @@ class Loop:
             self.on_step(StepReport(tick.step, played, state, tick.lateness, self.paused, self.midi_out.connected,
                                     self.running, self._reset_reason))
         self._reset_reason = ""
-        if self._pending is None:
+        due = self.answer is None or self.answer.ready(tick.step, self.generator)
+        if self._pending is None and due:
             self._pending = self.generator.next_token(state)
+
+    def _listen(self) -> None:
+        """Call and response, not an answer step: no token is due, and the box's note ends."""
+        self._pending = None
+        if self.midi_out.sounding is not None:
+            self.midi_out.play(encoding.NOTE_OFF)
 
     def _play_pending(self) -> int | None:
         """Play the pending token unless paused; return what was played."""
@@ -166,6 +182,8 @@ class Loop:
         self.midi_out.silence()
         self._pending = None
         self._reset_reason = reason
+        if self.answer is not None:
+            self.answer.forget()
         if self.guard is not None:
             self.guard.restart()
 

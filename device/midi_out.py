@@ -98,6 +98,13 @@ class MidiOut:
             return False
         return self._send(message)
 
+    def echo(self, message: mido.Message) -> bool:
+        """Send a message from the MIDI input through to this output now, on this output's channel (thru).
+        Never raises for a lost port; returns whether it went out. The sounding note is not touched."""
+        if self._closed:
+            return False
+        return self._send(message.copy(channel=self.channel))
+
     def silence(self) -> None:
         """End the sounding note and send All Notes Off on the channel. No-op once closed."""
         if self._closed:
