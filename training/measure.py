@@ -22,6 +22,7 @@ import numpy as np
 
 from device import encoding
 from device.contract import contract_path_for, load_contract
+from device.features import DEFAULT_BAR_STEPS
 from training.parity import ParityError
 from training.windows import with_start
 
@@ -56,7 +57,7 @@ def logit_scores(logits: np.ndarray, targets: np.ndarray) -> dict:
 def box_inputs(melodies: list[np.ndarray], metres: list[tuple[int, int]] | None = None) -> dict:
     """What runtime_check.py reads: every melody's inputs (START + melody[:-1]), offsets, metres; and targets."""
     melodies = [np.asarray(m) for m in melodies if len(m)]
-    metres = metres or [(16, 0)] * len(melodies)
+    metres = metres or [(DEFAULT_BAR_STEPS, 0)] * len(melodies)
     offsets = np.concatenate([[0], np.cumsum([len(m) for m in melodies])]).astype(np.int64)
     return {"tokens": np.concatenate([with_start(m)[:-1] for m in melodies]).astype(np.int32),
             "offsets": offsets,

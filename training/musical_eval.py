@@ -20,6 +20,7 @@ from __future__ import annotations
 import numpy as np
 
 from device import encoding
+from device.features import DEFAULT_BAR_STEPS
 from training.musical_features import FEATURES, KEY_NAMES, Melody, best_keys, feature_table
 
 GRID_POINTS = 512
@@ -139,7 +140,7 @@ def format_musical(report: dict) -> str:
 def cut(melodies: list[np.ndarray], steps: int, melody_metres=None) -> list[tuple[np.ndarray, tuple[int, int]]]:
     """The first ``steps`` tokens of each melody at least that long, with its metre (bar_steps, bar_offset);
     (16, 0) where none is given."""
-    melody_metres = melody_metres or [(16, 0)] * len(melodies)
+    melody_metres = melody_metres or [(DEFAULT_BAR_STEPS, 0)] * len(melodies)
     return [(np.asarray(m[:steps]), tuple(metre)) for m, metre in zip(melodies, melody_metres, strict=True)
             if len(m) >= steps]
 

@@ -17,8 +17,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from device import encoding
+from device.features import DEFAULT_BAR_STEPS
 
-DEFAULT_BAR_STEPS = 16  # 4/4 in 16th notes
 MAJOR_SCALE = (0, 2, 4, 5, 7, 9, 11)
 # Diatonic pitch-class sets, one per major key (C, Db, D, ...): a mode (dorian, minor, ...) is one of them.
 DIATONIC = np.array([[(pc - root) % 12 in MAJOR_SCALE for pc in range(12)] for root in range(12)])
@@ -26,7 +26,7 @@ KEY_NAMES = ("C", "D♭", "D", "E♭", "E", "F", "F♯", "G", "A♭", "A", "B♭
 # Note lengths in steps that have a name (16th, 8th, dotted 8th, quarter, dotted quarter, half, dotted half,
 # whole); every other length falls in a last bin, "other".
 NAMED_LENGTHS = (1, 2, 3, 4, 6, 8, 12, 16)
-LOOKBACK_BARS = (1, 2, 4)
+BARS_BACK = (1, 2, 4)  # same note 1, 2 and 4 bars back
 
 
 @dataclass(frozen=True)
@@ -178,7 +178,7 @@ FEATURES: dict[str, Callable[[Melody], float | np.ndarray]] = {
     "silence_share": silence_share,
     "bar_repetition": bar_repetition,
     "longest_repeat": longest_repeat,
-    **{f.__name__: f for f in map(same_note_bars_back, LOOKBACK_BARS)},
+    **{f.__name__: f for f in map(same_note_bars_back, BARS_BACK)},
     "in_key_fraction": in_key_fraction,
     "key_held": key_held,
 }

@@ -23,6 +23,9 @@ from pathlib import Path
 import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
+if str(REPO) not in sys.path:  # run as a script by another venv's Python: the device package is found here
+    sys.path.insert(0, str(REPO))
+from device.features import DEFAULT_BAR_STEPS  # noqa: E402 - after the path is set
 
 
 def takes_bar_step(model) -> bool:
@@ -37,7 +40,7 @@ def box_logits(model_for, tokens: np.ndarray, offsets: np.ndarray, bar_steps: np
     ``model_for(bar_steps)`` gives the StepModel for a metre (16 when ``bar_steps`` is None).
     """
     count = len(offsets) - 1
-    bar_steps = np.full(count, 16, np.int64) if bar_steps is None else bar_steps
+    bar_steps = np.full(count, DEFAULT_BAR_STEPS, np.int64) if bar_steps is None else bar_steps
     bar_offsets = np.zeros(count, np.int64) if bar_offsets is None else bar_offsets
     logits, times = [], []
     for begin, end, steps, bar_offset in zip(offsets[:-1], offsets[1:], bar_steps, bar_offsets, strict=True):
@@ -58,7 +61,6 @@ def main(argv: list[str]) -> int:
         print(__doc__, file=sys.stderr)
         return 2
     runtime, model_path, in_path, out_path = argv
-    sys.path.insert(0, str(REPO))
     from device.model import StepModel
 
     with np.load(in_path) as data:
