@@ -28,7 +28,6 @@ from device.config import (
     load_config,
 )
 from device.contract import ContractError
-from device.encoding import STEPS_PER_QUARTER
 from device.generator import PrimerError
 from device.ports import PortError
 
@@ -116,7 +115,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="Generate offline, as fast as the model steps (no clock), to a MIDI file.",
     )
     add_model_arguments(generate)
-    generate.add_argument("--bars", type=int, default=8, help="length in 4/4 bars of 16 steps (default 8)")
+    generate.add_argument("--bars", type=int, default=8, help="length in bars of music.bar_steps 16th steps "
+                          "(default 8 bars; 16 steps each, 4/4)")
     generate.add_argument("-o", "--output", metavar="OUT.mid", required=True, help="the MIDI file to write")
     generate.add_argument("--png", metavar="ROLL.png", help="also draw a piano roll")
     generate.add_argument("--wav", metavar="OUT.wav", help="also render the melody as audio with the built-in "
@@ -192,13 +192,13 @@ def cmd_generate(args: argparse.Namespace) -> int:
     model, generator = open_generator(config, args.seed)
     with model:
         controls = ControlState(temperature=config.temperature.initial, **config.music.control_values())
-        tokens = [generator.next_token(controls) for _ in range(args.bars * 4 * STEPS_PER_QUARTER)]
+        tokens = [generator.next_token(controls) for _ in range(args.bars * config.music.bar_steps)]
     midi = config.midi
     write_midi(tokens, args.output, bpm=config.tempo.bpm, velocity=midi.velocity, channel=midi.channel - 1)
     notes = len(tokens_to_notes(tokens))
     say(f"wrote {args.output}: {notes} notes in {args.bars} bars at temperature {config.temperature.initial}")
     if args.png:
-        save_pianoroll(tokens, args.png)
+        save_pianoroll(tokens, args.png, bar_steps=config.music.bar_steps)
         say(f"wrote {args.png}")
     if args.wav:
         from device.synth import SAMPLERATE, write_wav
