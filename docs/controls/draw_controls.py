@@ -59,6 +59,12 @@ def draw(name: str, out: Path) -> None:
     print(f"wrote {out.relative_to(ROOT)}")
 
 
+def silent_share(tokens: list[int]) -> float:
+    """The share of steps during which no note sounds."""
+    covered = sum(note.end - note.start for note in tokens_to_notes(tokens))
+    return 1 - covered / len(tokens)
+
+
 def measure(seeds: int = 10, steps: int = 256) -> None:
     """Print, as markdown rows, each control's measured effect, averaged over ``seeds`` seeds."""
     def over_seeds(settings, metric):
@@ -68,6 +74,10 @@ def measure(seeds: int = 10, steps: int = 256) -> None:
         share = over_seeds({"scale": "major", "strictness": s},
                            lambda t: np.mean([not C_MAJOR[p] for p in t if is_note_on(p)]))
         print(f"| strictness {s} | {100 * share:.1f} % of notes outside C major |")
+    for s in (0, 1):
+        notes = over_seeds({"scale": "major", "strictness": s}, lambda t: len(tokens_to_notes(t)) / (len(t) / BAR))
+        silent = over_seeds({"scale": "major", "strictness": s}, silent_share)
+        print(f"| strictness {s} | {notes:.2f} notes per bar, {100 * silent:.1f} % of steps silent |")
     for p in (0, 0.25, 0.5, 0.75, 0.9, 1):
         rate = over_seeds({"deja_vu": p, "loop_bars": 2},
                           lambda t: np.mean([t[i] == t[i - 2 * BAR] for i in range(2 * BAR, len(t))]))
