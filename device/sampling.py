@@ -168,7 +168,8 @@ def pitch_shape(scale: str, root: int, strictness: float, centre: int, width: in
     ``low``..``high``: the contract's pitch range, which stays excluded outside. Never excludes every
     pitch: a register outside the contract's range slides into it (keeping its width where it fits),
     and when no in-scale pitch is left in the register under a hard lock, the in-scale pitches of
-    the contract's range nearest to the register are allowed instead.
+    the contract's range nearest to the register are allowed instead. A range holding no scale pitch
+    at all (at most two semitones wide) cannot be locked: its pitches stay allowed.
     """
     if not 0 <= strictness <= 1:
         raise ValueError(f"strictness must be 0..1, got {strictness}")

@@ -265,6 +265,12 @@ def test_a_hard_lock_with_no_scale_pitch_in_the_register_allows_the_nearest_scal
     assert np.nonzero(probabilities[:128])[0].tolist() == [60, 62]
 
 
+def test_a_pitch_range_without_scale_pitches_cannot_be_locked():
+    probabilities = Sampler(pitch_range=(61, 61)).probabilities(
+        spread_logits(), ControlState(1.0, scale="major", strictness=1.0))
+    assert np.nonzero(probabilities[:128])[0].tolist() == [61]
+
+
 def test_density_multiplies_the_odds_of_a_new_note():
     from device.sampling import DENSITY_NATS
 
