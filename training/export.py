@@ -21,8 +21,10 @@ from pathlib import Path
 
 import numpy as np
 
-from training.parity import ParityError, check_parity, parity_inputs, runtime_pythons, runtime_report
+from training.measure import record_measurements
+from training.parity import ParityError, keras_reference, parity_check, runtime_pythons
 from training.runs import RunError, load_run, pitch_range, read_json
+from training.windows import metres
 
 PRECISIONS = ("float32", "float16", "int8")
 FORBIDDEN_OPS = ("VAR_HANDLE", "READ_VARIABLE", "ASSIGN_VARIABLE", "CALL_ONCE", "CUSTOM", "DELEGATE")
@@ -157,17 +159,18 @@ def export(run_path: Path, name: str, out: Path, precision: str, parity_steps: i
     ops = model_ops(content)
     check_ops(ops)
     tensors = signature_tensors(content, run.model)
-    tokens, offsets = parity_inputs(run.side("validation"), parity_steps)
-    parity = check_parity(models.sequence, content, tokens, offsets, precision, min_agreement)
+    validation, validation_metres = run.side("validation"), metres(run.melodies, run.split.validation)
+    reference = keras_reference(models.sequence, validation, parity_steps, validation_metres, run.model.feature_names)
     out.mkdir(parents=True, exist_ok=True)
     model_path = out / f"{name}.tflite"
     model_path.write_bytes(content)
-    runtimes = runtime_report(model_path, tokens, offsets, parity["reference_logits"], precision, min_agreement,
-                              runtime_pythons())
-    parity.pop("reference_logits")
-    metrics = read_json(run.path / "evaluation.json") if (run.path / "evaluation.json").is_file() else {}
-    write_contract(model_path, run, tensors, precision, sorted(runtimes), parity | {"runtimes": runtimes, "ops": ops},
-                   metrics, pitch_range(run.side("train")), command, PRECISION_NOTES[precision])
+    pythons = runtime_pythons()
+    evaluation = read_json(run.path / "evaluation.json") if (run.path / "evaluation.json").is_file() else None
+    write_contract(model_path, run, tensors, precision, sorted(pythons), {"ops": ops}, {},
+                   pitch_range(run.side("train")), command, PRECISION_NOTES[precision])
+    # metrics and parity of this very file, stepped by the box's StepModel in each runtime (removes both on failure)
+    record_measurements(model_path, validation, pythons, evaluation, validation_metres, reference,
+                        parity_check(precision, min_agreement))
     return model_path
 
 
