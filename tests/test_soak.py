@@ -21,7 +21,7 @@ def report():
 def test_every_fault_was_injected(report):
     assert report["steps"] == PAUSE_EVERY + 100
     assert report["port_losses"] >= 1 and report["port_reconnects"] >= 1
-    assert UNPLUG_EVERY + UNPLUGGED_FOR < report["steps"]
+    assert report["steps"] > UNPLUG_EVERY + UNPLUGGED_FOR
     assert report["input_dropped"] > 0  # the floods overflowed the input queue, which stayed bounded
 
 
