@@ -12,9 +12,10 @@ time and sorts it:
 
 Both queues are bounded: a flood drops the oldest messages and counts them (``dropped``),
 so the callback never blocks and memory never grows. Hot-plug as for the output
-(device/midi_out.py): a lost input (``alive`` says it is no longer listed, or the port
-fails) never stops the box; ``reopen`` is tried at most every ``retry_seconds``, from the
-loop's thread (in ``drain`` and while the follower waits), never from the callback.
+(device/midi_out.py): a lost input (``alive`` says it is no longer listed, twice in a row:
+on JACK a listing opens a client, which can fail on a loaded machine) never stops the box;
+``reopen`` is tried at most every ``retry_seconds``, from the loop's thread (in ``drain``
+and while the follower waits), never from the callback.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from device.ports import PORT_ERRORS
 CLOCK_TYPES = frozenset({"clock", "start", "stop", "continue", "songpos"})  # to the follower
 EVENT_CAPACITY = 256  # channel messages held between two drains (a step is >= 37.5 ms at 400 bpm)
 CLOCK_CAPACITY = 1024  # clock messages held for the follower (it reads them as they come)
+MISSING_CHECKS = 2  # a port is lost when this many checks in a row do not list it (a listing can fail under load)
 
 
 @dataclass(frozen=True)
@@ -144,7 +146,8 @@ class MidiIn:
             return
         self._next_check = now + self.retry_seconds
         if self.connected:
-            if self._alive is not None and not self._alive():
+            self._missing = 0 if self._alive is None or self._alive() else self._missing + 1
+            if self._missing >= MISSING_CHECKS:
                 self._lose("the port is no longer listed")
             return
         if self._reopen is None:
@@ -170,7 +173,7 @@ class MidiIn:
         self.close()
 
     def _attach(self, port: BaseInput) -> None:
-        self._port, self.connected = port, True
+        self._port, self.connected, self._missing = port, True, 0
         port.callback = self.receive  # rtmidi ports call it from their thread
 
     def _lose(self, why: str) -> None:

@@ -1,0 +1,215 @@
+"""Follow mode through a real MIDI stack: a drum machine process sends MIDI clock (±1 ms jitter), Start, Stop,
+Continue, Song Position Pointer and a tempo change into `melodybox run --clock follow` (another process), on a
+private JACK dummy server; this process receives the box's notes and checks each one's step against the pulses.
+
+All processes share the monotonic clock, so a note's step is the drum machine's song position at the last
+pulse it sent before the note arrived. Run as a module, this file is the drum machine:
+``python -m tests.test_jack_clock PORT PLAN_JSON`` (prints "ready", plays on a line on stdin, prints what it sent).
+"""
+
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import threading
+import time
+
+import mido
+import pytest
+
+from tests.jack_server import JackServer, JackUnavailable, wait_until
+from tests.recording import ROOT, note_events, shipped_model_path
+from tests.test_box import offline_tokens, reference_events
+
+pytestmark = pytest.mark.jack
+SEED, JITTER = 0, 0.001
+MAX_STALL = 0.004  # seconds: a drum machine process later than its jitter plus this sends no steady clock
+
+
+def drum_machine(port_name: str, plan: list) -> list:
+    """Play ``plan`` on a virtual output: ["clock", n, bpm] sends n pulses; "start", "stop", "continue" and
+    ["songpos", 16ths] go out half a pulse after the last one. Every message leaves on its ideal time ± JITTER.
+    Returns [time, type, position, ideal time] per message sent (position: the song position of a running pulse,
+    else None)."""
+    from device.clock import MonotonicClock
+
+    clock, rng, sent = MonotonicClock(), random.Random(7), []
+    running, position, bpm = False, 0, 120
+    with mido.open_output(port_name, virtual=True) as port:
+        print("ready", flush=True)
+        sys.stdin.readline()
+        ideal = clock.now() + 0.05
+        for op in plan:
+            kind = op if isinstance(op, str) else op[0]
+            if kind == "clock":
+                bpm = op[2]
+                for _ in range(op[1]):
+                    clock.sleep_until(ideal + rng.uniform(-JITTER, JITTER))
+                    port.send(mido.Message("clock"))
+                    sent.append([clock.now(), "clock", position if running else None, ideal])
+                    position += running
+                    ideal += 60 / bpm / 24
+                continue
+            clock.sleep_until(ideal - 30 / bpm / 24)
+            message = mido.Message("songpos", pos=op[1]) if kind == "songpos" else mido.Message(kind)
+            port.send(message)
+            sent.append([clock.now(), kind, None, ideal - 30 / bpm / 24])
+            running = {"start": True, "continue": True, "stop": False}.get(kind, running)
+            position = 0 if kind == "start" else op[1] * 6 if kind == "songpos" else position
+        time.sleep(0.1)  # JACK delivers on the next cycles
+    return sent
+
+
+class Lines:
+    """A process's stderr lines, collected on a thread; ``wait_for`` a line containing some text."""
+
+    def __init__(self, stream):
+        self.lines = []
+        self._thread = threading.Thread(target=self._read, args=(stream,), daemon=True)
+        self._thread.start()
+
+    def _read(self, stream):
+        for line in stream:
+            self.lines.append(line.rstrip("\n"))
+
+    def wait_for(self, text, seconds=30.0):
+        return wait_until(lambda: any(text in line for line in self.lines), seconds)
+
+
+@pytest.fixture(scope="module")
+def jack():
+    try:
+        with JackServer(name=f"melodybox-clock-{os.getpid()}", period=64) as server:
+            yield server.backend, {**os.environ, **server.env}
+    except JackUnavailable as error:
+        pytest.skip(str(error))
+
+
+def start_drum(env, name, plan):
+    drum = subprocess.Popen([sys.executable, "-m", "tests.test_jack_clock", name, json.dumps(plan)], cwd=ROOT,
+                            env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    assert drum.stdout.readline().strip() == "ready"
+    return drum
+
+
+def start_box(env, drum_name, receiver_name):
+    command = [sys.executable, "-m", "device", "run", "--model", str(shipped_model_path()), "--seed", str(SEED),
+               "--sim", "--clock", "follow", "--input", drum_name, "--port", receiver_name]
+    box = subprocess.Popen(command, cwd=ROOT, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                           stderr=subprocess.PIPE, text=True)
+    return box, Lines(box.stderr)
+
+
+def stop(box):
+    box.send_signal(signal.SIGTERM)
+    box.wait(timeout=20)
+
+
+def play(drum, lines):
+    """Let the drum machine play once the box follows; returns what it sent. Skips if it could not keep time."""
+    assert lines.wait_for("following MIDI clock"), lines.lines
+    drum.stdin.write("go\n")
+    drum.stdin.flush()
+    sent = json.loads(drum.stdout.readline())
+    drum.wait(timeout=20)
+    late = max(abs(t - ideal) for t, _, _, ideal in sent)
+    if late > JITTER + MAX_STALL:
+        pytest.skip(f"the drum machine was {late * 1000:.1f} ms off its schedule: this machine is too loaded to "
+                    "send a steady clock")
+    return sent
+
+
+def step_of(arrival, sent):
+    """The drum machine's song position at its last pulse before ``arrival``, as (step, pulse within the step)."""
+    pulses = [(t, position) for t, kind, position, _ in sent if kind == "clock" and t < arrival]
+    position = pulses[-1][1]
+    return None if position is None else divmod(position, 6)
+
+
+PLAN = [["clock", 24, 120], "start", ["clock", 66, 120], "stop", ["clock", 12, 120], ["songpos", 32], "continue",
+        ["clock", 48, 120], "stop", ["clock", 12, 120], "continue", ["clock", 24, 120], ["clock", 48, 90], "stop",
+        ["clock", 6, 90]]
+STEPS = list(range(0, 11)) + list(range(32, 40)) + list(range(40, 52))  # the steps the box must play, in order
+STOPS_AFTER = {10, 18, 30}  # token indexes after which a Stop comes
+
+
+def test_the_box_plays_each_note_on_its_step_of_the_drum_machine_clock(jack):
+    backend, env = jack
+    drum_name, receiver_name = f"drum-{os.getpid()}", f"receiver-{os.getpid()}"
+    received = []
+    with backend.open_input(receiver_name, virtual=True) as receiver:
+        receiver.callback = lambda message: received.append((time.monotonic(), message))
+        drum = start_drum(env, drum_name, PLAN)
+        box, lines = start_box(env, drum_name, receiver_name)
+        try:
+            sent = play(drum, lines)
+        finally:
+            stop(box)
+        wait_until(lambda: note_events(m for _, m in received).count(("cc", 123)) >= 5, seconds=5)
+    tokens = offline_tokens([1.0] * len(STEPS), seed=SEED)
+    expected = reference_events(tokens, silences_after=STOPS_AFTER)
+    notes = [(t, m) for t, m in received if m.type in ("note_on", "note_off", "control_change")]
+    assert note_events(m for _, m in notes)[:len(expected)] == expected, lines.lines
+    heard = [step_of(t, sent) for t, m in notes if m.type == "note_on"][:len(tokens)]
+    assert heard == [(STEPS[i], 0) for i, token in enumerate(tokens) if token < 128]
+
+
+def test_silence_after_stop_nothing_until_continue(jack):
+    backend, env = jack
+    drum_name, receiver_name = f"drum-s-{os.getpid()}", f"receiver-s-{os.getpid()}"
+    plan = [["clock", 6, 120], "start", ["clock", 30, 120], "stop", ["clock", 48, 120], "continue",
+            ["clock", 13, 120], "stop", ["clock", 6, 120]]
+    received = []
+    with backend.open_input(receiver_name, virtual=True) as receiver:
+        receiver.callback = lambda message: received.append((time.monotonic(), message))
+        drum = start_drum(env, drum_name, plan)
+        box, lines = start_box(env, drum_name, receiver_name)
+        try:
+            sent = play(drum, lines)
+        finally:
+            stop(box)
+    stops = [t for t, kind, _, _ in sent if kind == "stop"]
+    resume = next(t for t, kind, _, _ in sent if kind == "continue")
+    ons = [t for t, m in received if m.type == "note_on" and m.velocity > 0]
+    assert ons and not [t for t in ons if stops[0] < t < resume]
+    all_off = [t for t, m in received if m.type == "control_change" and m.control == 123]
+    assert any(stops[0] < t < resume for t in all_off)
+    after = sorted({step_of(t, sent) for t in ons if t > resume})
+    assert after and all(step in (5, 6, 7) and within == 0 for step, within in after)  # held at pulse 30: steps 5..7
+
+
+def test_unplugging_and_replugging_the_drum_machine(jack):
+    backend, env = jack
+    drum_name, receiver_name = f"drum-u-{os.getpid()}", f"receiver-u-{os.getpid()}"
+    plan = [["clock", 6, 120], "start", ["clock", 24, 120]]
+    received = []
+    with backend.open_input(receiver_name, virtual=True) as receiver:
+        receiver.callback = lambda message: received.append((time.monotonic(), message))
+        drum = start_drum(env, drum_name, plan)
+        box, lines = start_box(env, drum_name, receiver_name)
+        try:
+            assert lines.wait_for("following MIDI clock"), lines.lines
+            drum.stdin.write("go\n")
+            drum.stdin.flush()
+            drum.stdout.readline()
+            drum.wait(timeout=20)  # the drum machine is gone, its port with it
+            assert lines.wait_for("MIDI clock lost") and lines.wait_for("MIDI input"), lines.lines
+            assert lines.wait_for("lost (the port is no longer listed)"), lines.lines
+            heard_before = len(received)
+            drum = start_drum(env, drum_name, plan)
+            assert lines.wait_for("is back"), lines.lines
+            drum.stdin.write("go\n")
+            drum.stdin.flush()
+            sent = json.loads(drum.stdout.readline())
+            drum.wait(timeout=20)
+        finally:
+            stop(box)
+    assert box.returncode == 0
+    ons = [t for t, m in received[heard_before:] if m.type == "note_on" and m.velocity > 0]
+    assert ons and all(step_of(t, sent)[1] == 0 for t in ons)
+
+
+if __name__ == "__main__":
+    print(json.dumps(drum_machine(sys.argv[1], json.loads(sys.argv[2]))), flush=True)
