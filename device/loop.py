@@ -22,10 +22,11 @@ from device import encoding
 from device.answer import Answer
 from device.clock_out import ClockOut
 from device.controlstate import Controls, ControlState
+from device.dynamics import Dynamics, gate_pulses
 from device.generator import Generator
 from device.guard import CollapseGuard
 from device.midi_out import MidiOut
-from device.transport import Tick, Transport
+from device.transport import PULSES_PER_STEP, Tick, Transport
 
 
 @dataclass(frozen=True)
@@ -44,6 +45,7 @@ class StepReport:
     connected: bool
     running: bool = True
     reset: str = ""
+    bpm: float = 0.0  # the transport's tempo: set (internal, lead) or estimated from MIDI clock (follow)
 
     @property
     def temperature(self) -> float:
@@ -64,6 +66,8 @@ class Loop:
         guard: CollapseGuard | None = None,
         on_tick: Callable[[Tick], None] | None = None,
         answer: Answer | None = None,
+        dynamics: Dynamics | None = None,
+        capture=None,
     ):
         """``guard`` resets a degenerate melody; ``on_tick`` is called on the loop's thread for every tick
         (the systemd watchdog: a hung loop stops calling it)."""
@@ -76,6 +80,8 @@ class Loop:
         self.guard = guard
         self.on_tick = on_tick
         self.answer = answer  # call and response: it hears the input and says which steps play
+        self.dynamics = dynamics or Dynamics(midi_out.velocity)  # velocities (accent, humanise); gate in _gate
+        self.capture = capture  # device.capture.Capture: the last bars to a MIDI file, on request
         self.paused = False
         self.running = False  # the transport's state at the last tick
         self.steps_done = 0  # steps the transport ran through (played or paused)
@@ -114,6 +120,9 @@ class Loop:
         if self.running and not tick.running:
             self.midi_out.silence()  # the transport stopped: nothing may go on sounding
         self.running = tick.running
+        self.midi_out.tick(tick.pulse)  # a gated note ends on its pulse
+        if self.capture is not None:
+            self.capture.tick(tick.pulse)
         if self.clock_out is not None:
             self.clock_out.tick(tick, self.paused)  # the pulse first: every 6th one is this step's note
         if self.answer is not None:
@@ -132,9 +141,9 @@ class Loop:
         if self.state is None and self.answer is None:  # the first step: controls first, so the first note follows
             state = self._read_controls()
             self._pending = self.generator.next_token(state)
-            played = self._play_pending()
+            played = self._play_pending(tick.step)
         else:
-            played = self._play_pending()
+            played = self._play_pending(tick.step)
             state = self._read_controls()
         if self.guard is not None and played is not None:
             reason = self.guard.observe(played, tick.due, state.deja_vu)
@@ -144,11 +153,18 @@ class Loop:
         self.controls.beat(tick.step, not self.paused)
         if self.on_step is not None:
             self.on_step(StepReport(tick.step, played, state, tick.lateness, self.paused, self.midi_out.connected,
-                                    self.running, self._reset_reason))
+                                    self.running, self._reset_reason, self.transport.bpm))
         self._reset_reason = ""
         due = self.answer is None or self.answer.ready(tick.step, self.generator)
         if self._pending is None and due:
             self._pending = self.generator.next_token(state)
+        self._gate(tick, state)
+
+    def _gate(self, tick: Tick, state: ControlState) -> None:
+        """If the next step's token ends the sounding note, end it earlier within this step by the gate."""
+        pulses = gate_pulses(state.gate)
+        if pulses < PULSES_PER_STEP and self._pending not in (None, encoding.NO_EVENT):
+            self.midi_out.end_at(tick.pulse + pulses)
 
     def _listen(self) -> None:
         """Call and response, not an answer step: no token is due, and the box's note ends."""
@@ -156,12 +172,14 @@ class Loop:
         if self.midi_out.sounding is not None:
             self.midi_out.play(encoding.NOTE_OFF)
 
-    def _play_pending(self) -> int | None:
-        """Play the pending token unless paused; return what was played."""
+    def _play_pending(self, step: int) -> int | None:
+        """Play the pending token at transport step ``step`` unless paused; return what was played."""
         if self.paused or self._pending is None:
             return None
         played, self._pending = self._pending, None
-        self.midi_out.play(played)
+        state = self.state or ControlState()
+        velocity = self.dynamics.velocity(step, state) if encoding.is_note_on(played) else None
+        self.midi_out.play(played, velocity)
         return played
 
     def _read_controls(self) -> ControlState:
@@ -174,6 +192,8 @@ class Loop:
                 self.midi_out.silence()
         if state.reset:
             self._reset("button")
+        if state.capture and self.capture is not None:
+            self.capture.request()
         return state
 
     def _reset(self, reason: str) -> None:

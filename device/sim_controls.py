@@ -176,6 +176,8 @@ class LiveView:
         if not report.connected:
             state += ", MIDI lost"
         line = f"step {report.step:6d}  {note_name(report.token):>4}  temperature {report.temperature:4.2f}  {state}"
+        if report.bpm:
+            line += f"  {report.bpm:.0f} bpm"
         self.stream.write("\r" + line.ljust(60))
         self.stream.flush()
         self._shown = True

@@ -1,13 +1,17 @@
 """device.follow: the MIDI clock follower and its tempo estimate, on scripted clock streams and a fake clock."""
 
+import io
 import random
 
 import mido
 import pytest
 
 from device.clock import FakeClock
+from device.controlstate import ControlState
 from device.follow import LOSS_SECONDS, FollowTransport, TempoEstimate
+from device.loop import StepReport
 from device.midi_in import InputEvent
+from device.sim_controls import LiveView
 
 PULSE = 60 / 120 / 24  # seconds per pulse at 120 bpm
 STEP = 6 * PULSE
@@ -212,3 +216,11 @@ def test_dejitter_plays_steps_evenly_and_never_before_their_pulse():
 def test_on_clock_loss_must_be_stop_or_continue():
     with pytest.raises(ValueError, match="'stop' or 'continue'"):
         FollowTransport(ScriptedSource(FakeClock(), []), FakeClock(), on_clock_loss="pause")
+
+
+def test_the_status_line_shows_the_tempo_the_step_report_carries():
+    stream = io.StringIO()
+    view = LiveView(stream)
+    view.active = True  # as on a terminal
+    view.update(StepReport(8, 60, ControlState(1.0), 0.0, False, True, bpm=97.6))
+    assert stream.getvalue().rstrip().endswith("playing  98 bpm")

@@ -20,7 +20,7 @@ PULSE = 60 / 120 / 24  # seconds per pulse at 120 bpm
 TRANSPORT = ("clock", "start", "stop", "continue", "songpos")
 
 
-def lead_box(controls=None, mode="lead", tokens=(60,) + (129,) * 15):
+def lead_box(controls=None, mode="lead", tokens=(60,) + (129,) * 15, on_step=None):
     clock = FakeClock()
     port = RecordingOutput(clock=clock)
     config = Config()
@@ -28,7 +28,7 @@ def lead_box(controls=None, mode="lead", tokens=(60,) + (129,) * 15):
                                  primer=dataclasses.replace(config.primer, tokens=tokens),
                                  clock=ClockConfig(mode=mode))
     parts = Parts(clock=clock, output=port, controls=controls or FixedControls(1.0))
-    return assemble(config, 0, parts), port
+    return assemble(config, 0, parts, on_step=on_step), port
 
 
 def sent(port, types=TRANSPORT):
@@ -100,3 +100,11 @@ def test_song_position_is_capped_at_14_bits():
     clock_out = ClockOut(MidiOut(port, clock=FakeClock()))
     clock_out.tick(Tick(6 * 20000))
     assert port.messages[0] == mido.Message("songpos", pos=16383)
+
+
+def test_each_step_reports_the_tempo():
+    reports = []
+    box, _ = lead_box(on_step=reports.append)
+    with box:
+        box.run(steps=2)
+    assert [report.bpm for report in reports] == [120.0, 120.0]
