@@ -109,8 +109,8 @@ def test_run_folder_holds_config_split_history_curves_and_checkpoints(run):
 def test_resume_continues_from_the_last_epoch(run):
     from training.train import fit
 
-    history = fit(run, resume=True, overrides={"epochs": 6}, verbose=0)
-    assert len(history["loss"]) == 6
+    outcome = fit(run, resume=True, overrides={"epochs": 6}, verbose=0)
+    assert len(outcome.history["loss"]) == 6
 
 
 def test_train_without_data_fails_with_one_clear_line(tmp_path):
@@ -161,3 +161,241 @@ def test_the_same_seed_trains_the_same_model(tmp_path):
         model.load_weights(run / "checkpoints" / "best.weights.h5")
         weights.append(model.get_weights())
     assert all(np.array_equal(a, b) for a, b in zip(*weights, strict=True))
+
+
+# --- the schedule follows the data -------------------------------------------------------------------------------
+
+def test_a_small_corpus_gets_several_passes_per_epoch_and_a_short_warm_up():
+    from training.runs import TrainConfig
+    from training.train import MIN_STEPS_PER_EPOCH, schedule
+
+    plan = schedule(TrainConfig(batch_size=64, epochs=12), windows=66)
+    assert plan.steps_per_epoch == MIN_STEPS_PER_EPOCH == 25
+    assert plan.passes_per_epoch == pytest.approx(25 * 64 / 66)
+    assert plan.warmup_steps == 30  # a tenth of 12 x 25 batches
+
+
+def test_a_large_corpus_gets_one_pass_per_epoch_and_the_full_warm_up():
+    from training.runs import TrainConfig
+    from training.train import schedule
+
+    plan = schedule(TrainConfig(batch_size=64, epochs=12), windows=9_700)
+    assert (plan.steps_per_epoch, plan.passes_per_epoch, plan.warmup_steps) == (152, 152 * 64 / 9_700, 100)
+
+
+def test_steps_per_epoch_given_on_the_command_line_win():
+    from training.runs import TrainConfig
+    from training.train import schedule
+
+    assert schedule(TrainConfig(batch_size=8, epochs=2, steps_per_epoch=7), windows=1_000).steps_per_epoch == 7
+
+
+# --- what train says at the end ----------------------------------------------------------------------------------
+
+def outcome(reason="done", val_loss=(2.0, 1.5, 1.7), unigram=2.2):
+    from training.outcome import Outcome
+
+    return Outcome({"loss": [3.0] * len(val_loss), "val_loss": list(val_loss)}, epochs=12, steps_per_epoch=25,
+                   passes_per_epoch=24.2, reason=reason, seconds=125.4, patience=3, budget_minutes=19.0,
+                   unigram_loss=unigram)
+
+
+def test_the_summary_is_one_line_with_the_best_epoch_and_the_baseline():
+    assert outcome().summary() == (
+        "trained 3 epochs of 25 batches (24.2 passes over the training windows each) in 2 min 05 s; best validation "
+        "loss 1.500 nats/token at epoch 2 (unigram 2.200); ran all 12 epochs")
+
+
+@pytest.mark.parametrize(("reason", "words"), [
+    ("early", "stopped early after epoch 3 of 12: no validation gain for 3 epochs"),
+    ("budget", "stopped in epoch 3 of 12: the 19-minute budget was spent"),
+])
+def test_the_summary_says_why_training_stopped_early(reason, words):
+    assert outcome(reason).summary().endswith(f"; {words}")
+
+
+def test_no_warning_when_the_run_beats_the_unigram():
+    assert outcome(unigram=2.2).warning() is None
+
+
+def test_a_run_no_better_than_the_unigram_gets_a_warning_with_what_to_try():
+    warning = outcome(val_loss=(2.5, 2.3), unigram=2.2).warning()
+    assert warning.startswith("the best validation loss 2.300 nats/token is no better than the unigram baseline's "
+                              "2.200 (token frequencies alone): try --from default")
+
+
+def test_the_unigram_loss_is_weighted_like_the_validation_loss():
+    from training.baselines import Unigram
+    from training.train import unigram_loss
+
+    train = [np.array([60, 60, 60, NO_EVENT])]
+    probs = Unigram.fit(train).probabilities()
+    expected = -(np.log(probs[60]) + np.log(probs[NO_EVENT])) / 2
+    targets, weights = np.array([[60, NO_EVENT, NOTE_OFF]]), np.array([[1.0, 1.0, 0.0]])
+    assert unigram_loss(train, targets, weights) == pytest.approx(expected)
+
+
+@pytest.mark.tf
+def test_fit_reports_early_stopping_and_the_unigram_warning(tmp_path):
+    from tests.training_helpers import write_scales
+    from training.model import ModelConfig
+    from training.runs import TrainConfig
+    from training.train import create_run, fit
+
+    data = write_scales(tmp_path / "scales.npz", count=12)
+    train = TrainConfig(data=(str(data),), seed=3, validation_fraction=0.25, window=32, stride=16, batch_size=16,
+                        epochs=6, learning_rate=0.0, patience=1, max_transpose=0)  # nothing learns: no gain
+    create_run(tmp_path / "run", ModelConfig(embedding=8, layers=1, units=8, dropout=0.0), train, "test")
+    result = fit(tmp_path / "run", verbose=0)
+    assert result.reason == "early" and len(result.history["loss"]) == 2
+    assert result.warning() is not None
+
+
+@pytest.mark.tf
+def test_fit_reports_the_time_budget(run):
+    from training.train import fit
+
+    ticks = iter(range(0, 10_000, 60))  # every clock reading is a minute later
+    result = fit(run, resume=True, overrides={"epochs": 12, "max_minutes": 1.5}, verbose=0,
+                 clock=lambda: float(next(ticks)))
+    assert result.reason == "budget"
+
+
+# --- messages that point at the real cause ----------------------------------------------------------------------
+
+def train_cli(*args):
+    """Run melodybox-train train in a fresh interpreter; (exit status, stderr lines)."""
+    result = subprocess.run([sys.executable, "-m", "training", "train", *map(str, args)], capture_output=True,
+                            text=True, cwd=REPO)
+    return result.returncode, result.stderr.strip().splitlines()
+
+
+def test_train_on_a_midi_file_says_train_takes_a_prepared_npz(tmp_path):
+    from device.encoding import write_midi
+
+    tune = tmp_path / "tune.mid"
+    write_midi([60, NO_EVENT, 62, NO_EVENT], tune)
+    status, lines = train_cli(tune, "--run", tmp_path / "run")
+    assert (status, lines) == (2, [
+        f"melodybox-train train: {tune} is a MIDI file; `train` takes a prepared .npz: make one with "
+        f"`melodybox-train prepare {tune} -o tune.npz`, then train on that"])
+
+
+def test_train_on_the_seed_course_format_says_how_to_convert_it(tmp_path):
+    from training.dataset import MelodySet, save_legacy
+
+    legacy = tmp_path / "course.npz"
+    save_legacy(legacy, MelodySet([np.array([60, 61])], ["a"]))
+    status, lines = train_cli(legacy, "--run", tmp_path / "run")
+    assert (status, lines) == (2, [
+        f"melodybox-train train: {legacy}: the seed course's pickled format; `train` takes a prepared .npz: "
+        f"convert it with `melodybox-train prepare --import-legacy {legacy} -o course-prepared.npz`"])
+
+
+# --- fine-tuning: --from ----------------------------------------------------------------------------------------
+
+@pytest.fixture
+def base_run(tmp_path):
+    """A run folder as `train` leaves it (2 x 32 units on scales), with a stand-in weights file: no training."""
+    from tests.training_helpers import write_scales
+    from training.model import ModelConfig
+    from training.runs import TrainConfig
+    from training.train import create_run
+
+    data = write_scales(tmp_path / "scales.npz")
+    train = TrainConfig(data=(str(data),), seed=3, validation_fraction=0.2, max_transpose=2)
+    create_run(tmp_path / "base", ModelConfig(embedding=16, layers=2, units=32, dropout=0.0), train, "test")
+    (tmp_path / "base" / "checkpoints" / "best.weights.h5").write_bytes(b"")
+    return tmp_path / "base"
+
+
+def fine_tune_args(data, run, *extra):
+    from training.cli import build_parser
+
+    argv = ["train", str(data), "--run", str(run), *map(str, extra)]
+    return build_parser(argv).parse_args(argv)
+
+
+@pytest.mark.tf
+def test_a_run_from_a_run_folder_starts_from_its_best_weights(run, tmp_path):
+    import keras
+
+    from training.runs import load_run
+    from training.train import _load_or_build, configs_from_args, create_run
+
+    args = fine_tune_args(run.parent / "scales.npz", tmp_path / "tuned", "--from", run)
+    create_run(args.run, *configs_from_args(args), "test")
+    config = json.loads((args.run / "config.json").read_text())
+    assert config["train"]["base"] == str(run) and config["train"]["learning_rate"] == 1e-3
+    assert config["base"]["weights"] == str(run / "checkpoints" / "best.weights.h5")
+    tuned = _load_or_build(load_run(args.run), False, 1e-3)
+    base = _load_or_build(load_run(run), False, 1e-3)
+    base.load_weights(run / "checkpoints" / "best.weights.h5")
+    assert all(np.array_equal(a, b) for a, b in zip(tuned.get_weights(), base.get_weights(), strict=True))
+    keras.backend.clear_session()
+
+
+def test_from_takes_the_base_model_shape_and_rejects_a_different_one(base_run, tmp_path):
+    from training.runs import RunError
+    from training.train import configs_from_args
+
+    data = base_run.parent / "scales.npz"
+    model, _ = configs_from_args(fine_tune_args(data, tmp_path / "tuned", "--from", base_run))
+    assert (model.layers, model.units, model.embedding) == (2, 32, 16)
+    args = fine_tune_args(data, tmp_path / "tuned", "--from", base_run, "--units", 64, "--layers", 2)
+    with pytest.raises(RunError, match=r"the model shape must match the base model's: units 64 \(base 32\); "
+                                       "leave out the shape flags"):
+        configs_from_args(args)
+
+
+def test_from_rejects_melodies_outside_the_base_pitch_range(base_run, tmp_path):
+    from tests.training_helpers import scale_melody
+    from training.dataset import MelodySet, save_melodies
+    from training.runs import RunError
+    from training.train import configs_from_args, create_run
+
+    low = tmp_path / "low.npz"
+    save_melodies(low, MelodySet([scale_melody(30, False), scale_melody(60, True)], ["a", "b"]))
+    args = fine_tune_args(low, tmp_path / "tuned", "--from", base_run)
+    with pytest.raises(RunError, match=rf"--from {base_run}: the melodies span MIDI notes 30..72 but "
+                                       rf"{base_run} was trained on 53..83: transpose them"):
+        create_run(args.run, *configs_from_args(args))
+
+
+def test_from_an_unknown_model_names_what_is_missing(tmp_path):
+    from training.finetune import resolve_base
+    from training.runs import RunError
+
+    with pytest.raises(RunError, match=r"--from nosuch: .*models/nosuch.json not found \(models with Keras "
+                                       r"weights: default"):
+        resolve_base("nosuch")
+
+
+def test_from_default_reads_the_shipped_models_shape_and_pitch_range():
+    from training.finetune import resolve_base
+
+    contract = json.loads((REPO / "models" / "default.json").read_text())
+    base = resolve_base("default")
+    assert base.weights == REPO / "models" / "default.weights.h5"
+    shipped = contract["config"]["model"]
+    assert (base.model.units, base.model.layers, base.model.inputs) == (
+        shipped["units"], shipped["layers"], shipped.get("inputs", "token"))
+    assert list(base.pitch_range) == contract["encoding"]["pitch_range"]
+
+
+@pytest.mark.tf
+def test_the_shipped_keras_weights_are_the_shipped_tflite_model():
+    from device.model import StepModel
+    from training.finetune import resolve_base
+    from training.model import build_models
+    from training.windows import with_start
+
+    base = resolve_base("default")
+    sequence = build_models(base.model).sequence
+    sequence.load_weights(base.weights)
+    melody = np.array([62, NO_EVENT, 64, NO_EVENT, 66, NOTE_OFF, 67, NO_EVENT] * 4, np.int32)
+    inputs = with_start(melody)[:-1]
+    keras_logits = sequence(inputs[None], training=False).numpy()[0]
+    step = StepModel(REPO / "models" / "default.tflite")
+    tflite_logits = np.stack([step.step(int(token)) for token in inputs])
+    assert np.abs(tflite_logits - keras_logits).max() < 1e-4

@@ -73,6 +73,7 @@ class TimeBudget(keras.callbacks.Callback):
         super().__init__()
         self.seconds = seconds
         self.clock = clock
+        self.stopped = False
         self._start = 0.0
 
     def on_train_begin(self, logs=None):
@@ -81,3 +82,4 @@ class TimeBudget(keras.callbacks.Callback):
     def on_train_batch_end(self, batch, logs=None):
         if self.seconds and self.clock() - self._start > self.seconds:
             self.model.stop_training = True
+            self.stopped = True

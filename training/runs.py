@@ -20,12 +20,13 @@ import numpy as np
 
 from device import encoding
 from device.contract import sha256_of
-from training.dataset import MelodySet, load_many
+from training.dataset import DatasetError, MelodySet, load_many
 from training.model import ModelConfig, check_keys
 from training.windows import Split
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_CORPUS = Path(__file__).parent / "corpus" / "folk.npz"
+FINE_TUNE_LEARNING_RATE = 1e-3  # peak learning rate with --from: a trained model needs smaller steps
 
 
 class RunError(ValueError):
@@ -34,7 +35,8 @@ class RunError(ValueError):
 
 @dataclass(frozen=True)
 class TrainConfig:
-    """Training settings. Windows and strides in steps (16th notes); time in minutes; 0 = no limit."""
+    """Training settings. Windows and strides in steps (16th notes); time in minutes; 0 = no limit;
+    ``steps_per_epoch`` 0 = follow the data (see train.schedule)."""
 
     data: tuple[str, ...] = (str(DEFAULT_CORPUS),)
     seed: int = 1
@@ -49,6 +51,7 @@ class TrainConfig:
     patience: int = 3
     max_transpose: int = 3
     strategy: str = "default"
+    base: str = ""  # --from: the trained model whose weights start the run ("" = random initial weights)
 
     def to_json(self) -> dict:
         return {**asdict(self), "data": list(self.data)}
@@ -104,12 +107,37 @@ def pitch_range(melodies: list[np.ndarray]) -> tuple[int, int]:
     return int(notes.min()), int(notes.max())
 
 
+MIDI_SUFFIXES = (".mid", ".midi", ".kar")
+
+
 def load_data(paths: tuple[str, ...]) -> MelodySet:
-    """Load prepared files, with a clear error for a missing one."""
+    """Load prepared files, with a clear error for a missing one, a MIDI file or folder, or the legacy format."""
     for path in paths:
-        if not Path(path).is_file():
-            raise RunError(f"{path}: prepared melody file not found (make one with `melodybox-train prepare`)")
-    return load_many(list(paths))
+        check_prepared(Path(path))
+    try:
+        return load_many(list(paths))
+    except DatasetError as error:
+        if "legacy pickled format" not in str(error):
+            raise
+        path = next(p for p in paths if str(error).startswith(f"{p}:"))
+        raise RunError(f"{path}: the seed course's pickled format; `train` takes a prepared .npz: convert it with "
+                       f"`melodybox-train prepare --import-legacy {path} -o {Path(path).stem}-prepared.npz`") from None
+
+
+def check_prepared(path: Path) -> None:
+    """Raise RunError unless ``path`` is a file that is not MIDI, saying how to prepare what it is."""
+    is_midi = path.suffix.lower() in MIDI_SUFFIXES or (path.is_file() and _magic(path) == b"MThd")
+    if path.is_dir() or is_midi:
+        what = "a folder" if path.is_dir() else "a MIDI file"
+        raise RunError(f"{path} is {what}; `train` takes a prepared .npz: make one with "
+                       f"`melodybox-train prepare {path} -o {path.stem or 'melodies'}.npz`, then train on that")
+    if not path.is_file():
+        raise RunError(f"{path}: prepared melody file not found (make one with `melodybox-train prepare`)")
+
+
+def _magic(path: Path) -> bytes:
+    with path.open("rb") as file:
+        return file.read(4)
 
 
 def write_json(path: Path, data) -> None:
