@@ -25,6 +25,9 @@ DEFAULT_LOOP_BARS = 2  # bars in the deja-vu loop: 1, 2, 4 or 8
 DEFAULT_DENSITY = 0.5  # 0 fewest new notes .. 0.5 as the model says .. 1 most
 DEFAULT_REGISTER_CENTRE = 64  # MIDI pitch at the register's centre
 DEFAULT_REGISTER_WIDTH = 128  # semitones from the register's lowest to highest pitch; 128 covers every pitch
+DEFAULT_GATE = 1.0  # share of a note's last 16th that sounds: 1 legato (up to the next note) .. 0 one pulse
+DEFAULT_ACCENT = 0.0  # 0 every note at midi.velocity .. 1 strong beats loudest, weak 16ths softest
+DEFAULT_HUMANISE = 0.0  # 0 exact velocities .. 1 a seeded random offset of up to +-HUMANISE_RANGE (device/dynamics.py)
 
 
 @dataclass(frozen=True)
@@ -37,6 +40,8 @@ class ControlState:
     ``scale`` and ``scale_root`` lock pitches to a scale with ``strictness`` 0..1; ``deja_vu`` 0..1
     replays a loop of the last ``loop_bars`` bars; ``density`` 0..1 biases new notes against holds and
     rests; ``register_centre`` (MIDI pitch) and ``register_width`` (semitones) bound the pitches.
+    Articulation (device/dynamics.py, played by MidiOut): ``gate`` 0..1, ``accent`` 0..1, ``humanise`` 0..1.
+    ``capture``: write the last bars to a MIDI file (device/capture.py).
     """
 
     temperature: float = 1.0
@@ -48,12 +53,16 @@ class ControlState:
     density: float = DEFAULT_DENSITY
     register_centre: int = DEFAULT_REGISTER_CENTRE
     register_width: int = DEFAULT_REGISTER_WIDTH
+    gate: float = DEFAULT_GATE
+    accent: float = DEFAULT_ACCENT
+    humanise: float = DEFAULT_HUMANISE
     reset: bool = False
     pause_toggle: bool = False
+    capture: bool = False
 
     def without_events(self) -> ControlState:
         """The same controls with the one-shot events cleared."""
-        return replace(self, reset=False, pause_toggle=False)
+        return replace(self, reset=False, pause_toggle=False, capture=False)
 
 
 class Controls(Protocol):

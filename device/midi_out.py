@@ -6,6 +6,11 @@ port fails (the USB synth was unplugged) the box keeps playing into the void:
 MidiOut marks itself disconnected, keeps tracking notes, and calls ``reopen()``
 at most every ``retry_seconds``; a reopened port first gets All Notes Off. These
 checks run after a step's messages are sent, so they never delay a note.
+
+Articulation (device/dynamics.py): ``play`` takes each note's velocity; ``end_at`` schedules
+the sounding note's note-off on a later pulse of the transport, which the loop reports with
+``tick`` on every pulse (the gate). ``recorder`` hears every note-on and note-off the box
+plays, stamped with the pulse, connected or not (device/capture.py).
 """
 
 from __future__ import annotations
@@ -32,7 +37,8 @@ class MidiOut:
     ``reopen`` returns a fresh port (raising OSError/rtmidi errors if it cannot);
     ``alive`` (optional) says whether the port still exists, checked at most every
     ``retry_seconds`` on ``clock`` (for backends whose sends succeed into a removed port).
-    Counters: ``messages_sent``, ``reconnects``, ``losses``, ``failed_reopens``; ``last_error``.
+    ``recorder(pulse, pitch, velocity)`` (optional) is called for every note-on, and with velocity 0
+    for every note-off. Counters: ``messages_sent``, ``reconnects``, ``losses``, ``failed_reopens``; ``last_error``.
     """
 
     def __init__(
@@ -44,6 +50,7 @@ class MidiOut:
         clock: Clock | None = None,
         retry_seconds: float = 1.0,
         alive: Callable[[], bool] | None = None,
+        recorder: Callable[[int, int, int], None] | None = None,
     ):
         if not 0 <= channel <= 15:
             raise ValueError(f"MIDI channel must be 0..15 (mido numbering), got {channel}")
@@ -58,6 +65,9 @@ class MidiOut:
         self._port = port
         self.connected = port is not None
         self._sounding: int | None = None
+        self.recorder = recorder
+        self.pulse = 0  # the transport's last pulse (see tick())
+        self._off_at: int | None = None  # the pulse the sounding note ends on (the gate), None: with the next token
         self._closed = False
         self._next_check = self.clock.now() + self.retry_seconds
         self.messages_sent = 0
@@ -75,18 +85,37 @@ class MidiOut:
     def port(self) -> BaseOutput | None:
         return self._port
 
-    def play(self, token: int) -> None:
-        """Play one step's token: 0..127 starts that note (ending the previous one first),
-        NOTE_OFF ends the sounding note, NO_EVENT sends nothing. Never raises for a lost port."""
+    def play(self, token: int, velocity: int | None = None) -> None:
+        """Play one step's token: 0..127 starts that note (ending the previous one first) at ``velocity``
+        (1..127; None: the configured one), NOTE_OFF ends the sounding note, NO_EVENT sends nothing.
+        Never raises for a lost port."""
         token = encoding.check_token(token)
         if self._closed:
             raise ValueError("play() on a closed MidiOut")
+        velocity = self.velocity if velocity is None else velocity
+        if not 1 <= velocity <= 127:
+            raise ValueError(f"velocity must be 1..127, got {velocity}")
         if token != encoding.NO_EVENT:
             self._end_sounding()
             if encoding.is_note_on(token):
-                self._send(mido.Message("note_on", channel=self.channel, note=token, velocity=self.velocity))
+                self._send(mido.Message("note_on", channel=self.channel, note=token, velocity=velocity))
                 self._sounding = token
+                if self.recorder is not None:
+                    self.recorder(self.pulse, token, velocity)
         self._check_connection()  # after the note: listing or opening ports must not delay it
+
+    def tick(self, pulse: int) -> None:
+        """The transport's pulse ``pulse`` is here (the loop calls this on every tick, first):
+        the sounding note ends now if its gate said so."""
+        self.pulse = pulse
+        if self._off_at is not None and pulse >= self._off_at and not self._closed:
+            self._end_sounding()
+
+    def end_at(self, pulse: int) -> None:
+        """End the sounding note on pulse ``pulse`` (a later one than now), unless a token or
+        ``silence`` ends it first. Nothing sounding: nothing to do."""
+        if self._sounding is not None and pulse > self.pulse:
+            self._off_at = pulse
 
     def send_transport(self, message: mido.Message) -> bool:
         """Send a clock or transport message (clock, start, stop, continue, songpos) now.
@@ -141,8 +170,11 @@ class MidiOut:
         return mido.Message("control_change", channel=self.channel, control=ALL_NOTES_OFF, value=0)
 
     def _end_sounding(self) -> None:
+        self._off_at = None
         if self._sounding is not None:
             self._send(mido.Message("note_off", channel=self.channel, note=self._sounding, velocity=0))
+            if self.recorder is not None:
+                self.recorder(self.pulse, self._sounding, 0)
             self._sounding = None
 
     def _send(self, message: mido.Message) -> bool:

@@ -239,3 +239,65 @@ def test_close_gives_buffering_backends_time_to_deliver_the_last_messages_before
     assert port.messages == [on(60), off(60), all_notes_off()]
     assert port.times == [0.0, 0.0, 0.0]
     assert clock.sleeps == [FLUSH_SECONDS] and port.closed
+
+
+# Articulation: velocity per note, the gate's scheduled note-off, the recorder.
+
+
+def test_a_note_takes_the_velocity_it_is_played_with(port):
+    midi_out = MidiOut(port, velocity=100)
+    midi_out.play(60, velocity=31)
+    midi_out.play(62)
+    assert port.messages == [on(60, velocity=31), off(60), on(62, velocity=100)]
+
+
+def test_a_velocity_outside_1_to_127_is_refused(port):
+    with pytest.raises(ValueError, match="velocity must be 1..127, got 0"):
+        MidiOut(port).play(60, velocity=0)
+
+
+def test_end_at_ends_the_note_on_that_pulse_not_before(port):
+    midi_out = MidiOut(port)
+    midi_out.tick(0)
+    midi_out.play(60)
+    midi_out.end_at(3)
+    midi_out.tick(1)
+    midi_out.tick(2)
+    assert port.messages == [on(60)]
+    midi_out.tick(3)
+    assert port.messages == [on(60), off(60)]
+    assert midi_out.sounding is None
+
+
+def test_a_token_before_the_gate_ends_the_note_once(port):
+    midi_out = MidiOut(port)
+    midi_out.play(60)
+    midi_out.end_at(4)
+    midi_out.play(62)
+    for pulse in range(1, 8):
+        midi_out.tick(pulse)
+    assert port.messages == [on(60), off(60), on(62)]
+
+
+def test_end_at_a_pulse_already_passed_or_with_nothing_sounding_does_nothing(port):
+    midi_out = MidiOut(port)
+    midi_out.tick(5)
+    midi_out.end_at(9)  # nothing sounds
+    midi_out.play(60)
+    midi_out.end_at(5)  # not a later pulse
+    for pulse in range(6, 12):
+        midi_out.tick(pulse)
+    assert port.messages == [on(60)]
+
+
+def test_the_recorder_hears_every_note_on_and_off_with_its_pulse(port):
+    heard = []
+    midi_out = MidiOut(port, recorder=lambda *event: heard.append(event))
+    midi_out.tick(0)
+    midi_out.play(60, velocity=90)
+    midi_out.end_at(2)
+    midi_out.tick(2)
+    midi_out.tick(6)
+    midi_out.play(64)
+    midi_out.silence()
+    assert heard == [(0, 60, 90), (2, 60, 0), (6, 64, 100), (6, 64, 0)]
