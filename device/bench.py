@@ -13,6 +13,9 @@ Four measurements, each printed as one line and returned as JSON:
   opened here: seconds from spawn to the first note-on (needs virtual MIDI ports:
   ALSA on a Pi, or JACK with MIDO_BACKEND on a desktop);
 - memory: peak RSS of a ``melodybox run`` child playing 400 steps into a MIDI file;
+- follow and lead (``--only follow``, ``--only lead``, device/bench_clock.py): the box's notes against
+  a drum machine's clock (±0/1/2 ms jitter), and its MIDI clock at a receiver, each against a perfect
+  reference process (virtual MIDI ports needed);
 - answer (``--only answer``): ``melodybox run --mode answer --clock lead`` in a child process, and this
   process as the player on virtual ports, playing calls on the box's own MIDI clock: the step of each
   answer's first note against the perfect reference (the bar line the rules give, plus where the same
@@ -334,7 +337,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="melodybox bench", description=__doc__.split("\n\n")[0])
     parser.add_argument("--model", type=Path, action="append", help="model(s) to time (default: models/default.tflite)")
     parser.add_argument("--runtime", choices=["ai-edge-litert", "tflite-runtime"], help="force a TFLite runtime")
-    parser.add_argument("--only", choices=["latency", "timing", "startup", "answer"], action="append",
+    parser.add_argument("--only", choices=["latency", "timing", "startup", "answer", "follow", "lead"], action="append",
                         help="run only these parts (repeatable; default: all)")
     parser.add_argument("--seconds", type=float, default=60.0,
                         help="length of each timing run in seconds (default 60; use 600 for the 10-minute drift)")
@@ -400,6 +403,10 @@ def main(argv: list[str] | None = None) -> int:
                   f"steps {row['start_error_steps']}), {row['exact_answers']}/{row['runs']} note for note; first "
                   f"note {row['first_note_ms_after_pulse_p50']:.2f} ms after its pulse (p50), "
                   f"max {row['first_note_ms_after_pulse_max']:.2f} ms")
+    if "follow" in parts or "lead" in parts:  # device/bench_clock.py: MIDI clock against perfect references
+        from device import bench_clock
+
+        results["clock"] = bench_clock.run(str(models[0]), args.seconds, "follow" in parts, "lead" in parts)
     if args.json:
         args.json.write_text(json.dumps(results, indent=2) + "\n")
     return 0

@@ -215,17 +215,17 @@ def lead_jitter(leader: str, seconds: float, bpm: float = 120.0, model: str = ""
             **{f"jitter_ms_{key}": value for key, value in _quantiles_ms(residuals).items()}}
 
 
-def run(model: str, seconds: float = 20.0) -> dict:
-    """Both measurements, printed one line each; returns them for the JSON report."""
+def run(model: str, seconds: float = 20.0, follow: bool = True, lead: bool = True) -> dict:
+    """The measurements asked for, printed one line each; returns them for the JSON report."""
     results: dict = {"follow": [], "lead": []}
-    for jitter in JITTERS:
+    for jitter in JITTERS if follow else ():
         for follower in ("reference", "box", "box-on-arrival"):
             row = follow_deviation(follower, jitter, seconds, model=model)
             results["follow"].append(row)
             print(f"follow ±{row['jitter_ms']:.0f} ms jitter {follower:<15} {row['dev_ms_n']} notes: deviation p50 "
                   f"{row['dev_ms_p50']:.3f} ms  p99 {row['dev_ms_p99']:.3f} ms  max {row['dev_ms_max']:.3f} ms  "
                   f"spread p1..p99 {row['dev_ms_p99'] - row['dev_ms_p1']:.3f} ms", flush=True)
-    for leader in ("reference", "box"):
+    for leader in ("reference", "box") if lead else ():
         row = lead_jitter(leader, seconds, model=model)
         results["lead"].append(row)
         print(f"lead {leader:<9} {row['pulses']} pulses at {row['fitted_bpm']:.3f} bpm: jitter p50 "

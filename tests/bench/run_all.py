@@ -83,6 +83,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         with JackServer(period=64):
             results["device"] = device_bench(sys.executable, *timing_args)
+            print("== MIDI clock: follow (notes on a drum machine's pulses) and lead (pulse jitter) ==", flush=True)
+            results["clock"] = device_bench(sys.executable, "--only", "follow", "--only", "lead", "--seconds", "30")
     except JackUnavailable as error:
         print(f"(start-up needs virtual MIDI ports: {error}; timing only)")
         results["device"] = device_bench(sys.executable, "--only", "timing", "--seconds", str(args.seconds))
