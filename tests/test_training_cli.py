@@ -40,3 +40,22 @@ def test_prepare_does_not_need_tensorflow(tmp_path):
     result = run_cli("prepare", str(tmp_path), "-o", str(tmp_path / "out.npz"), block=["tensorflow", "keras"])
     assert result.returncode == 0, result.stderr
     assert len(load_melodies(tmp_path / "out.npz")) == 1
+
+
+def test_every_tensorflow_command_has_a_verbose_flag():
+    for command in ("train", "evaluate", "export"):
+        result = run_cli(command, "--help", block=["tensorflow", "keras"])
+        assert result.returncode == 0, result.stderr
+        assert "--verbose" in result.stdout and "TensorFlow's start-up" in result.stdout
+
+
+def test_quiet_start_up_hides_what_libraries_write_to_the_stderr_file_descriptor(capfd):
+    import os
+    import sys
+
+    from training.cli import silenced_stderr
+
+    with silenced_stderr():
+        os.write(2, b"I0000 oneDNN custom operations are on\n")
+    print("melodybox-train train: a real error", file=sys.stderr)
+    assert capfd.readouterr().err == "melodybox-train train: a real error\n"
