@@ -120,6 +120,63 @@ class ControlsConfig:
     spi_device: int = 0  # SPI0 chip select: 0 = CE0 (GPIO8), 1 = CE1 (GPIO7)
     hold_time: float = 1.0  # seconds: a press held this long pauses/resumes instead of resetting
     hysteresis: float = 0.02  # knob travel (0..1) a reading must move before the temperature follows
+    capture_pin: int = -1  # an optional second button (to GND) that captures the last bars; -1: none
+    long_press: str = "pause"  # what holding the button for hold_time does: "pause" (pause/resume) or "capture"
+
+
+LONG_PRESS = ("pause", "capture")
+UNSET = -1  # a knob channel, CC number or pin that is not connected
+
+
+@dataclass(frozen=True)
+class KnobsConfig:
+    """More potentiometers on the MCP3008 (device/knobs.py says what each knob's travel means): the input
+    CH0..CH7 each control's wiper is on, -1 for none. The temperature knob is controls.adc_channel."""
+
+    density: int = UNSET
+    deja_vu: int = UNSET
+    strictness: int = UNSET
+    register_centre: int = UNSET
+    register_width: int = UNSET
+    gate: int = UNSET
+    accent: int = UNSET
+    humanise: int = UNSET
+    loop_bars: int = UNSET
+    scale: int = UNSET
+    scale_root: int = UNSET
+
+
+@dataclass(frozen=True)
+class CcConfig:
+    """MIDI CC numbers (0..119; -1 none) on the MIDI input (midi.input) for each control. The defaults are
+    a Korg nanoKONTROL2 in CC mode: knobs 1-8 send CC 16-23 (general purpose / undefined in the MIDI spec,
+    so no synth parameter moves with them) and the first three Solo buttons CC 32-34. Buttons act when
+    the value crosses 64 upwards. ``root_from_notes``: the last note played on the input sets the scale root."""
+
+    temperature: int = 16
+    density: int = 17
+    deja_vu: int = 18
+    strictness: int = 19
+    register_centre: int = 20
+    register_width: int = 21
+    gate: int = 22
+    accent: int = 23
+    humanise: int = UNSET
+    loop_bars: int = UNSET
+    scale: int = UNSET
+    scale_root: int = UNSET
+    reset: int = 32
+    pause: int = 33
+    capture: int = 34
+    root_from_notes: bool = False
+
+
+@dataclass(frozen=True)
+class CaptureConfig:
+    """Capture (device/capture.py): the last ``bars`` bars written as a MIDI file in ``folder``."""
+
+    folder: str = "captures"  # relative to the working directory (the config file's folder in a file)
+    bars: int = 4  # 1..64
 
 
 @dataclass(frozen=True)
@@ -134,6 +191,9 @@ class MusicConfig:
     density: float = neutral.DEFAULT_DENSITY  # 0 sparse .. 0.5 as the model says .. 1 busy
     register_centre: int = neutral.DEFAULT_REGISTER_CENTRE  # MIDI pitch
     register_width: int = neutral.DEFAULT_REGISTER_WIDTH  # semitones, lowest to highest pitch (128: all)
+    gate: float = neutral.DEFAULT_GATE  # 0 staccato (one pulse of the last 16th) .. 1 legato
+    accent: float = neutral.DEFAULT_ACCENT  # 0 every note at midi.velocity .. 1 strong beats loudest
+    humanise: float = neutral.DEFAULT_HUMANISE  # 0 exact .. 1 velocities vary at random (seeded)
     bar_steps: int = DEFAULT_BAR_STEPS  # 16th steps per bar: 16 for 4/4, 12 for 3/4
 
     def control_values(self) -> dict[str, Any]:
@@ -141,7 +201,8 @@ class MusicConfig:
         root, name = parse_scale(self.scale)
         return {"scale": name, "scale_root": root, "strictness": self.strictness, "deja_vu": self.deja_vu,
                 "loop_bars": self.loop_bars, "density": self.density, "register_centre": self.register_centre,
-                "register_width": self.register_width}
+                "register_width": self.register_width, "gate": self.gate, "accent": self.accent,
+                "humanise": self.humanise}
 
 
 @dataclass(frozen=True)
@@ -156,10 +217,13 @@ class Config:
     music: MusicConfig = field(default_factory=MusicConfig)
     play: PlayConfig = field(default_factory=PlayConfig)
     guard: GuardSettings = field(default_factory=GuardSettings)
+    knobs: KnobsConfig = field(default_factory=KnobsConfig)
+    cc: CcConfig = field(default_factory=CcConfig)
+    capture: CaptureConfig = field(default_factory=CaptureConfig)
 
 
 SECTIONS = {f.name: f.default_factory for f in fields(Config)}
-PATH_KEYS = {("midi", "midi_file"), ("model", "path"), ("primer", "midi_file")}
+PATH_KEYS = {("midi", "midi_file"), ("model", "path"), ("primer", "midi_file"), ("capture", "folder")}
 
 
 def load_config(path: str | Path | None) -> Config:
@@ -265,11 +329,24 @@ def check(config: Config, source: str = "config") -> Config:
     for key in ("button_pin", "led_pin", "encoder_a_pin", "encoder_b_pin"):
         value = getattr(c, key)
         rules.append((f"controls.{key}", value, 0 <= value <= 27, "must be a BCM GPIO number 0..27"))
+    rules += [
+        ("controls.capture_pin", c.capture_pin, c.capture_pin == UNSET or 0 <= c.capture_pin <= 27,
+         "must be a BCM GPIO number 0..27, or -1 for none"),
+        ("controls.long_press", c.long_press, c.long_press in LONG_PRESS,
+         f"must be one of {', '.join(repr(v) for v in LONG_PRESS)}"),
+        ("capture.bars", config.capture.bars, 1 <= config.capture.bars <= 64, "must be 1..64 bars"),
+        ("capture.folder", config.capture.folder, bool(config.capture.folder), "must name a folder"),
+    ]
+    rules += [(f"knobs.{f.name}", getattr(config.knobs, f.name), getattr(config.knobs, f.name) in range(-1, 8),
+               "must be an MCP3008 channel 0..7, or -1 for none") for f in fields(KnobsConfig)]
+    rules += [(f"cc.{f.name}", getattr(config.cc, f.name), getattr(config.cc, f.name) in range(-1, 120),
+               "must be a CC number 0..119, or -1 for none") for f in fields(CcConfig) if f.name != "root_from_notes"]
     for key, value, ok, message in rules:
         if not ok:
             raise ConfigError(f"{source}: {key} = {value!r}: {message}")
     _check_pins(c, source)
     _check_music(config.music, source)
+    _check_shared(config, source)
     return config
 
 
@@ -279,6 +356,8 @@ def _check_pins(c: ControlsConfig, source: str) -> None:
     if c.kind == "mcp3008":
         used |= {"SPI0 SCLK": 11, "SPI0 MOSI": 10, "SPI0 MISO": 9, f"SPI0 CE{c.spi_device}": 8 - c.spi_device}
     used |= {"controls.button_pin": c.button_pin, "controls.led_pin": c.led_pin}
+    if c.capture_pin != UNSET:
+        used["controls.capture_pin"] = c.capture_pin
     if c.kind == "encoder":
         used |= {"controls.encoder_a_pin": c.encoder_a_pin, "controls.encoder_b_pin": c.encoder_b_pin}
     seen: dict[int, str] = {}
@@ -286,6 +365,21 @@ def _check_pins(c: ControlsConfig, source: str) -> None:
         if pin in seen:
             raise ConfigError(f"{source}: {key} = {pin}: GPIO{pin} is already used by {seen[pin]}")
         seen[pin] = key
+
+
+def _check_shared(config: Config, source: str) -> None:
+    """Two controls on one MCP3008 channel, or on one CC number, would move together."""
+    knobs = {"controls.adc_channel": config.controls.adc_channel} if config.controls.kind == "mcp3008" else {}
+    knobs |= {f"knobs.{f.name}": getattr(config.knobs, f.name) for f in fields(KnobsConfig)}
+    ccs = {f"cc.{f.name}": getattr(config.cc, f.name) for f in fields(CcConfig) if f.name != "root_from_notes"}
+    for used, what in ((knobs, "channel"), (ccs, "CC")):
+        seen: dict[int, str] = {}
+        for key, number in used.items():
+            if number == UNSET:
+                continue
+            if number in seen:
+                raise ConfigError(f"{source}: {key} = {number}: {what} {number} is already used by {seen[number]}")
+            seen[number] = key
 
 
 def _check_music(music: MusicConfig, source: str) -> None:
@@ -301,6 +395,9 @@ def _check_music(music: MusicConfig, source: str) -> None:
         ("density", 0 <= music.density <= 1, "must be 0..1"),
         ("register_centre", 0 <= music.register_centre <= 127, "must be a MIDI pitch 0..127"),
         ("register_width", 0 <= music.register_width <= 128, "must be 0..128 semitones"),
+        ("gate", 0 <= music.gate <= 1, "must be 0..1"),
+        ("accent", 0 <= music.accent <= 1, "must be 0..1"),
+        ("humanise", 0 <= music.humanise <= 1, "must be 0..1"),
         ("bar_steps", 1 <= music.bar_steps <= MAX_BAR_STEPS, f"must be 1..{MAX_BAR_STEPS} steps"),
     ]
     for key, ok, message in rules:
