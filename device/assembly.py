@@ -112,6 +112,8 @@ def assemble(config: Config, seed: int | None = None, parts: Parts = Parts(), sa
         if midi_in is not None:
             stack.callback(midi_in.close)
         transport = parts.transport or open_transport(config, clock, midi_in, say)
+        if hasattr(transport, "close"):  # a Link session is left on close
+            stack.callback(transport.close)
         loop = Loop(generator, midi_out, controls, transport, on_step=on_step,
                     clock_out=open_clock_out(config, midi_out, say),
                     guard=CollapseGuard(config.guard, config.music.bar_steps),
@@ -167,7 +169,12 @@ def open_midi_in(config: Config, clock: Clock, parts: Parts, say: Say) -> MidiIn
 
 
 def open_transport(config: Config, clock: Clock, midi_in: MidiIn | None, say: Say) -> Transport:
-    """The box's own clock, or (clock.mode = "follow") the MIDI clock arriving at ``midi_in``."""
+    """The box's own clock, the MIDI clock arriving at ``midi_in`` (clock.mode = "follow"), or a Link session."""
+    if config.clock.mode == "link":
+        from device.link import LinkTransport
+
+        say(f"joining an Ableton Link session (tempo {config.tempo.bpm:g} bpm if it is empty)")
+        return LinkTransport(config.tempo.bpm, say=say)
     if config.clock.mode != "follow" or midi_in is None:
         return InternalTransport(clock, config.tempo.bpm)
     from device.follow import FollowTransport

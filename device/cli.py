@@ -103,7 +103,8 @@ def build_parser() -> argparse.ArgumentParser:
     listen.add_argument("--virtual-input", metavar="NAME", help="open a virtual MIDI input called NAME for other "
                         "programs to play into")
     run.add_argument("--clock", choices=CLOCK_MODES, help="internal: the box's own tempo (default); lead: also send "
-                     "MIDI clock, Start and Stop; follow: step on the MIDI clock arriving at the input")
+                     "MIDI clock, Start and Stop; follow: step on the MIDI clock arriving at the input; link: join an "
+                     "Ableton Link session (pip install aalink)")
     run.add_argument("--mode", choices=PLAY_MODES, help="solo: play on its own (default); answer: listen to a "
                      "player's call on the input, then answer it (call and response)")
     run.add_argument("--thru", action="store_true", help="answer mode: echo the player's notes to the output")

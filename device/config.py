@@ -52,14 +52,15 @@ class TempoConfig:
     bpm: float = 120.0  # quarter notes per minute, 20..400
 
 
-CLOCK_MODES = ("internal", "lead", "follow")
+CLOCK_MODES = ("internal", "lead", "follow", "link")
 CLOCK_LOSS = ("stop", "continue")
 
 
 @dataclass(frozen=True)
 class ClockConfig:
     """Where the tempo comes from: the box's own clock (internal), the same and MIDI clock sent on the
-    output (lead), or MIDI clock arriving at the input (follow). ``on_clock_loss``: what follow does when
+    output (lead), MIDI clock arriving at the input (follow), or an Ableton Link session (link: needs
+    the aalink package). ``on_clock_loss``: what follow does when
     pulses stop for 0.5 s while running: stop (silence, wait) or continue (free-run at the last tempo)."""
 
     mode: str = "internal"

@@ -172,5 +172,5 @@ def test_input_channel_0_is_omni_and_17_is_refused():
 
 
 def test_an_unknown_clock_mode_is_refused_naming_the_key():
-    with pytest.raises(ConfigError, match=r"box.toml: clock.mode = 'link': must be one of 'internal', 'lead', "):
-        from_dict({"clock": {"mode": "link"}}, source="box.toml")
+    with pytest.raises(ConfigError, match=r"box.toml: clock.mode = 'midi': must be one of 'internal', 'lead', "):
+        from_dict({"clock": {"mode": "midi"}}, source="box.toml")
