@@ -192,6 +192,46 @@ def follow_deviation(follower: str, jitter: float, seconds: float, bpm: float = 
             **{f"dev_ms_{key}": value for key, value in _quantiles_ms(deviations).items()}}
 
 
+class _PulseSource:
+    """Pulses at given times for the follower on a fake clock (the follow algorithm alone, no ports)."""
+
+    def __init__(self, clock, times):
+        import mido
+
+        from device.midi_in import InputEvent
+
+        self.clock = clock
+        self.events = [InputEvent(times[0] - 0.001, mido.Message("start"))]
+        self.events += [InputEvent(t, mido.Message("clock")) for t in times]
+
+    def wait_clock(self, deadline):
+        if self.events and self.events[0].time <= deadline:
+            event = self.events.pop(0)
+            self.clock.sleep_until(event.time)
+            return event
+        self.clock.sleep_until(deadline)
+        return None
+
+
+def follow_algorithm(jitter: float, dejitter: bool, pulses: int = 24000, bpm: float = 120.0) -> dict:
+    """The follower alone on a fake clock: each step tick's time minus its pulse's ideal time (ms), pulses
+    arriving on the ideal grid ± ``jitter`` (uniform), after the first bar. No ports, no load: deterministic."""
+    from device.clock import FakeClock
+    from device.follow import FollowTransport
+
+    rng, seconds = random.Random(5), 60.0 / bpm / 24
+    times = [1.0 + i * seconds + rng.uniform(-jitter, jitter) for i in range(pulses)]
+    clock = FakeClock()
+    transport = FollowTransport(_PulseSource(clock, times), clock, dejitter=dejitter)
+    deviations = []
+    for _ in range(pulses):
+        tick = transport.next_tick()
+        if tick.on_step and tick.pulse >= 96:
+            deviations.append(clock.now() - (1.0 + tick.pulse * seconds))
+    return {"jitter_ms": jitter * 1000, "dejitter": dejitter,
+            **{f"dev_ms_{key}": value for key, value in _quantiles_ms(deviations).items()}}
+
+
 def lead_jitter(leader: str, seconds: float, bpm: float = 120.0, model: str = "") -> dict:
     """Jitter (ms) of pulses from ``leader`` ("box" or "reference") at a receiver: distance from the fitted grid."""
     tag = f"mb-bench-{os.getpid()}-lead-{leader}"
@@ -217,7 +257,14 @@ def lead_jitter(leader: str, seconds: float, bpm: float = 120.0, model: str = ""
 
 def run(model: str, seconds: float = 20.0, follow: bool = True, lead: bool = True) -> dict:
     """The measurements asked for, printed one line each; returns them for the JSON report."""
-    results: dict = {"follow": [], "lead": []}
+    results: dict = {"follow_algorithm": [], "follow": [], "lead": []}
+    for jitter in JITTERS if follow else ():
+        for dejitter in (True, False):
+            row = follow_algorithm(jitter, dejitter)
+            results["follow_algorithm"].append(row)
+            print(f"follow algorithm ±{row['jitter_ms']:.0f} ms {'dejittered' if dejitter else 'on arrival':<10}: "
+                  f"step p1 {row['dev_ms_p1']:.3f} ms  p50 {row['dev_ms_p50']:.3f} ms  p99 {row['dev_ms_p99']:.3f} ms  "
+                  f"max {row['dev_ms_max']:.3f} ms after the ideal pulse", flush=True)
     for jitter in JITTERS if follow else ():
         for follower in ("reference", "box", "box-on-arrival"):
             row = follow_deviation(follower, jitter, seconds, model=model)
