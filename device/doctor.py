@@ -109,6 +109,15 @@ def check_input(config: Config, names: list[str] | None = None) -> Check | None:
     return Check("MIDI input", "ok", f"{name!r} (clock.mode = {config.clock.mode})")
 
 
+def check_link(config: Config) -> Check | None:
+    """clock.mode = "link" needs the aalink package; None for the other clocks."""
+    if config.clock.mode != "link":
+        return None
+    if importlib.util.find_spec("aalink") is None:
+        return Check("Ableton Link", "missing", "clock.mode = link, and aalink is not installed", "pip install aalink")
+    return Check("Ableton Link", "ok", f"aalink {importlib.metadata.version('aalink')}")
+
+
 def check_gpio(needed: bool) -> Check:
     from gpiozero.exc import BadPinFactory
 
@@ -148,7 +157,7 @@ def checks(config: Config, on_pi: bool) -> list[Check]:
     found = [Check("Python", "ok", sys.version.split()[0]), check_runtime(),
              check_model(config.model.path, config.model.runtime)]
     found += check_midi()
-    found += [c for c in [check_input(config)] if c is not None]
+    found += [c for c in [check_input(config), check_link(config)] if c is not None]
     if config.controls.kind != "none":
         found.append(check_gpio(needed=on_pi))
     if config.controls.kind == "mcp3008":

@@ -1,5 +1,6 @@
 """device.link: the Link transport on a scripted timeline, and two real Link peers on this machine (needs aalink)."""
 
+import importlib.util
 import os
 import subprocess
 import sys
@@ -7,6 +8,8 @@ import time
 
 import pytest
 
+from device.config import from_dict
+from device.doctor import check_link
 from device.link import LinkTransport, LinkUnavailable
 from tests.recording import ROOT
 
@@ -106,3 +109,13 @@ def test_without_aalink_the_link_clock_says_how_to_get_it(monkeypatch):
     monkeypatch.setitem(sys.modules, "aalink", None)  # import aalink fails, as where it is not installed
     with pytest.raises(LinkUnavailable, match=r"--clock link needs the aalink package: pip install aalink"):
         LinkTransport(120)
+
+
+def test_doctor_says_the_link_clock_needs_aalink(monkeypatch):
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name: None)
+    check = check_link(from_dict({"clock": {"mode": "link"}}))
+    assert (check.status, check.fix) == ("missing", "pip install aalink")
+
+
+def test_doctor_checks_no_link_for_the_other_clocks():
+    assert check_link(from_dict({"clock": {"mode": "follow"}})) is None
