@@ -7,13 +7,25 @@ MidiOut.close sends All Notes Off).
 
 from __future__ import annotations
 
-import signal
 import time
 from collections.abc import Callable
-from contextlib import ExitStack
+from contextlib import ExitStack, contextmanager
 
 from device.assembly import Parts, Say, assemble
 from device.config import Config
+
+
+@contextmanager
+def _stop_on_signals():
+    """SIGINT/SIGTERM stop the box from here on (device/signals.py); the previous handlers come back after."""
+    from device import signals
+
+    previous = signals.install()
+    try:
+        yield signals.STOP
+    finally:
+        signals.STOP.target = None
+        signals.restore(previous)
 
 
 def run(config: Config, steps: int | None, seed: int | None, sim: bool, say: Say) -> int:
@@ -21,7 +33,7 @@ def run(config: Config, steps: int | None, seed: int | None, sim: bool, say: Say
     from device.sim_controls import LiveView
 
     with ExitStack() as stack:
-        stopper = stack.enter_context(_StopOnSignals())  # first: a signal while loading still stops cleanly
+        stopper = stack.enter_context(_stop_on_signals())  # first: a signal while loading still stops cleanly
         view = LiveView()
         stack.callback(view.close)
         systemd = stack.enter_context(Systemd())
@@ -69,29 +81,3 @@ class Systemd:
     def __exit__(self, *exc) -> None:
         self.notifier.stopping()
         self.notifier.close()
-
-
-class _StopOnSignals:
-    """SIGTERM (systemd) and SIGINT (Ctrl-C) set ``requested`` and call ``target`` (the loop's stop,
-    once there is a loop); the previous handlers come back on exit."""
-
-    SIGNALS = (signal.SIGTERM, signal.SIGINT)
-
-    def __init__(self):
-        self.requested = False
-        self.target: Callable[[], None] | None = None
-        self.previous = {}
-
-    def _handle(self, *_) -> None:
-        self.requested = True
-        if self.target is not None:
-            self.target()
-
-    def __enter__(self) -> _StopOnSignals:
-        for signum in self.SIGNALS:
-            self.previous[signum] = signal.signal(signum, self._handle)
-        return self
-
-    def __exit__(self, *exc) -> None:
-        for signum, handler in self.previous.items():
-            signal.signal(signum, handler)

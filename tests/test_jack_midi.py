@@ -86,9 +86,17 @@ def test_sigterm_mid_note_leaves_nothing_sounding(jack):
     assert note_events(messages)[-1] == ("cc", 123)
 
 
-def test_without_an_output_the_box_opens_a_virtual_port_and_says_so(jack):
-    _, env = jack
+def test_without_a_midi_device_the_box_plays_through_its_voice_on_the_sound_card_and_says_so(jack):
+    _, env = jack  # JACK's dummy audio is the sound card here
     box = start_box(env, "--steps", "4")
+    _, stderr = box.communicate(timeout=60)
+    assert box.returncode == 0, stderr
+    assert "no MIDI device found: playing through the built-in voice" in stderr
+
+
+def test_virtual_opens_a_virtual_port_even_where_there_is_a_sound_card(jack):
+    _, env = jack
+    box = start_box(env, "--steps", "4", "--virtual", "Melody Box")
     _, stderr = box.communicate(timeout=60)
     assert box.returncode == 0, stderr
     assert "playing to a new virtual MIDI output 'Melody Box'" in stderr

@@ -1,0 +1,16 @@
+"""The `melodybox` command's entry point: signals first, then everything else.
+
+Kept to the standard library so that a Ctrl-C or SIGTERM in the first instant (while numpy,
+mido or the TFLite runtime load) already finds the box's handler (device/signals.py).
+"""
+
+from __future__ import annotations
+
+
+def main() -> int:
+    from device import signals
+
+    signals.install()
+    from device.cli import main as cli_main
+
+    return cli_main()
