@@ -43,7 +43,7 @@ def say(message: str) -> None:
 def add_model_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--config", metavar="FILE", help="a box.toml (see device/pi/box.toml); flags override it")
     parser.add_argument("--model", metavar="FILE", help="the .tflite model; its .json contract sits beside it "
-                        "(default: models/default.tflite)")
+                        "(default: the model shipped with the box, models/default.tflite)")
     parser.add_argument("--temperature", type=float, metavar="T",
                         help="randomness: 0.05 near-certain .. 1 as trained .. 3 wild (default 1.0)")
     parser.add_argument("--seed", type=int, help="random seed: the same seed plays the same melody")

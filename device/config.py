@@ -26,6 +26,9 @@ DEFAULT_VIRTUAL = "Melody Box"  # the virtual output opened when no MIDI device 
 DEFAULT_VIRTUAL_INPUT = "Melody Box In"  # the virtual input opened to follow a clock when no input is configured
 DEFAULT_MIDI_FILE = "melodybox-YYYYmmdd-HHMMSS.mid"  # the name pattern when there is no port and no sound
 RUNTIME_NAMES = ("", "ai-edge-litert", "tflite-runtime")
+# The model shipped with the box, found from any folder: models/ beside the device package (a checkout or an
+# editable install). The Pi install copies it elsewhere and says so in its box.toml.
+SHIPPED_MODEL = str(Path(__file__).resolve().parents[1] / "models" / "default.tflite")
 
 
 class ConfigError(ValueError):
@@ -84,7 +87,7 @@ class PlayConfig:
 
 @dataclass(frozen=True)
 class ModelConfig:
-    path: str = "models/default.tflite"  # the .tflite; its .json contract sits beside it
+    path: str = SHIPPED_MODEL  # the .tflite; its .json contract sits beside it
     runtime: str = ""  # "" picks the first installed of ai-edge-litert, tflite-runtime
     num_threads: int = 1
 

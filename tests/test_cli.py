@@ -241,3 +241,12 @@ def test_a_register_flag_without_width_is_a_usage_error(capsys):
 def test_a_bad_scale_flag_names_it(fails):
     fails(["generate", "--model", MODEL, "-o", "x.mid", "--scale", "C:lydian"],
           "command line: music.scale = 'C:lydian': unknown scale 'lydian'")
+
+
+def test_run_and_generate_find_the_shipped_model_from_any_folder(tmp_path):
+    result = melodybox("generate", "--bars", "1", "-o", "tune.mid", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert mido.MidiFile(tmp_path / "tune.mid").length > 0
+    result = melodybox("run", "--steps", "4", "--bpm", "400", "--midi-file", "out.mid", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "out.mid").exists()
