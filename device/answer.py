@@ -23,7 +23,10 @@ Steps are the transport's 16th steps; a bar has ``bar_steps`` of them and bar li
   never trained on (it learned from windows that begin on a bar line), and an answer that is cancelled
   after priming (the player went on) would have spoilt it; from the reset state the answer depends on
   the call alone (and the sampler's draws), and priming again is always possible. The waiting bars of
-  silence are not heard: the model would take them as a rest in the tune and answer late.
+  silence are not heard: the model would take them as a rest in the tune and answer late. The model hears
+  the call as it is played, each step once it can no longer change (its last note has ended), so the step
+  before the answer only samples its first token: priming 8 bars at once would take 11 ms or more (more
+  than a step at 400 bpm on a slow Pi) and delay the pulses in between.
 - **A new call** (a note-on on step e or later) cancels an answer that has not started and cuts one that
   has at the next step: the box's note ends there and nothing more of it is played. A note-on before e
   (possible only while the last step before A is still open) continues the call instead.
@@ -53,14 +56,15 @@ class Plan:
 
     ``events``: the call's (position in steps, message), kept in case it goes on; ``end``: e, the step
     the call ended (note-ons from here on are a new call); ``start``: A, the answer's first step;
-    ``stop``: the step after its last; ``tokens``: the call's bars as the model hears them.
+    ``stop``: the step after its last; ``tokens``: (its first step, a bar line; the call's bars as the model
+    hears them).
     """
 
     events: tuple[tuple[float, object], ...]
     end: int
     start: int
     stop: int
-    tokens: tuple[int, ...]
+    tokens: tuple[int, tuple[int, ...]]
 
 
 def is_note_on(message) -> bool:
@@ -89,7 +93,8 @@ class Answer:
         self.answers = self.cuts = 0
         self._events: list[tuple[float, object]] = []  # the call being heard: (position in steps, message)
         self._plan: Plan | None = None
-        self._primed = False  # the generator has heard the plan's call
+        self._primed = False  # the generator has heard the plan's call and computed the answer's first token
+        self._fed: tuple[int, list[int]] | None = None  # (first step, tokens) the generator heard since its reset
         self._started = False  # the plan's answer has played its first step
         self._last: Tick | None = None
 
@@ -138,17 +143,47 @@ class Answer:
             self._plan = self._end_of_call(step)
             self._primed = False
         plan = self._plan
-        if plan is None or not plan.start <= step + 1 < plan.stop:
+        if plan is None:
+            heard = self._heard_so_far(step)
+            if heard is not None:
+                self._feed(*heard, generator)
             return False
         if not self._primed:
-            generator.reset()
-            generator.prime(plan.tokens, bar_step=0)
-            self._primed = True
+            self._feed(plan.tokens[0], plan.tokens[1], generator)
+        if not plan.start <= step + 1 < plan.stop:
+            return False
+        self._primed, self._fed = True, None  # the answer is sampled from here: no longer a call heard
         return True
 
     def forget(self) -> None:
         """Drop the call and the answer (the loop ends the box's note at its next step)."""
-        self._events, self._plan, self._primed, self._started = [], None, False, False
+        self._events, self._plan, self._primed, self._started, self._fed = [], None, False, False, None
+
+    def _heard_so_far(self, step: int) -> tuple[int, list[int]] | None:
+        """The call's tokens that can no longer change at step ``step`` (its last note has ended: every
+        step before ``step`` is final), up to the bar line after that note; None while a key is held."""
+        if not self._events:
+            return None
+        reader = read(self._events)
+        line = reader.notes()
+        if not line or reader.sounding or line[-1].end > step:
+            return None
+        start = line[0].start - line[0].start % self.bar_steps
+        return start, reader.tokens(start, min(step, ceil_to(line[-1].end, self.bar_steps)))
+
+    def _feed(self, start: int, tokens: Sequence[int], generator: Generator) -> None:
+        """Make ``generator`` have heard exactly ``tokens`` (from bar line ``start``) since its reset: the
+        tokens not heard yet when those heard are their beginning, else all of them after a reset. So the
+        priming is spread over the call, about one token a step, not done all at once before the answer."""
+        tokens = list(tokens)
+        fed = self._fed
+        if fed is None or fed[0] != start or tokens[:len(fed[1])] != fed[1]:
+            generator.reset()
+            fed = (start, [])
+        new = tokens[len(fed[1]):]
+        if new:
+            generator.prime(new, bar_step=len(fed[1]) % self.bar_steps)
+        self._fed = (start, tokens)
 
     def _echo(self, message) -> None:
         if is_note_on(message) and message.note == self.midi_out.sounding:
@@ -188,10 +223,10 @@ class Answer:
             return None
         last_end = min(line[-1].end, end)
         bars = min(self.max_steps // self.bar_steps, max(1, math.ceil((last_end - first) / self.bar_steps)))
-        start = ceil_to(end, self.bar_steps)
+        start = ceil_to(max(end, step + 1), self.bar_steps)  # a bar line passed while the call went on: the next
+        bar = first - first % self.bar_steps
         plan = Plan(tuple(self._events), end, start, start + bars * self.bar_steps,
-                    tuple(call_tokens(reader, first - first % self.bar_steps, end,
-                                      ceil_to(max(last_end, first + 1), self.bar_steps))))
+                    (bar, tuple(call_tokens(reader, bar, end, ceil_to(max(last_end, first + 1), self.bar_steps)))))
         self._events = []
         return plan
 

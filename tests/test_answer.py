@@ -144,6 +144,22 @@ def test_the_answer_is_the_model_primed_with_the_call_from_its_reset_state(model
     assert box.answer_tokens == reference_answer(model, call_tokens(CALL, 0, 16), 16)
 
 
+def test_the_model_hears_the_call_as_it_is_played_not_all_at_once_before_the_answer():
+    box = AnswerBox(CALL)
+    generator, heard = box.box.generator, []
+    prime = generator.prime
+
+    def spy(tokens, bar_step=None):
+        heard.append((box.reports[-1].step, len(tokens)))
+        prime(tokens, bar_step)
+
+    generator.prime = spy
+    box.run(48)
+    # (step, tokens heard): each note's steps once it has ended, the rests as they pass, up to the bar line;
+    # nothing at step 31, where the answer's first token is sampled
+    assert heard == [(2, 2), (3, 1), (6, 3), (7, 1), (10, 3), (11, 1), (14, 3), (15, 1), (16, 1)]
+
+
 def test_after_the_answer_the_box_listens_again_with_nothing_sounding():
     box = AnswerBox(CALL).run(64)
     assert box.sounding_at_listening_steps == [None] * 48
@@ -190,6 +206,12 @@ def test_a_note_in_the_last_step_before_the_answer_continues_the_call():
     late = notes((60, 0, 16), (62, 31.2, 33))  # 31.2 is on step 31: one bar of silence was not complete
     box = AnswerBox(late).run(112)
     assert box.answer_steps == list(range(64, 112))  # the call is 0..33: three bars, from the bar line 64
+
+
+def test_a_call_that_went_on_past_its_bar_line_is_answered_on_the_next_one():
+    held = notes((48, 0, 1), (48, 15.25, 16.25))  # heard after step 15: the bar line 16 is gone by then
+    box = AnswerBox(held, PlayConfig(mode="answer", max_call_bars=1)).run(48)
+    assert box.answer_steps == list(range(32, 48))
 
 
 def test_a_new_call_during_the_answer_cuts_it_at_the_next_step_with_nothing_sounding():
