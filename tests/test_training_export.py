@@ -80,6 +80,13 @@ def test_contract_names_the_signature_tensors(exported):
         ("h1", "h1_out", (1, 32)), ("c1", "c1_out", (1, 32)), ("h2", "h2_out", (1, 32)), ("c2", "c2_out", (1, 32))]
 
 
+def test_contract_names_each_feature_input_of_a_lookback_model(exported):
+    contract = load_contract(exported["float32"])
+    assert [(i.name, i.shape, i.dtype, i.feature) for i in contract.inputs] == [
+        ("token", (1, 1), "int32", "token"), ("lookback", (1, 3), "int32", "lookback"),
+        ("bar_position", (1, 5), "float32", "bar_position"), ("repeats", (1, 3), "float32", "repeats")]
+
+
 def test_contract_records_data_config_metrics_and_provenance(run, exported):
     contract = load_contract(exported["int8"])
     assert contract.precision == "int8"
@@ -118,12 +125,15 @@ def test_each_runtime_runs_each_precision_in_its_own_process(run, exported, runt
         pytest.skip(f"{TFLITE_RUNTIME_PYTHON} missing: create it with `make .venv-tflite-runtime/.ready`")
     from training.model import build_models
     from training.runs import load_run
+    from training.windows import sequence_inputs
 
     loaded = load_run(run)
     models = build_models(loaded.model)
     models.sequence.load_weights(loaded.best_weights)
-    tokens = np.concatenate([[129], loaded.side("validation")[0][:-1]]).astype(np.int32)
-    reference = np.asarray(models.sequence(tokens[None], training=False))[0]
+    melody = loaded.side("validation")[0]
+    tokens = np.concatenate([[129], melody[:-1]]).astype(np.int32)
+    inputs = sequence_inputs(melody, feature_names=loaded.model.feature_names)
+    reference = np.asarray(models.sequence(inputs, training=False))[0]
     figures = compare(reference, run_in_own_process(RUNTIMES[runtime], runtime, exported[precision], tokens, tmp_path))
     if precision == "float32":
         assert figures["max_abs_logit_diff"] < 1e-4
