@@ -27,8 +27,10 @@ MIDI_SUFFIXES = (".mid", ".midi", ".kar")
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     defaults = Settings()
-    parser.epilog = ("Files that give no melody are skipped with one reason: " + ", ".join(REASONS)
-                     + ". The summary and --report say which.")
+    parser.epilog = ("Each melody starts on a bar line and is cut on bar lines; the bars come from the time "
+                     "signatures (4/4 where there is none, or one of 1/4), and each melody records its steps per "
+                     "bar and where it starts in the bar. Files that give no melody are skipped with one reason: "
+                     + ", ".join(REASONS) + ". The summary and --report say which.")
     parser.add_argument("inputs", nargs="*", metavar="INPUT",
                         help="MIDI files or folders (searched recursively for .mid/.midi/.kar, any case)")
     parser.add_argument("-o", "--out", required=True, type=Path, help="the prepared file to write (.npz, no pickle)")
