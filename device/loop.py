@@ -130,6 +130,8 @@ class Loop:
         if tick.on_step:
             self._step(tick)
             self.steps_done += 1
+        elif not tick.running and self.state is not None:
+            self._read_controls()  # stopped (following a clock): about once a step the controls still answer
 
     def _step(self, tick: Tick) -> None:
         """One step: play the pending token now (unless paused), read the controls, then compute the next token.

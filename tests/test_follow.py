@@ -7,11 +7,16 @@ import mido
 import pytest
 
 from device.clock import FakeClock
-from device.controlstate import ControlState
+from device.controlstate import ControlState, FixedControls
 from device.follow import LOSS_SECONDS, FollowTransport, TempoEstimate
-from device.loop import StepReport
+from device.generator import Generator
+from device.loop import Loop, StepReport
 from device.midi_in import InputEvent
+from device.midi_out import MidiOut
+from device.model import StepModel
+from device.sampling import Sampler
 from device.sim_controls import LiveView
+from tests.recording import RecordingOutput, shipped_model_path
 
 PULSE = 60 / 120 / 24  # seconds per pulse at 120 bpm
 STEP = 6 * PULSE
@@ -224,3 +229,15 @@ def test_the_status_line_shows_the_tempo_the_step_report_carries():
     view.active = True  # as on a terminal
     view.update(StepReport(8, 60, ControlState(1.0), 0.0, False, True, bpm=97.6))
     assert stream.getvalue().rstrip().endswith("playing  98 bpm")
+
+
+def test_while_the_followed_clock_is_stopped_the_loop_still_reads_the_controls():
+    events = [(0.0, msg("start"))] + pulses(0.001, 7) + [(0.001 + 6.5 * PULSE, msg("stop"))]
+    transport, clock, _ = follower(events)
+    controls = FixedControls(1.0)
+    with StepModel(shipped_model_path()) as model:
+        loop = Loop(Generator(model, Sampler(seed=1, pitch_range=model.contract.pitch_range), [60]),
+                    MidiOut(RecordingOutput(), clock=clock), controls, transport)
+        while clock.now() < 1.0:
+            loop.tick(transport.next_tick())
+    assert controls.reads == 2 + 1 + 7  # steps 0 and 1; the Stop; idle ticks a step apart from 0.26 s to 1.01 s
