@@ -306,3 +306,14 @@ def test_a_model_with_an_input_the_box_cannot_feed_is_refused_naming_the_file(tm
     with pytest.raises(ContractError, match="odd.json: input 'bar_position' holds feature 'chord', which this box "
                                             "cannot compute"):
         StepModel(tmp_path / "odd.tflite")
+
+
+def test_a_bar_longer_than_the_position_code_is_refused():
+    with pytest.raises(ValueError, match="bar_steps 33 is outside 1..32"):
+        StepModel(TINY_LOOKBACK, bar_steps=33)
+
+
+def test_the_lookback_history_follows_the_bar_length(lookback):
+    with StepModel(TINY_LOOKBACK, bar_steps=12) as triple:
+        assert [a.shape for a in triple.get_state()[-2:]] == [(49,), (2,)]
+    assert [a.shape for a in lookback.get_state()[-2:]] == [(33,), (2,)]
