@@ -1,21 +1,25 @@
-"""The box's physical controls through gpiozero: temperature knob, reset button, status LED.
+"""The box's physical controls through gpiozero: knobs, reset button, capture button, status LED.
 
-The knob is a potentiometer on an MCP3008 ADC (SPI0) or a rotary encoder; the
-button resets on a short press and pauses/resumes on a long one; the LED blinks
-on the beat. The pin factory is always passed in (MockFactory in tests, the
+The temperature knob is a potentiometer on an MCP3008 ADC (SPI0) or a rotary encoder;
+more potentiometers on the MCP3008's other channels set any control ([knobs] in box.toml);
+the button resets on a short press and pauses/resumes on a long one; an optional second
+button captures the last bars (device/capture.py); the LED blinks on the beat.
+The pin factory is always passed in (MockFactory in tests, the
 default lgpio factory on a Pi); this module never sets gpiozero's global one.
 
-Three rates (DESIGN.md rule 4): gpiozero calls the button callbacks on its own
-thread and they only set flags under a lock; the loop calls ``read()`` once per
-step, which samples the knob and consumes the flags, and ``beat()`` once per step.
+Three rates: gpiozero calls the button callbacks on its own thread and they only set
+flags under a lock; the loop calls ``read()`` once per step, which samples the knobs,
+times a held button and consumes the flags, and ``beat()`` once per step.
 """
 
 from __future__ import annotations
 
 import threading
+from dataclasses import replace
 
-from device.config import ControlsConfig, TemperatureConfig
+from device.config import UNSET, ControlsConfig, KnobsConfig, TemperatureConfig
 from device.controlstate import ControlState
+from device.knobs import KNOBS, value
 from device.sampling import temperature_from_knob
 
 STEPS_PER_BEAT = 4  # 16th-note steps per quarter note (the LED's beat)
@@ -57,10 +61,11 @@ def knob_from_temperature(temperature: float, low: float, high: float) -> float:
 class AdcKnob:
     """A potentiometer's wiper on an MCP3008 channel, read through a hysteresis filter."""
 
-    def __init__(self, config: ControlsConfig, pin_factory):
+    def __init__(self, config: ControlsConfig, pin_factory, channel: int | None = None):
         from gpiozero import MCP3008
 
-        self._adc = MCP3008(channel=config.adc_channel, port=0, device=config.spi_device, pin_factory=pin_factory)
+        channel = config.adc_channel if channel is None else channel
+        self._adc = MCP3008(channel=channel, port=0, device=config.spi_device, pin_factory=pin_factory)
         self._filter = Hysteresis(config.hysteresis)
 
     def position(self) -> float:
@@ -91,37 +96,58 @@ class EncoderKnob:
 
 
 class GpioControls:
-    """The loop's Controls on real (or mock) pins. ``close()`` is idempotent; a context manager."""
+    """The loop's Controls on real (or mock) pins. ``close()`` is idempotent; a context manager.
 
-    def __init__(self, controls: ControlsConfig, temperature: TemperatureConfig, pin_factory):
+    ``start``: the state the box starts from (temperature.initial and the [music] values); a knob
+    on a channel of ``knobs`` (device/knobs.py) sets its control from the first read on. The main
+    button resets on a short press; held for ``hold_time`` it pauses/resumes (or captures, with
+    ``long_press = "capture"``). The optional second button (``capture_pin``) captures. How long a
+    press lasts is measured on the pin factory's ``ticks()``, at each read and at the release.
+    """
+
+    def __init__(self, controls: ControlsConfig, temperature: TemperatureConfig, pin_factory,
+                 knobs: KnobsConfig | None = None, start: ControlState | None = None):
         from gpiozero import LED, Button
 
         self._temperature = temperature
+        self._start = (start or ControlState(temperature.initial)).without_events()
+        self._hold_time = controls.hold_time
+        self._long_press = "capture" if controls.long_press == "capture" else "pause_toggle"
         self._lock = threading.Lock()
-        self._reset = False
-        self._pause_toggle = False
+        self._events: set[str] = set()  # ControlState event fields seen since the last read
         self._pressed_at = None
-        self.holds = 0  # long presses seen (pause/resume toggles)
+        self._held = False  # the current press already acted as a long press
+        self.holds = 0  # long presses seen
         self._factory = pin_factory
         self._error = False
         self._closed = False
         self._devices = []
         self.led = None
+        self.capture_button = None
         try:
             self.knob = self._make_knob(controls, temperature, pin_factory)
             if self.knob is not None:
                 self._devices.append(self.knob)
-            self.button = Button(controls.button_pin, pull_up=True, hold_time=controls.hold_time,
-                                 pin_factory=pin_factory)
+            self.knobs = {}
+            for name in KNOBS:
+                channel = getattr(knobs, name, UNSET) if knobs is not None else UNSET
+                if channel != UNSET:
+                    self.knobs[name] = AdcKnob(controls, pin_factory, channel)
+                    self._devices.append(self.knobs[name])
+            self.button = Button(controls.button_pin, pull_up=True, pin_factory=pin_factory)
             self._devices.append(self.button)
+            if controls.capture_pin != UNSET:
+                self.capture_button = Button(controls.capture_pin, pull_up=True, pin_factory=pin_factory)
+                self._devices.append(self.capture_button)
             self.led = LED(controls.led_pin, pin_factory=pin_factory)
             self._devices.append(self.led)
         except BaseException:
             self.close()
             raise
         self.button.when_pressed = self._on_pressed
-        self.button.when_held = self._on_held
         self.button.when_released = self._on_released
+        if self.capture_button is not None:
+            self.capture_button.when_pressed = lambda: self._event("capture")
 
     @staticmethod
     def _make_knob(controls: ControlsConfig, temperature: TemperatureConfig, pin_factory):
@@ -132,36 +158,45 @@ class GpioControls:
             return EncoderKnob(controls, initial, pin_factory)
         return None
 
-    # gpiozero's threads: only flags. A press is short or long by how long it lasted, measured on
-    # release, so a release racing gpiozero's hold thread can never also reset after a pause.
+    # gpiozero's threads: only flags. A press is short or long by how long it lasted on the factory's
+    # ticks: long once a read sees it held for hold_time (it acts while still held), else short on release.
+    def _event(self, name: str) -> None:
+        with self._lock:
+            self._events.add(name)
+
     def _on_pressed(self) -> None:
         with self._lock:
-            self._pressed_at = self._factory.ticks()
-
-    def _on_held(self) -> None:
-        with self._lock:
-            self.holds += 1
-            self._pause_toggle = True
+            self._pressed_at, self._held = self._factory.ticks(), False
 
     def _on_released(self) -> None:
         with self._lock:
             if self._pressed_at is None:
                 return
-            duration = self._factory.ticks_diff(self._factory.ticks(), self._pressed_at)
+            self._check_hold()
+            if not self._held:
+                self._events.add("reset")
             self._pressed_at = None
-            if duration < self.button.hold_time:  # a long press already acted on hold
-                self._reset = True
+
+    def _check_hold(self) -> None:
+        """With the lock held: a press lasting hold_time acts (once) as a long press."""
+        if self._pressed_at is None or self._held:
+            return
+        if self._factory.ticks_diff(self._factory.ticks(), self._pressed_at) >= self._hold_time:
+            self._held = True
+            self.holds += 1
+            self._events.add(self._long_press)
 
     # The loop's thread, once per step.
     def read(self) -> ControlState:
-        """Sample the knob and consume the button's flags."""
+        """Sample the knobs and consume the buttons' events."""
         t = self._temperature
-        position = None if self.knob is None else self.knob.position()
-        temperature = t.initial if position is None else temperature_from_knob(position, t.low, t.high)
+        values = {name: value(name, knob.position(), t) for name, knob in self.knobs.items()}
+        if self.knob is not None:
+            values["temperature"] = temperature_from_knob(self.knob.position(), t.low, t.high)
         with self._lock:
-            state = ControlState(temperature, reset=self._reset, pause_toggle=self._pause_toggle)
-            self._reset = self._pause_toggle = False
-        return state
+            self._check_hold()
+            events, self._events = self._events, set()
+        return replace(self._start, **values, **{name: True for name in events})
 
     def beat(self, step: int, playing: bool) -> None:
         """Drive the LED for 16th-note ``step``: on for the first 16th of each quarter while

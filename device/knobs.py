@@ -17,13 +17,13 @@ from device.config import TemperatureConfig
 from device.controlstate import ControlState
 from device.dejavu import LOOP_BARS
 from device.sampling import temperature_from_knob
-from device.scales import SCALES
+from device.scales import CHROMATIC, SCALES
 
 # The knobs, in the order the status line and the docs list them.
 KNOBS = ("temperature", "density", "deja_vu", "strictness", "register_centre", "register_width", "gate", "accent",
          "humanise", "loop_bars", "scale", "scale_root")
 BUTTONS = ("reset", "pause", "capture")  # one-shot events (ControlState reset, pause_toggle, capture)
-SCALE_NAMES = tuple(SCALES)  # a scale knob steps through these, in device.scales' order
+SCALE_NAMES = (CHROMATIC, *(name for name in SCALES if name != CHROMATIC))  # a scale knob: off fully left
 PITCHES = 128  # MIDI pitches: the register centre knob covers 0..127, the width knob 0..128 semitones
 UNIT = ("density", "deja_vu", "strictness", "gate", "accent", "humanise")  # 0..1 as turned
 

@@ -1,21 +1,35 @@
-"""GPIO controls on gpiozero's MockFactory pins: knob (MCP3008 or encoder), button, LED."""
+"""GPIO controls on gpiozero's MockFactory pins: knobs (MCP3008 or encoder), buttons, LED.
 
-import time
+The pin factory's ``ticks()`` is a fake clock, so a test holds a button for exactly as long as it says.
+"""
+
+import gc
 
 import pytest
 
-from device.config import ControlsConfig, TemperatureConfig
+from device.clock import FakeClock
+from device.config import ControlsConfig, KnobsConfig, MusicConfig, TemperatureConfig
 from device.controls import GpioControls, Hysteresis, knob_from_temperature
+from device.controlstate import ControlState
+from device.knobs import start_state
 from device.sampling import temperature_from_knob
 from tests.mcp3008 import MockMCP3008, mock_pin_factory
 
 TEMPERATURE = TemperatureConfig(low=0.05, high=3.0, initial=1.0)
-BUTTON, LED, ENC_A, ENC_B = 17, 27, 5, 6
+BUTTON, LED, ENC_A, ENC_B, CAPTURE = 17, 27, 5, 6, 22
+HOLD = 0.2  # seconds
 
 
 @pytest.fixture
-def factory():
+def clock():
+    return FakeClock()
+
+
+@pytest.fixture
+def factory(clock):
+    gc.collect()  # gpiozero shares one software SPI bus per pin set through weak references: drop the last test's
     with mock_pin_factory() as mock:
+        mock.ticks = clock.now  # how long a press lasts comes from this clock
         yield mock
 
 
@@ -26,7 +40,9 @@ def adc(factory):
 
 
 def knob_controls(factory, **changes):
-    return GpioControls(ControlsConfig(kind="mcp3008", hysteresis=0.02, hold_time=0.2, **changes), TEMPERATURE, factory)
+    knobs, start = changes.pop("knobs", None), changes.pop("start", None)
+    config = ControlsConfig(kind="mcp3008", hysteresis=0.02, hold_time=HOLD, **changes)
+    return GpioControls(config, TEMPERATURE, factory, knobs=knobs, start=start)
 
 
 def adc_position(raw):
@@ -34,12 +50,8 @@ def adc_position(raw):
     return (2 * raw + 1) / 2047
 
 
-def wait_for(condition, timeout=5.0):
-    """Wait (bounded) for gpiozero's hold thread; the assertion is on behaviour, not on time."""
-    deadline = time.monotonic() + timeout
-    while not condition() and time.monotonic() < deadline:
-        time.sleep(0.01)
-    return condition()
+def events(state):
+    return state.reset, state.pause_toggle, state.capture
 
 
 def press(factory, pin=BUTTON):
@@ -102,7 +114,7 @@ def test_knob_from_temperature_inverts_the_mapping():
 
 
 def encoder_controls(factory, steps=24):
-    config = ControlsConfig(kind="encoder", encoder_steps=steps, hold_time=0.2)
+    config = ControlsConfig(kind="encoder", encoder_steps=steps, hold_time=HOLD)
     return GpioControls(config, TEMPERATURE, factory)
 
 
@@ -142,24 +154,86 @@ def test_short_press_sets_reset_once(factory, adc):
     with knob_controls(factory) as controls:
         press(factory)
         states = [controls.read(), controls.read()]
-    assert [(s.reset, s.pause_toggle) for s in states] == [(True, False), (False, False)]
+    assert [events(s) for s in states] == [(True, False, False), (False, False, False)]
 
 
-def test_long_press_toggles_pause_without_reset(factory, adc):
+def test_a_press_just_shorter_than_the_hold_time_resets(factory, adc, clock):
     with knob_controls(factory) as controls:
         factory.pin(BUTTON).drive_low()
-        assert wait_for(lambda: controls.holds == 1)
+        clock.advance(HOLD - 0.01)
+        held = controls.read()
+        factory.pin(BUTTON).drive_high()
+        released = controls.read()
+    assert (events(held), events(released)) == ((False, False, False), (True, False, False))
+
+
+def test_a_long_press_toggles_pause_once_while_held_without_reset(factory, adc, clock):
+    with knob_controls(factory) as controls:
+        factory.pin(BUTTON).drive_low()
+        clock.advance(HOLD)
         while_held = controls.read()
+        clock.advance(5.0)
+        still_held = controls.read()
         factory.pin(BUTTON).drive_high()
         after_release = controls.read()
-    assert (while_held.reset, while_held.pause_toggle) == (False, True)
-    assert (after_release.reset, after_release.pause_toggle) == (False, False)
+    assert [events(s) for s in (while_held, still_held, after_release)] == [
+        (False, True, False), (False, False, False), (False, False, False)]
+    assert controls.holds == 1
+
+
+def test_a_long_press_released_between_reads_still_pauses(factory, adc, clock):
+    with knob_controls(factory) as controls:
+        factory.pin(BUTTON).drive_low()
+        clock.advance(HOLD + 0.05)
+        factory.pin(BUTTON).drive_high()
+        assert events(controls.read()) == (False, True, False)
+
+
+def test_a_long_press_captures_when_configured(factory, adc, clock):
+    with knob_controls(factory, long_press="capture") as controls:
+        factory.pin(BUTTON).drive_low()
+        clock.advance(HOLD)
+        assert events(controls.read()) == (False, False, True)
+
+
+def test_the_second_button_captures(factory, adc):
+    with knob_controls(factory, capture_pin=CAPTURE) as controls:
+        press(factory, CAPTURE)
+        assert [events(controls.read()) for _ in range(2)] == [(False, False, True), (False, False, False)]
 
 
 def test_no_flags_without_presses(factory, adc):
     with knob_controls(factory) as controls:
         state = controls.read()
-    assert (state.reset, state.pause_toggle) == (False, False)
+    assert events(state) == (False, False, False)
+
+
+def test_the_controls_start_from_the_configured_music(factory):
+    music = MusicConfig(scale="D:dorian", strictness=0.5, deja_vu=0.25, loop_bars=4, density=0.7,
+                        register_centre=72, register_width=12, gate=0.5, accent=0.3, humanise=0.1)
+    start = start_state(music.control_values(), TemperatureConfig(initial=0.7))
+    with GpioControls(ControlsConfig(kind="none"), TemperatureConfig(initial=0.7), factory, start=start) as controls:
+        assert controls.read() == ControlState(0.7, scale="dorian", scale_root=2, strictness=0.5, deja_vu=0.25,
+                                               loop_bars=4, density=0.7, register_centre=72, register_width=12,
+                                               gate=0.5, accent=0.3, humanise=0.1)
+
+
+def test_each_mapped_channel_sets_its_control(factory, adc):
+    knobs = KnobsConfig(density=1, deja_vu=2, loop_bars=3, scale=4, scale_root=5, register_centre=6, gate=7)
+    adc.raw[0] = 512
+    adc.raw[1:8] = [1023, 0, 700, 1023, 200, 1023, 600]
+    with knob_controls(factory, knobs=knobs) as controls:
+        state = controls.read()
+    assert (state.density, state.deja_vu, state.loop_bars, state.scale, state.scale_root, state.register_centre,
+            state.gate) == (1.0, 0.0, 4, "blues", 2, 127, pytest.approx(adc_position(600)))
+    assert (state.accent, state.strictness) == (0.0, 1.0)  # unmapped: the start values
+
+
+def test_a_channel_used_twice_is_refused_by_the_config():
+    from device.config import Config, ConfigError, check
+
+    with pytest.raises(ConfigError, match="knobs.density = 0: channel 0 is already used by controls.adc_channel"):
+        check(Config(knobs=KnobsConfig(density=0)), "box.toml")
 
 
 def led_states(factory, controls, steps, playing=True):
