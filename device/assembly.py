@@ -118,6 +118,8 @@ def assemble(config: Config, seed: int | None = None, parts: Parts = Parts(), sa
                     clock_out=open_clock_out(config, midi_out, say),
                     guard=CollapseGuard(config.guard, config.music.bar_steps),
                     answer=open_answer(config, midi_in, midi_out, transport, say))
+        if midi_in is not None and loop.answer is None:
+            midi_in.keep_events = False  # solo: nobody drains the notes, so they are not kept
         return Box(stack.pop_all(), model, generator, midi_out, controls, transport, loop, midi_in)
 
 

@@ -50,7 +50,8 @@ class MidiIn:
 
     ``channel``: 0..15 (mido numbering) to keep only that channel's messages, None for omni.
     ``reopen`` returns a fresh input port (raising OSError/rtmidi errors if it cannot);
-    ``alive`` says whether the port is still listed. ``warn`` gets one line per new problem
+    ``alive`` says whether the port is still listed. ``keep_events`` False (a box playing solo)
+    ignores channel messages. ``warn`` gets one line per new problem
     (a flood, a lost or regained port), always from the caller's thread.
     Counters: ``received``, ``dropped``, ``losses``, ``reconnects``.
     """
@@ -71,6 +72,7 @@ class MidiIn:
             raise ValueError(f"MIDI input channel must be 0..15 (mido numbering) or None, got {channel}")
         self.clock = clock if clock is not None else MonotonicClock()
         self.channel = channel
+        self.keep_events = True  # False: channel messages are dropped at once (nobody drains them)
         self._reopen, self._alive = reopen, alive
         self.retry_seconds = float(retry_seconds)
         self._warn = warn or (lambda message: None)
@@ -100,7 +102,8 @@ class MidiIn:
         now = self.clock.now()
         if message.type in CLOCK_TYPES:
             queue, capacity = self._clock_events, self._capacities[1]
-        elif getattr(message, "channel", None) is not None and self.channel in (None, message.channel):
+        elif self.keep_events and getattr(message, "channel", None) is not None \
+                and self.channel in (None, message.channel):
             queue, capacity = self._events, self._capacities[0]
         else:
             return

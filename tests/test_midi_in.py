@@ -5,11 +5,14 @@ import mido
 import pytest
 from mido.ports import BaseInput
 
+from device.assembly import Parts, assemble
 from device.cli import build_parser, config_from_args
 from device.clock import FakeClock
 from device.config import ConfigError, from_dict
+from device.controlstate import FixedControls
 from device.doctor import check_input
 from device.midi_in import InputEvent, MidiIn
+from tests.recording import RecordingOutput, shipped_model_path
 
 
 class FakeInput(BaseInput):
@@ -174,3 +177,24 @@ def test_input_channel_0_is_omni_and_17_is_refused():
 def test_an_unknown_clock_mode_is_refused_naming_the_key():
     with pytest.raises(ConfigError, match=r"box.toml: clock.mode = 'midi': must be one of 'internal', 'lead', "):
         from_dict({"clock": {"mode": "midi"}}, source="box.toml")
+
+
+def test_without_a_reader_channel_messages_are_not_kept_but_the_clock_is():
+    port = FakeInput("keys")
+    midi_in = MidiIn(port, FakeClock())
+    midi_in.keep_events = False
+    port.deliver(note(60))
+    port.deliver(mido.Message("clock"))
+    assert midi_in.drain() == [] and midi_in.wait_clock(0.0).message.type == "clock" and midi_in.dropped == 0
+
+
+def test_the_assembled_box_listens_to_an_injected_input_and_keeps_no_notes_playing_solo():
+    config = from_dict({"model": {"path": str(shipped_model_path())}, "clock": {"mode": "follow"}})
+    port = FakeInput("drums")
+    with assemble(config, 0, Parts(clock=FakeClock(), output=RecordingOutput(), controls=FixedControls(),
+                                   input=port)) as box:
+        port.deliver(note(60))
+        port.deliver(mido.Message("start"))
+        assert box.midi_in.drain() == [] and box.transport.source is box.midi_in
+        assert box.midi_in.wait_clock(0.0).message.type == "start"
+    assert port.closed
