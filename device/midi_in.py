@@ -53,7 +53,7 @@ class MidiIn:
     ``alive`` says whether the port is still listed. ``keep_events`` False (a box playing solo)
     ignores channel messages. ``warn`` gets one line per new problem
     (a flood, a lost or regained port), always from the caller's thread.
-    Counters: ``received``, ``dropped``, ``losses``, ``reconnects``.
+    Counters: ``received``, ``dropped``, ``garbage``, ``losses``, ``reconnects``.
     """
 
     def __init__(
@@ -83,6 +83,8 @@ class MidiIn:
         self.received = 0
         self.dropped = 0
         self._dropped_reported = 0
+        self.garbage = 0  # received byte strings that were not a MIDI message
+        self._garbage_reported = 0
         self.losses = 0
         self.reconnects = 0
         self.last_error: str | None = None
@@ -144,6 +146,9 @@ class MidiIn:
         if self.dropped != self._dropped_reported:
             self._warn(f"MIDI input flooded: dropped {self.dropped - self._dropped_reported} messages")
             self._dropped_reported = self.dropped
+        if self.garbage != self._garbage_reported:
+            self._warn(f"MIDI input sent {self.garbage - self._garbage_reported} messages that are not MIDI: ignored")
+            self._garbage_reported = self.garbage
         now = self.clock.now()
         if self._closed or now < self._next_check:
             return
@@ -177,7 +182,21 @@ class MidiIn:
 
     def _attach(self, port: BaseInput) -> None:
         self._port, self.connected, self._missing = port, True, 0
-        port.callback = self.receive  # rtmidi ports call it from their thread
+        rtmidi_in = getattr(port, "_rt", None)  # mido's rtmidi port: take its raw bytes, to count garbage
+        if rtmidi_in is not None and hasattr(rtmidi_in, "set_callback"):
+            rtmidi_in.cancel_callback()
+            rtmidi_in.set_callback(self.receive_bytes)
+        else:
+            port.callback = self.receive  # other mido ports call it with parsed messages
+
+    def receive_bytes(self, event, data=None) -> None:
+        """rtmidi's callback: ``event`` is (bytes, delta seconds). Bytes that are not one MIDI message are counted."""
+        try:
+            message = mido.Message.from_bytes(event[0])
+        except (ValueError, TypeError, IndexError):
+            self.garbage += 1
+            return
+        self.receive(message)
 
     def _lose(self, why: str) -> None:
         name = self.name

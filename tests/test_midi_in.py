@@ -188,13 +188,36 @@ def test_without_a_reader_channel_messages_are_not_kept_but_the_clock_is():
     assert midi_in.drain() == [] and midi_in.wait_clock(0.0).message.type == "clock" and midi_in.dropped == 0
 
 
-def test_the_assembled_box_listens_to_an_injected_input_and_keeps_no_notes_playing_solo():
+def test_the_assembled_box_follows_the_clock_of_an_injected_input_and_closes_it():
     config = from_dict({"model": {"path": str(shipped_model_path())}, "clock": {"mode": "follow"}})
     port = FakeInput("drums")
     with assemble(config, 0, Parts(clock=FakeClock(), output=RecordingOutput(), controls=FixedControls(),
                                    input=port)) as box:
-        port.deliver(note(60))
         port.deliver(mido.Message("start"))
-        assert box.midi_in.drain() == [] and box.transport.source is box.midi_in
+        assert box.transport.source is box.midi_in
         assert box.midi_in.wait_clock(0.0).message.type == "start"
     assert port.closed
+
+
+class FakeRtMidiIn:
+    """python-rtmidi's MidiIn as mido's rtmidi port holds it: the box sets its callback for raw bytes."""
+
+    def __init__(self):
+        self.callback = None
+
+    def set_callback(self, callback):
+        self.callback = callback
+
+    def cancel_callback(self):
+        self.callback = None
+
+
+def test_raw_bytes_that_are_not_midi_are_counted_and_said_once():
+    port, warnings = FakeInput("drums"), []
+    port._rt = FakeRtMidiIn()
+    midi_in = MidiIn(port, FakeClock(), warn=warnings.append)
+    for data in ([0xF8], [0x90, 60, 100], [0x90, 200], [0x05], []):
+        port._rt.callback((data, 0.0))
+    assert [e.message for e in midi_in.drain()] == [mido.Message("note_on", note=60, velocity=100)]
+    assert midi_in.wait_clock(0.0).message.type == "clock" and midi_in.garbage == 3
+    assert warnings == ["MIDI input sent 3 messages that are not MIDI: ignored"]
