@@ -90,7 +90,7 @@ fresh_root() {
     bind "$WORK/cache/$distro-pip" "$root/root/.cache/pip"
     cp /etc/resolv.conf "$root/etc/resolv.conf"
     cp /etc/ssl/certs/ca-certificates.crt "$root/etc/ssl/certs/ca-certificates.crt"
-    printf '[global]\ncert = /etc/ssl/certs/ca-certificates.crt\n' >"$root/etc/pip.conf"
+    printf '[global]\ncert = /etc/ssl/certs/ca-certificates.crt\nretries = 10\ntimeout = 60\n' >"$root/etc/pip.conf"
     mkdir -p "$root/usr/src/melodybox"
     git -C "$SRC" archive --format=tar "$COMMIT" | tar -C "$root/usr/src/melodybox" -xf -
 }
@@ -128,7 +128,9 @@ check_release() {
     [ "$(in_root uname -m)" = aarch64 ] || fail "$DISTRO: the root does not run as aarch64"
     echo "$DISTRO: $(in_root python3 --version), melodybox at $COMMIT" >>"$LOG"
     local ok=1
-    stage install in_root bash /usr/src/melodybox/device/pi/install.sh --no-start || ok=0
+    # Once more if it fails: it is meant to be run again (a dropped connection to PyPI happened here).
+    stage install in_root bash /usr/src/melodybox/device/pi/install.sh --no-start ||
+        stage install-again in_root bash /usr/src/melodybox/device/pi/install.sh --no-start || ok=0
     if [ "$ok" = 1 ]; then
         stage unit-verify in_root systemd-analyze verify /etc/systemd/system/melodybox.service || ok=0
         stage doctor as_box "$VENV/bin/melodybox" doctor --config "$CONFIG" || ok=0
