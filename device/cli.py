@@ -40,6 +40,17 @@ def say(message: str) -> None:
     print(f"melodybox: {message}", file=sys.stderr, flush=True)
 
 
+def at_least_one(text: str) -> int:
+    """argparse type: a whole number >= 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value} is not at least 1")
+    return value
+
+
 def add_model_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--config", metavar="FILE", help="a box.toml (see device/pi/box.toml); flags override it")
     parser.add_argument("--model", metavar="FILE", help="the .tflite model; its .json contract sits beside it "
@@ -82,7 +93,9 @@ def build_parser() -> argparse.ArgumentParser:
         description="Melody Box: a neural melody generator that plays one 16th note at a time over MIDI.",
         epilog="Start with `melodybox doctor`, then `melodybox run`. Every subcommand has --help.",
     )
-    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    parser.add_argument("--verbose", action="store_true",
+                        help="also show what the TFLite runtime and the MIDI system print (hidden by default)")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     run = commands.add_parser(
         "run", help="play live until stopped (Ctrl-C / SIGTERM)",
@@ -108,7 +121,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--mode", choices=PLAY_MODES, help="solo: play on its own (default); answer: listen to a "
                      "player's call on the input, then answer it (call and response)")
     run.add_argument("--thru", action="store_true", help="answer mode: echo the player's notes to the output")
-    run.add_argument("--steps", type=int, metavar="N", help="stop after N 16th notes (default: run until stopped)")
+    run.add_argument("--steps", type=at_least_one, metavar="N",
+                     help="stop after N 16th notes (default: run until stopped)")
     run.add_argument("--sim", action="store_true", help="keyboard controls instead of GPIO, even on a Pi")
 
     generate = commands.add_parser(
@@ -212,6 +226,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
 
 
 def cmd_ports(args: argparse.Namespace) -> int:
+    """List the MIDI outputs and inputs; none at all is an answer too (exit 0), with what to try."""
     import mido
 
     from device.ports import list_input_names, list_output_names
@@ -220,17 +235,15 @@ def cmd_ports(args: argparse.Namespace) -> int:
     try:
         names, inputs = list_output_names(), list_input_names()
     except PortError as error:
-        print(f"no MIDI outputs: {error} (backend {backend})")
-        print("on a Pi: plug in a USB-MIDI device and check `aconnect -l`; on a desktop without ALSA, start JACK "
-              "and set MIDO_BACKEND=mido.backends.rtmidi/UNIX_JACK")
-        return 1
-    if not names:
-        print(f"no MIDI outputs (backend {backend}): plug in a USB-MIDI synth or interface")
-    for name in names:
-        print(name)
-    print("inputs:" if inputs else f"no MIDI inputs (backend {backend})")
-    for name in inputs:
-        print(f"  {name}")
+        print(f"no MIDI ports: {error} (backend {backend})")
+        print("Linux: load the sequencer (`sudo modprobe snd-seq`) and plug in a USB-MIDI device, then check "
+              "`aconnect -l`; without ALSA (a container), start JACK and set "
+              "MIDO_BACKEND=mido.backends.rtmidi/UNIX_JACK")
+        return 0
+    for kind, found in (("outputs", names), ("inputs", inputs)):
+        print(f"MIDI {kind}:" if found else f"no MIDI {kind} (backend {backend}): plug in a USB-MIDI device")
+        for name in found:
+            print(f"  {name}")
     return 0
 
 
@@ -264,7 +277,15 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if argv[:1] == ["bench"]:
             return cmd_bench(argv[1:])
-        args = build_parser().parse_args(argv)
+        parser = build_parser()
+        args = parser.parse_args(argv)
+        if args.command is None:
+            parser.print_help()
+            return 0
+        if args.verbose:
+            from device import quiet
+
+            quiet.VERBOSE = True
         return COMMANDS[args.command](args)
     except PortError as error:
         say(f"error: {error} (`melodybox ports` lists the outputs, `melodybox doctor` checks the setup)")

@@ -270,10 +270,14 @@ def _section(default: Any, name: str, values: dict[str, Any], source: str, base:
     return replace(default, **changes)
 
 
+TYPE_NAMES = {int: "a whole number", float: "a number", str: "text in quotes", bool: "true or false",
+              tuple: "a list of whole numbers"}
+
+
 def _typed(value: Any, default: Any, where: str) -> Any:
     """Check ``value`` has the type of ``default`` (ints are accepted for floats)."""
     if isinstance(default, bool) != isinstance(value, bool):
-        raise ConfigError(f"{where}: must be a {type(default).__name__}")
+        raise ConfigError(f"{where}: must be {TYPE_NAMES[type(default)]}")
     if isinstance(default, bool):
         return value
     if isinstance(default, float) and isinstance(value, int | float):
@@ -283,7 +287,7 @@ def _typed(value: Any, default: Any, where: str) -> Any:
             raise ConfigError(f"{where}: must be a list of integers")
         return tuple(value)
     if not isinstance(value, type(default)):
-        raise ConfigError(f"{where}: must be a {type(default).__name__}")
+        raise ConfigError(f"{where}: must be {TYPE_NAMES[type(default)]}")
     return value
 
 

@@ -24,6 +24,7 @@ import numpy as np
 from device import encoding
 from device.contract import Contract, ContractError, TensorSpec, load_contract
 from device.features import DEFAULT_BAR_STEPS, FeatureTracker, check_bar_steps
+from device.quiet import c_stderr_hidden
 
 RUNTIME_MODULES = {
     "ai-edge-litert": "ai_edge_litert.interpreter",
@@ -80,8 +81,9 @@ class StepModel:
         self._tracker = FeatureTracker(self.bar_steps) if self.contract.features else None
         self.runtime_name, interpreter_class = load_interpreter_class(runtime)
         try:
-            self._interpreter = interpreter_class(model_path=str(self.path), num_threads=num_threads)
-            self._interpreter.allocate_tensors()
+            with c_stderr_hidden():  # the runtime's "INFO: Created ... XNNPACK delegate" line
+                self._interpreter = interpreter_class(model_path=str(self.path), num_threads=num_threads)
+                self._interpreter.allocate_tensors()
         except (ValueError, RuntimeError) as error:
             raise ModelError(f"{self.path}: {self.runtime_name} cannot load it as a TFLite model ({error})") from None
         self._resolve_tensors()

@@ -14,6 +14,7 @@ from mido.ports import BaseInput, BaseOutput
 
 from device import encoding
 from device.clock import Clock, step_seconds
+from device.quiet import c_stderr_hidden
 
 try:  # rtmidi's errors: SystemError/NoDevicesError are OSErrors, InvalidPortError is a ValueError
     from rtmidi import RtMidiError
@@ -31,7 +32,8 @@ class PortError(OSError):
 def list_output_names() -> list[str]:
     """Names of the MIDI outputs the current mido backend sees. Raises PortError if there is no MIDI system."""
     try:
-        return list(mido.get_output_names())
+        with c_stderr_hidden():  # ALSA prints "cannot open /dev/snd/seq" from C where there is none
+            return list(mido.get_output_names())
     except PORT_ERRORS as error:
         raise PortError(f"no MIDI system available ({error})") from None
 
@@ -58,7 +60,8 @@ def open_output(name_fragment: str) -> BaseOutput:
     """Open the output whose name contains ``name_fragment``. Raises PortError listing the ports."""
     name = find_output_name(name_fragment, list_output_names())
     try:
-        return mido.open_output(name)
+        with c_stderr_hidden():  # ALSA prints "cannot open /dev/snd/seq" from C where there is none
+            return mido.open_output(name)
     except PORT_ERRORS as error:
         raise PortError(f"cannot open MIDI output {name!r} ({error})") from None
 
@@ -74,7 +77,8 @@ def output_present(name: str) -> bool:
 def open_virtual(name: str) -> BaseOutput:
     """Open a virtual output called ``name`` that other programs can connect to. Raises PortError."""
     try:
-        return mido.open_output(name, virtual=True)
+        with c_stderr_hidden():  # ALSA prints "cannot open /dev/snd/seq" from C where there is none
+            return mido.open_output(name, virtual=True)
     except PORT_ERRORS as error:
         raise PortError(
             f"cannot open virtual MIDI output {name!r} ({error}); virtual ports need ALSA, "
@@ -85,7 +89,8 @@ def open_virtual(name: str) -> BaseOutput:
 def list_input_names() -> list[str]:
     """Names of the MIDI inputs the current mido backend sees. Raises PortError if there is no MIDI system."""
     try:
-        return list(mido.get_input_names())
+        with c_stderr_hidden():  # ALSA prints "cannot open /dev/snd/seq" from C where there is none
+            return list(mido.get_input_names())
     except PORT_ERRORS as error:
         raise PortError(f"no MIDI system available ({error})") from None
 
@@ -94,7 +99,8 @@ def open_input(name_fragment: str) -> BaseInput:
     """Open the input whose name contains ``name_fragment``. Raises PortError listing the inputs."""
     name = find_name(name_fragment, list_input_names(), "input")
     try:
-        return mido.open_input(name)
+        with c_stderr_hidden():  # ALSA prints "cannot open /dev/snd/seq" from C where there is none
+            return mido.open_input(name)
     except PORT_ERRORS as error:
         raise PortError(f"cannot open MIDI input {name!r} ({error})") from None
 
@@ -110,7 +116,8 @@ def input_present(name: str) -> bool:
 def open_virtual_input(name: str) -> BaseInput:
     """Open a virtual input called ``name`` that other programs (a drum machine, a DAW) can play into."""
     try:
-        return mido.open_input(name, virtual=True)
+        with c_stderr_hidden():  # ALSA prints "cannot open /dev/snd/seq" from C where there is none
+            return mido.open_input(name, virtual=True)
     except PORT_ERRORS as error:
         raise PortError(
             f"cannot open virtual MIDI input {name!r} ({error}); virtual ports need ALSA, "

@@ -21,11 +21,16 @@ def _stop_on_signals():
     from device import signals
 
     previous = signals.install()
+    signals.STOP.target = _note_only  # while the box is being built: remember the stop, play nothing after
     try:
         yield signals.STOP
     finally:
         signals.STOP.target = None
         signals.restore(previous)
+
+
+def _note_only() -> None:
+    """A stop asked for while the box is being built: ``requested`` says so; nothing to stop yet."""
 
 
 def run(config: Config, steps: int | None, seed: int | None, sim: bool, say: Say) -> int:

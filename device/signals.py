@@ -3,11 +3,12 @@
 ``install()`` runs before anything heavy is imported (device/entry.py), so a signal that
 arrives while numpy or the model loads is neither ignored nor turned into a traceback:
 
-- while the box is starting (no ``target`` yet), the handler raises ``SystemExit(0)``: the
-  process unwinds at once and quietly, and every resource opened so far is closed on the way
-  (the assembly's ExitStack; MidiOut.close leaves the synth silent);
-- once the loop plays, the handler only calls ``target`` (the loop's thread-safe stop): the
-  loop ends after its current tick and silences the synth.
+- while the program is still importing (no ``target`` yet), the handler raises ``SystemExit(0)``:
+  the process unwinds at once and quietly;
+- while `melodybox run` builds the box, ``target`` only notes the request (``requested``): the
+  box is closed again without playing a note, and says so;
+- once the loop plays, the handler calls ``target`` (the loop's thread-safe stop): the loop ends
+  after its current tick and silences the synth.
 
 Standard library only. A process started in the background by a non-interactive shell
 inherits SIGINT as ignored; installing a handler here makes ``kill -INT`` work there too.

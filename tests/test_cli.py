@@ -70,11 +70,34 @@ def test_flags_override_the_config_file(tmp_path):
     assert (settings.midi.channel, settings.midi.virtual, settings.midi.midi_file) == (3, "", "x.mid")
 
 
-def test_ports_without_a_midi_system_says_why():
+def test_ports_without_a_midi_system_says_why_and_what_to_try():
     result = melodybox("ports", env=NO_MIDI_ENV)
-    assert result.returncode == 1
-    assert result.stdout.startswith("no MIDI outputs: no MIDI system available")
-    assert "MIDO_BACKEND=mido.backends.rtmidi/UNIX_JACK" in result.stdout
+    assert result.returncode == 0  # "none" is an answer, not a failure
+    assert result.stdout.startswith("no MIDI ports: no MIDI system available")
+    assert "snd-seq" in result.stdout and "MIDO_BACKEND=mido.backends.rtmidi/UNIX_JACK" in result.stdout
+    assert result.stderr == ""
+
+
+def test_a_bare_melodybox_prints_the_help():
+    result = melodybox()
+    assert result.returncode == 0
+    assert result.stdout.startswith("usage: melodybox") and "run" in result.stdout and "doctor" in result.stdout
+
+
+@pytest.mark.parametrize("steps", ["-1", "0", "many"])
+def test_steps_must_be_a_whole_number_of_at_least_one(steps):
+    result = melodybox("run", "--steps", steps)
+    assert result.returncode == 2
+    assert result.stderr.splitlines()[-1].startswith("melodybox run: error: argument --steps:")
+    assert "Traceback" not in result.stderr
+
+
+def test_the_runtime_says_nothing_on_a_quiet_run_and_everything_with_verbose(tmp_path):
+    quiet = melodybox("generate", "--bars", "1", "-o", str(tmp_path / "a.mid"))
+    assert quiet.returncode == 0 and quiet.stderr.splitlines() == [quiet.stderr.splitlines()[-1]]
+    assert quiet.stderr.startswith("melodybox: wrote")
+    loud = melodybox("--verbose", "generate", "--bars", "1", "-o", str(tmp_path / "b.mid"))
+    assert "XNNPACK" in loud.stderr
 
 
 def test_headless_run_writes_the_seeded_melody_to_a_midi_file(tmp_path):

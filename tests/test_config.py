@@ -47,7 +47,7 @@ def test_relative_paths_are_relative_to_the_file(tmp_path):
         ("[midi]\nchannel = 17\n", "box.toml: midi.channel = 17: must be 1..16"),
         ("[midi]\nvelocity = 0\n", "box.toml: midi.velocity = 0: must be 1..127"),
         ("[tempo]\nbpm = 1000\n", "box.toml: tempo.bpm = 1000.0: must be 20..400"),
-        ('[tempo]\nbpm = "fast"\n', "box.toml: tempo.bpm = 'fast': must be a float"),
+        ('[tempo]\nbpm = "fast"\n', "box.toml: tempo.bpm = 'fast': must be a number"),
         ("[midi]\nchanel = 2\n", "box.toml: unknown key midi.chanel"),
         ("[midis]\n", "box.toml: unknown section [midis]"),
         ('[controls]\nkind = "slider"\n', "box.toml: controls.kind = 'slider': must be one of mcp3008, encoder, none"),
@@ -56,7 +56,7 @@ def test_relative_paths_are_relative_to_the_file(tmp_path):
         ("[primer]\ntokens = [60, 130]\n", "box.toml: primer.tokens = [60, 130]: tokens must be 0..129"),
         ("[temperature]\ninitial = 5.0\n", "box.toml: temperature.initial = 5.0: must be 0.05..3.0"),
         ('[midi]\nport = "USB"\nvirtual = "Box"\n', "box.toml: midi = ['USB', 'Box', '']: choose at most one"),
-        ("[model]\nnum_threads = true\n", "box.toml: model.num_threads = True: must be a int"),
+        ("[model]\nnum_threads = true\n", "box.toml: model.num_threads = True: must be a whole number"),
     ],
 )
 def test_bad_values_name_the_key(tmp_path, text, message):
