@@ -306,6 +306,23 @@ def test_following_midi_clock_the_answer_is_on_the_drum_machines_bar_line(model)
     assert box.answer_tokens == reference_answer(model, call_tokens(CALL, 0, 16), 16)
 
 
+def test_stop_silences_the_answer_and_forgets_it_and_start_listens_anew():
+    start = 0.3
+    offset = start + PULSE
+    call = [(offset + time, message) for time, message in CALL]
+    clock = PlayerClock(call)
+    stop = offset + 36 * STEP - PULSE / 2  # just before step 36
+    restart = stop + 1.0
+    drum = ([(start, mido.Message("start"))] + [(offset + i * PULSE, mido.Message("clock")) for i in range(36 * 6)]
+            + [(stop, mido.Message("stop")), (restart, mido.Message("start"))]
+            + [(restart + PULSE + i * PULSE, mido.Message("clock")) for i in range(6 * 40)])
+    transport = FollowTransport(ScriptedClockSource(clock, drum), clock, dejitter=False)
+    box = AnswerBox(call, clock_mode="follow", transport=transport, clock=clock).run(74)
+    assert [r.step for r in box.reports] == list(range(36)) + list(range(38))  # played on after the new Start
+    assert box.answer_steps == [32, 33, 34, 35]  # stopped mid-answer; after the new Start no call was heard
+    assert sounding_notes(box.messages_until(stop)) == set()
+
+
 def test_reset_forgets_the_call_and_the_answer():
     box = AnswerBox(CALL)
     box.box.controls.resets_at = frozenset({35})  # read at step 35, after its token: the answer ends there

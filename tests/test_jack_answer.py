@@ -34,7 +34,7 @@ def jack():
 
 def box_command(steps):
     return [sys.executable, "-m", "device", "run", "--model", str(shipped_model_path()), "--mode", "answer",
-            "--clock", "lead", "--bpm", "120", "--seed", str(SEED), "--sim", "--steps", str(steps)]
+            "--clock", "lead", "--bpm", "240", "--seed", str(SEED), "--sim", "--steps", str(steps)]
 
 
 def test_a_player_on_real_ports_is_answered_on_the_bar_line_for_as_long_as_the_call(jack):
