@@ -21,10 +21,13 @@ from typing import Any
 from mido.ports import BaseInput, BaseOutput
 
 from device.answer import Answer
+from device.capture import open_capture
+from device.cc_map import open_cc_controls
 from device.clock import Clock, MonotonicClock
 from device.clock_out import ClockOut
 from device.config import DEFAULT_VIRTUAL, DEFAULT_VIRTUAL_INPUT, Config, MidiConfig
 from device.controlstate import Controls
+from device.dynamics import Dynamics
 from device.generator import Generator
 from device.guard import CollapseGuard
 from device.loop import Loop, StepReport
@@ -114,11 +117,15 @@ def assemble(config: Config, seed: int | None = None, parts: Parts = Parts(), sa
         transport = parts.transport or open_transport(config, clock, midi_in, say)
         if hasattr(transport, "close"):  # a Link session is left on close
             stack.callback(transport.close)
-        loop = Loop(generator, midi_out, controls, transport, on_step=on_step,
+        loop_controls, cc_tap = open_cc_controls(config, midi_in, controls)  # CCs over the knobs and keys
+        capture = open_capture(config, midi_out, say)
+        stack.callback(capture.close)
+        loop = Loop(generator, midi_out, loop_controls, transport, on_step=on_step,
                     clock_out=open_clock_out(config, midi_out, say),
                     guard=CollapseGuard(config.guard, config.music.bar_steps),
-                    answer=open_answer(config, midi_in, midi_out, transport, say))
-        if midi_in is not None and loop.answer is None:
+                    answer=open_answer(config, cc_tap or midi_in, midi_out, transport, say),
+                    dynamics=Dynamics(config.midi.velocity, seed, config.music.bar_steps), capture=capture)
+        if midi_in is not None and loop.answer is None and cc_tap is None:
             midi_in.keep_events = False  # solo: nobody drains the notes, so they are not kept
         return Box(stack.pop_all(), model, generator, midi_out, controls, transport, loop, midi_in)
 
@@ -291,8 +298,10 @@ def gpio_errors() -> tuple[type[Exception], ...]:
 
 def open_controls(config: Config, parts: Parts, say: Say) -> Controls:
     """GPIO controls if this machine has GPIO and the config wants them, else keyboard controls."""
+    from device.knobs import start_state
     from device.sim_controls import HELP, SimControls
 
+    start = start_state(config.music.control_values(), config.temperature)  # [music]: where the controls start
     reason = "--sim" if parts.sim else "controls.kind = none" if config.controls.kind == "none" else None
     if reason is None:
         from gpiozero.exc import BadPinFactory
@@ -301,7 +310,7 @@ def open_controls(config: Config, parts: Parts, say: Say) -> Controls:
 
         try:
             factory = parts.pin_factory or gpio_pin_factory()
-            controls = GpioControls(config.controls, config.temperature, factory)
+            controls = GpioControls(config.controls, config.temperature, factory, knobs=config.knobs, start=start)
             say(f"GPIO controls: {config.controls.kind} knob, button on GPIO{config.controls.button_pin}")
             return controls
         except BadPinFactory:
@@ -309,7 +318,7 @@ def open_controls(config: Config, parts: Parts, say: Say) -> Controls:
         except gpio_errors() as error:
             reason = f"GPIO failed ({type(error).__name__}: {error})"
     on_quit = parts.on_quit or (lambda: os.kill(os.getpid(), signal.SIGINT))
-    controls = SimControls(config.temperature, keys=parts.keys, on_quit=on_quit)
+    controls = SimControls(config.temperature, keys=parts.keys, on_quit=on_quit, start=start)
     if controls.keyboard:
         say(f"{reason}: keyboard controls ({HELP})")
     else:

@@ -210,3 +210,11 @@ class Capture:
         close = getattr(self._writer, "close", None)
         if close is not None:
             close()
+
+
+def open_capture(config, midi_out, say: Callable[[str], None]) -> Capture:
+    """The box's Capture from ``config`` ([capture], tempo, music.bar_steps, midi.channel), hearing ``midi_out``."""
+    capture = Capture(config.capture.folder, config.capture.bars, config.tempo.bpm, config.music.bar_steps,
+                      channel=config.midi.channel - 1, say=say)
+    midi_out.recorder = capture.record
+    return capture

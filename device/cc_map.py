@@ -141,3 +141,14 @@ def cc_table(cc: CcConfig) -> list[tuple[str, int]]:
     """(control, CC number) for every mapped control of ``[cc]``, in the config's order (docs, help)."""
     return [(f.name, getattr(cc, f.name)) for f in fields(cc) if f.name != "root_from_notes"
             and getattr(cc, f.name) != UNSET]
+
+
+def open_cc_controls(config, midi_in, controls: Controls) -> tuple[Controls, InputTap | None]:
+    """``controls`` with the configured CCs of ``midi_in`` over them, and the tap (None: no input or no CC map).
+
+    ``config``: the box's Config. In call and response the tap passes the notes on to the answer."""
+    cc_map = CcMap(config.cc)
+    if midi_in is None or cc_map.empty:
+        return controls, None
+    tap = InputTap(midi_in, cc_map, keep_rest=config.play.mode == "answer")
+    return CcControls(controls, tap, config.temperature), tap

@@ -4,8 +4,8 @@ independently: a second Generator on the same model and seed, run offline, trans
 messages by a small reference translator here."""
 
 import dataclasses
-import time
 
+import mido
 import pytest
 
 from device.assembly import Parts, assemble
@@ -20,7 +20,8 @@ from tests.mcp3008 import MockMCP3008, mock_pin_factory
 from tests.recording import RecordingOutput, assert_no_stuck_notes, note_events, shipped_model_path
 
 SEED = 1234
-BUTTON, LED = 17, 27
+BUTTON, LED, CAPTURE = 17, 27, 22
+HOLD = 0.2  # seconds the button is held for a long press
 MIDDLE, HIGH = 512, 1000  # raw MCP3008 readings
 
 
@@ -31,17 +32,20 @@ def knob_temperature(raw):
 class Box:
     """The box assembled as `melodybox run` assembles it, with fake time and mock hardware."""
 
-    def __init__(self, factory, adc):
-        self.factory, self.adc = factory, adc
-        self.port = RecordingOutput()
+    def __init__(self, factory, adc, hand, captures):
+        self.factory, self.adc, self.hand = factory, adc, hand
+        self.clock = FakeClock()
+        self.port = RecordingOutput(clock=self.clock)
         self.reports = []
         self.led = []  # the LED pin after each step
         self.actions = {}  # step -> what the player does with the hardware after that step
         config = Config()
         config = dataclasses.replace(
             config, model=dataclasses.replace(config.model, path=str(shipped_model_path())),
-            controls=dataclasses.replace(config.controls, kind="mcp3008", hold_time=0.2, hysteresis=0.02))
-        parts = Parts(clock=FakeClock(), output=self.port, pin_factory=factory)
+            controls=dataclasses.replace(config.controls, kind="mcp3008", hold_time=HOLD, hysteresis=0.02,
+                                         capture_pin=CAPTURE),
+            capture=dataclasses.replace(config.capture, folder=str(captures), bars=1))
+        parts = Parts(clock=self.clock, output=self.port, pin_factory=factory)
         self.box = assemble(config, SEED, parts, on_step=self._on_step)
         self.controls, self.loop = self.box.controls, self.box.loop
 
@@ -60,26 +64,33 @@ class Box:
         self.factory.pin(BUTTON).drive_high()
 
     def long_press(self):
+        """Hold the button for the hold time (on the pin factory's ticks, the player's own clock), then let go."""
         self.factory.pin(BUTTON).drive_low()
-        holds = self.controls.holds
-        deadline = time.monotonic() + 5  # gpiozero's hold thread runs on real time; bounded wait
-        while self.controls.holds == holds and time.monotonic() < deadline:
-            time.sleep(0.01)
-        assert self.controls.holds == holds + 1
+        self.hand.advance(HOLD)
         self.factory.pin(BUTTON).drive_high()
+
+    def capture(self):
+        self.factory.pin(CAPTURE).drive_low()
+        self.factory.pin(CAPTURE).drive_high()
 
 
 @pytest.fixture
-def factory():
+def hand():
+    return FakeClock()
+
+
+@pytest.fixture
+def factory(hand):
     with mock_pin_factory() as mock:
+        mock.ticks = hand.now
         yield mock
 
 
 @pytest.fixture
-def box(factory):
+def box(factory, hand, tmp_path):
     with MockMCP3008(factory) as adc:
         adc.raw[0] = MIDDLE
-        yield Box(factory, adc)
+        yield Box(factory, adc, hand, tmp_path)
 
 
 def offline_tokens(temperatures, resets_after=(), seed=SEED):
@@ -156,3 +167,21 @@ def test_long_press_pauses_and_a_second_resumes_without_reset(box):
     assert [r.token for r in box.reports[12:22]] == [None] * 10
     assert played == offline_tokens([knob_temperature(MIDDLE)] * 30)
     assert note_events(box.port.messages) == reference_events(played, silences_after={11, 29}) + [("cc", 123)]
+
+
+def test_the_capture_button_writes_the_bar_it_was_pressed_in(box, tmp_path):
+    box.actions[20] = box.capture  # in bar 2 (steps 16..31): written at step 32's bar line
+    box.run(40)
+    [path] = tmp_path.iterdir()
+    now, captured = 0, []
+    for message in mido.MidiFile(path).tracks[0]:
+        now += message.time
+        if message.type == "note_on":
+            captured.append((now / 120, message.note, message.velocity))  # 120 ticks per 16th
+    played = [(round(time / 0.125) - 16, m.note, m.velocity) for time, m in zip(box.port.times, box.port.messages,
+                                                                              strict=True)
+              if m.type == "note_on" and 16 <= round(time / 0.125) < 32]
+    extra = captured[:len(captured) - len(played)]
+    assert captured[len(extra):] == played
+    assert [start for start, _, _ in extra] in ([], [0.0])  # a note sounding at the bar line starts there
+    assert mido.MidiFile(path).length == pytest.approx(16 * 0.125)

@@ -228,7 +228,7 @@ def test_the_status_line_shows_the_tempo_the_step_report_carries():
     view = LiveView(stream)
     view.active = True  # as on a terminal
     view.update(StepReport(8, 60, ControlState(1.0), 0.0, False, True, bpm=97.6))
-    assert stream.getvalue().rstrip().endswith("playing  98 bpm")
+    assert stream.getvalue().rstrip().endswith("> 98bpm")  # > playing (see device.sim_controls.LEGEND)
 
 
 def test_while_the_followed_clock_is_stopped_the_loop_still_reads_the_controls():

@@ -12,7 +12,16 @@ from device.config import TemperatureConfig
 from device.controlstate import ControlState
 from device.loop import StepReport
 from device.sampling import temperature_from_knob
-from device.sim_controls import KNOB_STEP, LiveView, SimControls, note_name, split_keys
+from device.sim_controls import (
+    KNOB_KEYS,
+    KNOB_STEP,
+    LEGEND,
+    RESET_SHOWN_STEPS,
+    LiveView,
+    SimControls,
+    note_name,
+    split_keys,
+)
 
 TEMPERATURE = TemperatureConfig(low=0.05, high=3.0, initial=1.0)
 
@@ -101,11 +110,12 @@ def test_live_view_writes_one_line_in_place_on_a_terminal(terminal):
         view.update(StepReport(4, None, ControlState(1.25), 0.0, True, False))
         view.close()
     text = ""
-    while not text.endswith("\n") and select.select([master], [], [], 5)[0]:  # it comes in pieces
+    while text.count("\n") < LEGEND.count("\n") + 2 and select.select([master], [], [], 5)[0]:  # in pieces
         text += os.read(master, 4096).decode()
-    assert text.startswith("\rstep      3    C4  temperature 1.00  playing")
-    assert "\rstep      4     -  temperature 1.25  paused, MIDI lost" in text
-    assert text.rstrip(" \r\n").count("\n") == 0 and text.endswith("\n")
+    legend = LEGEND.replace("\n", "\r\n") + "\r\n"
+    assert text.startswith(legend + "\r     3   C4 T1.00 D50 V0/2 off S100 R64/128 G100 A0 H0 >")
+    assert "\r     4    - T1.25 D50 V0/2 off S100 R64/128 G100 A0 H0 || !" in text
+    assert text.rstrip(" \r\n").count("\n") == LEGEND.count("\n") + 1 and text.endswith("\n")
 
 
 def test_live_view_is_silent_without_a_terminal():
@@ -118,3 +128,69 @@ def test_live_view_is_silent_without_a_terminal():
 
 def test_note_names():
     assert [note_name(t) for t in (60, 69, 61, 128, 129, None)] == ["C4", "A4", "C#4", "off", "·", "-"]
+
+
+def test_every_control_has_a_key_pair_and_starts_from_the_configured_value():
+    start = ControlState(0.7, scale="major", scale_root=9, strictness=0.5, deja_vu=0.2, loop_bars=4, density=0.3,
+                         register_centre=70, register_width=24, gate=0.6, accent=0.4, humanise=0.1)
+    with SimControls(TEMPERATURE, keys=None, start=start) as controls:
+        assert controls.read() == start  # exact until a key is pressed
+        for key in "DVLKNSOWGAHT":
+            controls.handle_key(key)
+        up = controls.read()
+        for key in "dvlknsowgaht" * 2:
+            controls.handle_key(key)
+        down = controls.read()
+    assert set(KNOB_KEYS.values()) == {"temperature", "density", "deja_vu", "loop_bars", "scale", "scale_root",
+                                       "strictness", "register_centre", "register_width", "gate", "accent", "humanise"}
+    assert (up.scale, up.scale_root, up.loop_bars) == ("natural_minor", 10, 8)
+    assert (down.scale, down.scale_root, down.loop_bars) == ("chromatic", 8, 2)
+    assert (up.density, up.deja_vu, up.strictness, up.gate, up.accent, up.humanise) == pytest.approx(
+        (0.35, 0.25, 0.55, 0.65, 0.45, 0.15))
+    assert (down.density, down.gate) == pytest.approx((0.25, 0.55))
+    assert (up.register_centre, up.register_width) == (round((70 / 127 + KNOB_STEP) * 127),
+                                                       round((24 / 128 + KNOB_STEP) * 128))
+
+
+def test_c_captures_once():
+    with SimControls(TEMPERATURE, keys=None) as controls:
+        controls.handle_key("c")
+        assert [controls.read().capture, controls.read().capture] == [True, False]
+
+
+def test_a_stepped_control_stops_at_its_ends():
+    with SimControls(TEMPERATURE, keys=None) as controls:
+        for _ in range(6):
+            controls.handle_key("L")
+        assert controls.read().loop_bars == 8
+
+
+def live_text(reports):
+    master, slave = os.openpty()
+    try:
+        with os.fdopen(os.dup(slave), "w") as stream:
+            view = LiveView(stream)
+            for report in reports:
+                view.update(report)
+            view.close()
+        text = ""
+        while text.count("\n") < LEGEND.count("\n") + 2 and select.select([master], [], [], 5)[0]:
+            text += os.read(master, 4096).decode()
+        return text
+    finally:
+        os.close(master)
+        os.close(slave)
+
+
+def test_the_status_line_shows_a_reset_and_why_for_two_beats():
+    reports = [StepReport(step, 60, ControlState(), 0.0, False, True, True, "button" if step == 1 else "")
+               for step in range(12)]
+    lines = live_text(reports).split("\r")
+    shown = [line.split()[0] for line in lines if "RESET:button" in line]
+    assert shown == [str(step) for step in range(1, 1 + RESET_SHOWN_STEPS)]
+
+
+def test_the_status_line_shows_the_scale_the_register_and_a_stopped_transport():
+    report = StepReport(9, 62, ControlState(0.5, scale="dorian", scale_root=2, register_centre=72, register_width=12,
+                                            density=0.25, gate=0.5), 0.0, False, True, False, "", 98.4)
+    assert "     9   D4 T0.50 D25 V0/2 D:dorian S100 R72/12 G50 A0 H0 [] 98bpm" in live_text([report])
