@@ -7,12 +7,13 @@ While stopped, ``next_tick`` still returns a non-running tick about once a step,
 loop reads its controls and can quit.
 
 Timing: a pulse is delivered when it has arrived AND its dejittered time has come. The
-dejittered time is where the last beat of arrivals (a least-squares line) puts this pulse,
-plus the largest residual seen on that line: with steady input every pulse leaves at the
-same small delay after the line, so the input's jitter does not reach the notes; a pulse
-arriving later than that leaves at once (never before it arrived, so a Stop can never
-race a note). ``dejitter=False`` delivers each pulse the moment it arrives.
-device/bench.py measures both (BENCHMARKS.md).
+dejittered time is where the last bar of arrivals (a least-squares line) puts this pulse,
+plus half the largest distance of an arrival from that line (MARGIN_SHARE): early pulses
+wait for that time, so they leave together, and late ones leave at once on arrival (never
+before they arrived, so a Stop can never race a note). Measured on ±1 and ±2 ms of jitter
+(device/bench_clock.py, BENCHMARKS.md), this keeps a third of the jitter, at the price
+of a steady delay of about half of it, and the p99 equals playing each pulse on arrival.
+``dejitter=False`` delivers each pulse the moment it arrives.
 
 Bad input never crashes and never bursts notes: a step pulse within MIN_STEP_SECONDS of
 the previous step (a USB hiccup flushing pulses) is counted but not played; the tempo
@@ -41,6 +42,7 @@ MIN_BPM, MAX_BPM = 20.0, 400.0  # the tempo range the box plays at
 MIN_STEP_SECONDS = step_seconds(MAX_BPM) / 2  # two step pulses closer than this are a burst
 BURST_SECONDS = 60.0 / (2 * MAX_BPM) / PULSES_PER_QUARTER  # pulse intervals under this (3.1 ms) are a burst
 MAX_MARGIN_SECONDS = 0.005  # the dejitter delay never exceeds this
+MARGIN_SHARE = 0.5  # of the largest residual: 1.0 gave the same spread with twice the delay (BENCHMARKS.md)
 DEJITTER_WINDOW = 4 * PULSES_PER_QUARTER  # pulses in the dejitter line: the longer, the steadier
 
 
@@ -81,11 +83,12 @@ class TempoEstimate:
         return None if seconds is None or seconds <= 0 else 60.0 / (seconds * PULSES_PER_QUARTER)
 
     def expected(self) -> float | None:
-        """When the next pulse is due on the line, plus the largest residual (capped): its dejittered time."""
+        """When the next pulse is due on the line, plus MARGIN_SHARE of the largest residual (capped): its
+        dejittered time."""
         if self._fit is None:
             return None
         intercept, slope, residual = self._fit
-        return intercept + slope * len(self.times) + min(residual, MAX_MARGIN_SECONDS)
+        return intercept + slope * len(self.times) + min(MARGIN_SHARE * residual, MAX_MARGIN_SECONDS)
 
     def _line(self) -> tuple[float, float, float]:
         n = len(self.times)
