@@ -7,6 +7,7 @@ the box is closed.
 """
 
 import dataclasses
+import tempfile
 
 import pytest
 from hypothesis import given, settings
@@ -165,14 +166,18 @@ musical_controls = st.builds(
     density=st.sampled_from([0.0, 0.3, 0.5, 1.0]),
     register_centre=st.integers(40, 100),
     register_width=st.sampled_from([0, 5, 12, 128]),
+    gate=st.sampled_from([0.0, 0.2, 0.5, 0.9, 1.0]),
+    accent=st.sampled_from([0.0, 0.5, 1.0]),
+    humanise=st.sampled_from([0.0, 1.0]),
+    capture=st.booleans(),
 )
 
 
 class MusicalControls(FixedControls):
-    """FixedControls whose musical controls change at every read, from a script."""
+    """FixedControls whose musical controls (and capture requests) change at every read, from a script."""
 
-    def __init__(self, states, resets_at):
-        super().__init__(ControlState(), resets_at)
+    def __init__(self, states, resets_at, pause_toggles_at=()):
+        super().__init__(ControlState(), resets_at, pause_toggles_at)
         self.states = states
 
     def read(self) -> ControlState:
@@ -182,15 +187,52 @@ class MusicalControls(FixedControls):
 
 @settings(max_examples=25, deadline=None)
 @given(steps=st.integers(1, 80), seed=st.integers(0, 2**32 - 1),
-       states=st.lists(musical_controls, min_size=1, max_size=12), resets_at=st.sets(st.integers(0, 80), max_size=3))
-def test_musical_controls_changing_at_any_step_never_leave_a_note_sounding(model, steps, seed, states, resets_at):
+       states=st.lists(musical_controls, min_size=1, max_size=12), resets_at=st.sets(st.integers(0, 80), max_size=3),
+       pause_toggles_at=st.sets(st.integers(0, 80), max_size=3))
+def test_any_control_changing_at_any_step_never_leaves_a_note_sounding(model, steps, seed, states, resets_at,
+                                                                        pause_toggles_at):
+    """Every control (musical, gate, accent, humanise, capture requests), resets and pauses, at any step."""
     clock = FakeClock()
     bank = PortBank(clock, [None])
     config = Config()
-    config = dataclasses.replace(config, model=dataclasses.replace(config.model, path=str(model.path)))
-    parts = Parts(clock=clock, output=bank.open(), reopen=bank.open, controls=MusicalControls(states, resets_at))
-    box = assemble(config, seed, parts)
-    box.run(steps)
-    assert max_polyphony(bank.heard()) <= 1
-    box.close()
+    with tempfile.TemporaryDirectory() as captures:
+        config = dataclasses.replace(config, model=dataclasses.replace(config.model, path=str(model.path)),
+                                     capture=dataclasses.replace(config.capture, folder=captures, bars=1))
+        controls = MusicalControls(states, resets_at, pause_toggles_at)
+        parts = Parts(clock=clock, output=bank.open(), reopen=bank.open, controls=controls)
+        box = assemble(config, seed, parts)
+        box.run(steps)
+        assert max_polyphony(bank.heard()) <= 1
+        box.close()
     assert_silent_and_monophonic(bank)
+
+
+@settings(max_examples=100)
+@given(script=st.lists(st.tuples(st.integers(0, encoding.VOCAB_SIZE - 1), st.integers(1, 6)), max_size=40))
+def test_a_gated_note_off_comes_on_a_later_pulse_never_after_the_next_note_on(script):
+    """MidiOut with a gate scheduled after each step (as the loop does): tokens at steps, pulses between."""
+    clock = FakeClock()
+    port = RecordingOutput(clock=clock)
+    midi_out = MidiOut(port, clock=clock)
+    pulse = 0
+    for index, (token, gate) in enumerate(script):
+        clock.advance(1.0)  # one second per pulse: a message's time is its pulse
+        midi_out.tick(pulse)
+        midi_out.play(token)
+        next_token = script[index + 1][0] if index + 1 < len(script) else encoding.NOTE_OFF
+        if next_token != encoding.NO_EVENT:
+            midi_out.end_at(pulse + gate)  # gate 6: together with the next step, as legato
+        for offset in range(1, 6):
+            clock.advance(1.0)
+            midi_out.tick(pulse + offset)
+        pulse += 6
+        clock.advance(1.0)
+    midi_out.close()
+    ons = {}
+    for time, message in zip(port.times, port.messages, strict=True):
+        if message.type == "note_on":
+            ons[message.note] = time
+        elif message.type == "note_off" and message.note in ons:
+            assert time > ons.pop(message.note), "a note-off on its note-on's pulse"
+    assert max_polyphony(port.messages) <= 1
+    assert sounding_notes(port.messages) == set()
