@@ -1,12 +1,15 @@
 """device.follow: the MIDI clock follower and its tempo estimate, on scripted clock streams and a fake clock."""
 
+import dataclasses
 import io
 import random
 
 import mido
 import pytest
 
+from device.assembly import Parts, assemble
 from device.clock import FakeClock
+from device.config import Config
 from device.controlstate import ControlState, FixedControls
 from device.follow import LOSS_SECONDS, FollowTransport, TempoEstimate
 from device.generator import Generator
@@ -16,7 +19,9 @@ from device.midi_out import MidiOut
 from device.model import StepModel
 from device.sampling import Sampler
 from device.sim_controls import LiveView
-from tests.recording import RecordingOutput, shipped_model_path
+from tests.recording import RecordingOutput, note_events, shipped_model_path
+from tests.test_box import offline_tokens, reference_events
+from tests.test_jack_clock import PLAN, SEED, STEPS, STOPS_AFTER
 
 PULSE = 60 / 120 / 24  # seconds per pulse at 120 bpm
 STEP = 6 * PULSE
@@ -241,3 +246,39 @@ def test_while_the_followed_clock_is_stopped_the_loop_still_reads_the_controls()
         while clock.now() < 1.0:
             loop.tick(transport.next_tick())
     assert controls.reads == 2 + 1 + 7  # steps 0 and 1; the Stop; idle ticks a step apart from 0.26 s to 1.01 s
+
+
+def drum_machine_events(plan, start=1.0):
+    """The messages of a tests.test_jack_clock plan at their ideal times, and (time, song position) of each pulse."""
+    events, pulse_positions, time, bpm, position, running = [], [], start, 120, 0, False
+    for op in plan:
+        kind = op if isinstance(op, str) else op[0]
+        if kind == "clock":
+            bpm = op[2]
+            for _ in range(op[1]):
+                events.append((time, msg("clock")))
+                pulse_positions.append((time, position if running else None))
+                position += running
+                time += 60 / bpm / 24
+            continue
+        events.append((time - 30 / bpm / 24, msg("songpos", pos=op[1]) if kind == "songpos" else msg(kind)))
+        running = {"start": True, "continue": True, "stop": False}.get(kind, running)
+        position = 0 if kind == "start" else op[1] * 6 if kind == "songpos" else position
+    return events, pulse_positions
+
+
+def test_the_drum_machine_plan_of_the_jack_test_plays_each_note_on_its_step():
+    events, pulse_positions = drum_machine_events(PLAN)
+    clock = FakeClock()
+    port = RecordingOutput(clock=clock)
+    transport = FollowTransport(ScriptedSource(clock, events), clock)
+    config = dataclasses.replace(Config(), model=dataclasses.replace(Config().model, path=str(shipped_model_path())))
+    parts = Parts(clock=clock, output=port, controls=FixedControls(1.0), transport=transport)
+    with assemble(config, SEED, parts) as box:
+        while clock.now() < events[-1][0] + 0.5:
+            box.loop.tick(transport.next_tick())
+    tokens = offline_tokens([1.0] * len(STEPS), seed=SEED)
+    assert note_events(port.messages)[:-1] == reference_events(tokens, silences_after=STOPS_AFTER)
+    positions = [max((t, p) for t, p in pulse_positions if t <= time)[1]
+                 for message, time in zip(port.messages, port.times, strict=True) if message.type == "note_on"]
+    assert positions == [STEPS[i] * 6 for i, token in enumerate(tokens) if token < 128]
