@@ -349,6 +349,9 @@ def check(config: Config, source: str = "config") -> Config:
                "must be an MCP3008 channel 0..7, or -1 for none") for f in fields(KnobsConfig)]
     rules += [(f"cc.{f.name}", getattr(config.cc, f.name), getattr(config.cc, f.name) in range(-1, 120),
                "must be a CC number 0..119, or -1 for none") for f in fields(CcConfig) if f.name != "root_from_notes"]
+    if m.midi_file:  # checked before anything plays: a recording must not be lost when it is saved at the end
+        folder = Path(m.midi_file).parent
+        rules.append(("midi.midi_file", m.midi_file, folder.is_dir(), f"the folder {str(folder)!r} does not exist"))
     for key, value, ok, message in rules:
         if not ok:
             raise ConfigError(f"{source}: {key} = {value!r}: {message}")

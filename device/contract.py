@@ -172,6 +172,8 @@ def load_contract(model_path: str | Path, check_file: bool = True) -> Contract:
     """
     model_path = Path(model_path)
     path = contract_path_for(model_path)
+    if check_file and not model_path.is_file():
+        raise ContractError(f"{model_path}: model file not found")
     if not path.is_file():
         raise ContractError(f"{path}: contract not found (every .tflite needs its .json beside it)")
     try:

@@ -173,7 +173,12 @@ def fails(capsys, tmp_path, monkeypatch):
 
 
 def test_missing_model(fails, tmp_path):
-    fails(["run", "--model", str(tmp_path / "none.tflite")], "none.json: contract not found")
+    fails(["run", "--model", str(tmp_path / "none.tflite")], "none.tflite: model file not found")
+
+
+def test_missing_contract_beside_a_model(fails, tmp_path, model_copy):
+    model_copy.with_suffix(".json").unlink()
+    fails(["run", "--model", str(model_copy)], "copy.json: contract not found")
 
 
 def test_truncated_model(fails, model_copy):
@@ -224,8 +229,7 @@ def test_output_in_a_missing_folder(fails, tmp_path):
 def test_the_console_script_fails_cleanly_too(tmp_path):
     result = melodybox("run", "--model", str(tmp_path / "none.tflite"))
     assert result.returncode == 2
-    assert error_lines(result.stderr) == [f"melodybox: error: {tmp_path / 'none.json'}: contract not found "
-                                          "(every .tflite needs its .json beside it)"]
+    assert error_lines(result.stderr) == [f"melodybox: error: {tmp_path / 'none.tflite'}: model file not found"]
     assert "Traceback" not in result.stderr
 
 
@@ -273,3 +277,10 @@ def test_run_and_generate_find_the_shipped_model_from_any_folder(tmp_path):
     result = melodybox("run", "--steps", "4", "--bpm", "400", "--midi-file", "out.mid", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "out.mid").exists()
+
+
+def test_a_recording_into_a_missing_folder_is_refused_before_anything_plays(tmp_path):
+    result = melodybox("run", "--midi-file", "missing-dir/x.mid", "--steps", "4", cwd=tmp_path)
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        "melodybox: error: command line: midi.midi_file = 'missing-dir/x.mid': the folder 'missing-dir' does not exist"]
