@@ -248,16 +248,19 @@ def test_while_the_followed_clock_is_stopped_the_loop_still_reads_the_controls()
     assert controls.reads == 2 + 1 + 7  # steps 0 and 1; the Stop; idle ticks a step apart from 0.26 s to 1.01 s
 
 
-def drum_machine_events(plan, start=1.0):
-    """The messages of a tests.test_jack_clock plan at their ideal times, and (time, song position) of each pulse."""
+def drum_machine_events(plan, jitter=0.0, start=1.0):
+    """The messages of a tests.test_jack_clock plan at their ideal times ± ``jitter``, and (time, song position)
+    of each pulse."""
     events, pulse_positions, time, bpm, position, running = [], [], start, 120, 0, False
+    rng = random.Random(4)
     for op in plan:
         kind = op if isinstance(op, str) else op[0]
         if kind == "clock":
             bpm = op[2]
             for _ in range(op[1]):
-                events.append((time, msg("clock")))
-                pulse_positions.append((time, position if running else None))
+                sent = time + rng.uniform(-jitter, jitter)
+                events.append((sent, msg("clock")))
+                pulse_positions.append((sent, position if running else None))
                 position += running
                 time += 60 / bpm / 24
             continue
@@ -267,8 +270,9 @@ def drum_machine_events(plan, start=1.0):
     return events, pulse_positions
 
 
-def test_the_drum_machine_plan_of_the_jack_test_plays_each_note_on_its_step():
-    events, pulse_positions = drum_machine_events(PLAN)
+@pytest.mark.parametrize("jitter", [0.0, 0.001, 0.002])
+def test_the_drum_machine_plan_of_the_jack_test_plays_each_note_on_its_step(jitter):
+    events, pulse_positions = drum_machine_events(PLAN, jitter)
     clock = FakeClock()
     port = RecordingOutput(clock=clock)
     transport = FollowTransport(ScriptedSource(clock, events), clock)
