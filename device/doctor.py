@@ -68,7 +68,7 @@ def check_model(path: str, runtime: str) -> Check:
                      "copy a model and its .json contract (models/default.tflite + default.json), or pass --model")
 
 
-def check_midi() -> list[Check]:
+def check_midi(on_pi: bool = False) -> list[Check]:
     import mido
 
     from device.ports import PortError, list_output_names, virtual_ports_supported
@@ -81,16 +81,36 @@ def check_midi() -> list[Check]:
     try:
         names = list_output_names()
     except PortError as error:
-        return [Check("MIDI outputs", "warn", f"{error} (backend {backend})",
-                      "on a Pi: plug in a USB-MIDI synth or interface, then `aconnect -l`; on a desktop: start JACK "
-                      "and set MIDO_BACKEND=mido.backends.rtmidi/UNIX_JACK, or use --midi-file")]
+        fix = ("load the ALSA sequencer (`sudo modprobe snd-seq`; add snd-seq to /etc/modules to keep it), plug in a "
+               "USB-MIDI synth or interface, then `aconnect -l`")
+        if not on_pi:
+            fix += ("; in a container without ALSA: start JACK and set MIDO_BACKEND=mido.backends.rtmidi/UNIX_JACK; "
+                    "without any MIDI the box plays through its built-in voice or writes a MIDI file")
+        return [Check("MIDI outputs", "warn", f"{error} (backend {backend})", fix)]
     devices = [n for n in names if "through" not in n.lower()]
     virtual = "virtual ports work" if virtual_ports_supported() else "no virtual ports"
     if devices:
         return [Check("MIDI outputs", "ok", f"{', '.join(devices)} ({virtual}; backend {backend})")]
-    return [Check("MIDI outputs", "warn", f"no MIDI device plugged in ({virtual}; backend {backend})",
-                  "plug in a class-compliant USB-MIDI synth or interface, or use the Pi as a USB-MIDI gadget "
-                  "(README: For makers); `aconnect -l` lists what ALSA sees")]
+    fix = ("plug in a class-compliant USB-MIDI synth or interface, or use the Pi as a USB-MIDI gadget (README: For "
+           "makers); `aconnect -l` lists what ALSA sees" if on_pi else
+           "plug in a USB-MIDI synth or interface, or connect a software synth or DAW to the box's virtual port "
+           "(--virtual); without one the box plays through its built-in voice")
+    return [Check("MIDI outputs", "warn", f"no MIDI device plugged in ({virtual}; backend {backend})", fix)]
+
+
+def check_sound() -> Check:
+    """The built-in voice: an audio library and an output device (the box's fallback without a MIDI synth)."""
+    from device.voice import VoiceUnavailable, open_voice
+
+    try:
+        voice = open_voice()
+    except VoiceUnavailable as error:
+        return Check("sound", "warn", f"the built-in voice cannot play here ({error.reason})",
+                     "only needed without a MIDI synth: a sound card (or the Pi's headphone jack) and "
+                     "`sudo apt install libportaudio2`; otherwise the box writes a MIDI file")
+    name = getattr(voice, "name", "") or "the default output"
+    voice.close()
+    return Check("sound", "ok", f"the built-in voice plays on {name}")
 
 
 def check_input(config: Config, names: list[str] | None = None) -> Check | None:
@@ -156,19 +176,23 @@ def checks(config: Config, on_pi: bool) -> list[Check]:
     """All checks for ``config`` on this machine."""
     found = [Check("Python", "ok", sys.version.split()[0]), check_runtime(),
              check_model(config.model.path, config.model.runtime)]
-    found += check_midi()
+    found += check_midi(on_pi)
     found += [c for c in [check_input(config), check_link(config)] if c is not None]
+    found.append(check_sound())
+    if not on_pi:  # GPIO, SPI and the service's groups are a Pi's business: a desktop plays with the keyboard
+        found.append(Check("controls", "ok", "the keyboard (not a Raspberry Pi: no GPIO knob or button)"))
+        return found
     if config.controls.kind != "none":
-        found.append(check_gpio(needed=on_pi))
+        found.append(check_gpio(needed=True))
     if config.controls.kind == "mcp3008":
-        found.append(check_spi(config.controls.spi_device, needed=on_pi))
-    found.append(check_groups(needed=on_pi))
+        found.append(check_spi(config.controls.spi_device, needed=True))
+    found.append(check_groups(needed=True))
     return found
 
 
 def report(found: list[Check], on_pi: bool) -> str:
     """The checks as text, one line each plus a fix line where there is something to do."""
-    lines = [f"melodybox doctor ({'Raspberry Pi' if on_pi else 'not a Raspberry Pi: GPIO, SPI and groups optional'})"]
+    lines = [f"melodybox doctor ({'Raspberry Pi' if on_pi else 'a desktop: GPIO, SPI and groups are not checked'})"]
     for check in found:
         lines.append(f"  {check.status:8} {check.name}: {check.detail}")
         if check.fix and check.status != "ok":
