@@ -247,7 +247,7 @@ def test_thru_is_for_answer_mode_only():
     ({"mode": "duet"}, "play.mode = 'duet': must be one of 'solo', 'answer'"),
     ({"call_end_bars": 0}, "play.call_end_bars = 0: must be 1..16 bars"),
     ({"max_call_bars": 33}, "play.max_call_bars = 33: must be 1..32 bars"),
-    ({"mode": "answer", "thru": 1}, "play.thru = 1: must be a bool"),
+    ({"mode": "answer", "thru": 1}, "play.thru = 1: must be true or false"),
 ])
 def test_bad_play_settings_name_the_key(section, message):
     with pytest.raises(ConfigError, match=message):
