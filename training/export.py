@@ -1,6 +1,6 @@
 """`melodybox-train export`: a run's best weights -> NAME.tflite + NAME.json (the contract).
 
-Recipe (see NOTES-tflite.md): keras.export.ExportArchive with a fixed-shape
+Recipe: keras.export.ExportArchive with a fixed-shape
 endpoint "step" (token int32 [1, 1], the feature inputs of a lookback model
 [1, ...] as device.features.INPUTS names them, h/c float32 [1, units] per layer), then
 TFLiteConverter.from_saved_model(..., signature_keys=["step"]) with builtin
