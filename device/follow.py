@@ -131,6 +131,7 @@ class FollowTransport:
         self._anchor = (0, 0.0)  # free-run: (pulse, time) of the last pulse that arrived
         self._free_pulse_seconds = self.pulse_seconds
         self._said: set[str] = set()
+        self._pending_fit: float | None = None  # a pulse's arrival not yet fed to the lines (seconds)
 
     @property
     def bpm(self) -> float:
@@ -143,6 +144,7 @@ class FollowTransport:
 
     def next_tick(self) -> Tick:
         """Wait for the next pulse (or, while stopped, about one step) and return its tick."""
+        self._fit_pending()  # the last pulse's note is out by now: fitting it costs no note any time
         while True:
             deadline = self._deadline()
             event = self.source.wait_clock(deadline)
@@ -217,10 +219,11 @@ class FollowTransport:
         return Tick(self.position, False, time)
 
     def _on_pulse(self, time: float) -> Tick | None:
+        self._fit_pending()
         expected = self.grid.expected()
         if expected is not None and abs(time - expected) > MAX_MARGIN_SECONDS:
             self.grid.restart()  # a tempo change or a glitch: the old line no longer holds
-        self._track_tempo(time)
+        self._pending_fit = time  # fitted at the next next_tick or pulse, after this pulse's note
         if not self.running:
             if self._count is None and "waiting" not in self._said:
                 self._warn("MIDI clock is arriving: waiting for Start or Continue", key="waiting")
@@ -248,6 +251,11 @@ class FollowTransport:
         if pulse % PULSES_PER_STEP == 0:
             self._last_step = now
         return Tick(pulse, True, due, max(0.0, now - due))
+
+    def _fit_pending(self) -> None:
+        if self._pending_fit is not None:
+            time, self._pending_fit = self._pending_fit, None
+            self._track_tempo(time)
 
     def _track_tempo(self, time: float) -> None:
         """Feed the tempo line; a gap or a burst starts a new one. Warns once when the tempo leaves 20..400."""
