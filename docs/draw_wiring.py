@@ -1,6 +1,7 @@
-"""Draw docs/wiring.png: the Pi's 40-pin header, the MCP3008 with the knob, the button, the LED
-and (alternatively) a rotary encoder. Pin numbers come from device/pi/box.toml, so the picture
-always matches the shipped configuration. Desktop only (matplotlib):
+"""Draw docs/wiring.png: the Pi's 40-pin header, the MCP3008 with the knob, the button, the LED,
+the optional second knobs (CH1-CH7) and capture button, and (alternatively) a KY-040 rotary
+encoder. Pin numbers come from device/pi/box.toml, so the picture always matches the shipped
+configuration (the capture button, off there, is drawn on its suggested GPIO). Desktop only (matplotlib):
 
     .venv/bin/python docs/draw_wiring.py            # writes docs/wiring.png
 """
@@ -27,6 +28,7 @@ BCM_AT = {3: 2, 5: 3, 7: 4, 8: 14, 10: 15, 11: 17, 12: 18, 13: 27, 15: 22, 16: 2
           38: 20, 40: 21}
 PHYSICAL = {bcm: pin for pin, bcm in BCM_AT.items()}
 HEADER.update({pin: f"GPIO{bcm}" for pin, bcm in BCM_AT.items()})
+SUGGESTED_CAPTURE_PIN = 22  # BCM: the capture button's GPIO in the picture when box.toml leaves it off
 RED, BLACK, BLUE, GREEN = "#d62728", "#222222", "#1f77b4", "#2ca02c"
 ORANGE, GOLD, PURPLE, BROWN, TEAL = "#ff7f0e", "#b8860b", "#9467bd", "#8c564b", "#17becf"
 
@@ -74,20 +76,34 @@ def resistor(ax, x, top, bottom, color, text):
     label(ax, x + 0.3, (top + bottom) / 2, text, size=8, va="center")
 
 
-def draw_button_and_led(ax, button_pin, led_pin, gnd_pin, rail_y):
+def push_button(ax, x, top, bottom, color):
+    """A push button between ``top`` (the GPIO side) and ``bottom`` (GND): two contacts and a bar."""
+    dot(ax, x, top, color)
+    dot(ax, x, bottom, BLACK)
+    wire(ax, [(x - 0.35, top - 0.25), (x - 0.35, bottom + 0.25)], BLACK, width=1.5)
+    wire(ax, [(x - 0.35, (top + bottom) / 2), (x - 0.6, (top + bottom) / 2)], BLACK, width=1.5)
+
+
+def draw_button_and_led(ax, button_pin, led_pin, capture_pin, gnd_pin, rail_y, hold_time, long_press):
     gx = pin_xy(gnd_pin)[0]
-    bx, lx = pin_xy(button_pin)[0], pin_xy(led_pin)[0]
+    bx, lx, cx = pin_xy(button_pin)[0], pin_xy(led_pin)[0], pin_xy(capture_pin)[0]
     pin_wire(ax, gnd_pin, BLACK, rail_y, "GND")
     pin_wire(ax, button_pin, BLUE, -4.6, f"GPIO{BCM_AT[button_pin]} button")
     pin_wire(ax, led_pin, GREEN, -4.3, f"GPIO{BCM_AT[led_pin]} LED")
-    # push button: two contacts and a bar
-    dot(ax, bx, -4.6, BLUE)
-    dot(ax, bx, -5.4, BLACK)
-    wire(ax, [(bx - 0.35, -4.85), (bx - 0.35, -5.15)], BLACK, width=1.5)
-    wire(ax, [(bx - 0.35, -5.0), (bx - 0.6, -5.0)], BLACK, width=1.5)
-    label(ax, bx - 0.85, -5.0, "button\n(internal pull-up;\npress: reset,\nhold 1 s: pause)", size=7.5,
-          ha="right", va="center")
+    push_button(ax, bx, -4.6, -5.4, BLUE)
+    label(ax, bx - 0.85, -5.0, f"button\n(internal pull-up;\npress: reset,\nhold {hold_time:g} s: {long_press})",
+          size=7.5, ha="right", va="center")
     wire(ax, [(bx, -5.4), (bx, rail_y)], BLACK)
+    # the optional capture button, like the first
+    x, y = pin_xy(capture_pin)
+    wire(ax, [(x, y - 0.3), (x, -3.2)], BLUE, style="--")
+    label(ax, x + 0.12, -0.55, f"{capture_pin}: GPIO{BCM_AT[capture_pin]} capture", color=BLUE, size=7.5, rotation=90,
+          va="top", ha="left")
+    push_button(ax, cx, -3.2, -4.0, BLUE)
+    label(ax, cx + 0.2, -2.6, "optional capture button:\nwrites the last bars\n(controls.capture_pin)", size=7,
+          va="center", bbox={"fc": "white", "ec": "none", "pad": 1})
+    wire(ax, [(cx, -4.0), (cx, rail_y)], BLACK, style="--")
+    dot(ax, cx, rail_y)
     # LED with its series resistor
     resistor(ax, lx, -4.3, -5.1, GREEN, "330 Ω")
     wire(ax, [(lx, -5.1), (lx, -5.35)], GREEN)
@@ -95,7 +111,7 @@ def draw_button_and_led(ax, button_pin, led_pin, gnd_pin, rail_y):
     wire(ax, [(lx - 0.25, -5.75), (lx + 0.25, -5.75)], BLACK, width=1.5)
     label(ax, lx + 0.35, -5.55, "LED (long leg up)", size=7.5, va="center")
     wire(ax, [(lx, -5.75), (lx, rail_y)], BLACK)
-    wire(ax, [(gx, rail_y), (max(bx, lx), rail_y)], BLACK)
+    wire(ax, [(gx, rail_y), (max(bx, lx, cx), rail_y)], BLACK)
     for x in (gx, bx, lx):
         dot(ax, x, rail_y)
     return gx
@@ -133,46 +149,66 @@ def draw_adc(ax, spi_device, adc_channel, gnd_x, rail_y):
     ax.annotate("", xy=(wx, py - 0.22), xytext=(wx, ch_y), zorder=4,
                 arrowprops={"arrowstyle": "-|>", "color": TEAL, "lw": 2.2})
     wire(ax, [(wx, ch_y), (left, ch_y)], TEAL)
-    label(ax, p1, py + 0.35, "knob: 10 kΩ linear pot", size=8)
+    label(ax, p1, py + 0.35, "knob: 10 kΩ linear pot (temperature)", size=8)
     label(ax, wx + 0.15, ch_y + 0.2, "wiper", color=TEAL, size=7.5)
+    # optional: more pots on CH1..CH7, each wired like the first
+    ch1_y, qy = -9.7, -10.6
+    label(ax, left + 0.1, ch1_y - 0.05, "CH1-CH7\n(pins 2-8)", color="white", size=7, va="center")
+    ax.add_patch(Rectangle((p1, qy - 0.22), p2 - p1, 0.44, fc="none", ec=BLACK, lw=1.2, ls="--", zorder=3))
+    ax.annotate("", xy=(wx, qy + 0.22), xytext=(wx, ch1_y), zorder=4,
+                arrowprops={"arrowstyle": "-|>", "color": TEAL, "lw": 1.6, "ls": "--"})
+    wire(ax, [(wx, ch1_y), (left, ch1_y)], TEAL, width=1.6, style="--")
+    label(ax, p1 - 0.1, qy, "3V3", color=RED, size=7.5, ha="right", va="center")
+    label(ax, p2 + 0.1, qy, "GND", size=7.5, va="center")
+    label(ax, p1, qy - 0.4, "optional: up to 7 more pots, ends to 3V3 and GND like the first,\n"
+          "wipers on CH1-CH7; box.toml [knobs] says which control each one turns", size=7.5, va="top")
 
 
 def draw_encoder(ax, a_pin, b_pin, gnd_pin):
-    xs = [pin_xy(p)[0] for p in (a_pin, b_pin, gnd_pin)]
+    """A KY-040 encoder board, its pins in the board's order: CLK, DT, SW, +, GND."""
+    a_x, b_x, gnd_x = (pin_xy(p)[0] for p in (a_pin, b_pin, gnd_pin))
+    sw_x, plus_x = b_x + (gnd_x - b_x) / 3, b_x + 2 * (gnd_x - b_x) / 3
     top, bottom = -6.6, -8.2
-    pin_wire(ax, a_pin, TEAL, top, f"GPIO{BCM_AT[a_pin]} enc. A")
-    pin_wire(ax, b_pin, "#e377c2", top, f"GPIO{BCM_AT[b_pin]} enc. B")
+    pin_wire(ax, a_pin, TEAL, top, f"GPIO{BCM_AT[a_pin]} CLK")
+    pin_wire(ax, b_pin, "#e377c2", top, f"GPIO{BCM_AT[b_pin]} DT")
     pin_wire(ax, gnd_pin, BLACK, top, "GND")
-    left, right = min(xs) - 0.6, max(xs) + 0.6
+    wire(ax, [(plus_x, top), (plus_x, top + 0.6)], RED)
+    label(ax, plus_x, top + 0.7, "3V3", color=RED, size=7.5, ha="center", va="bottom")
+    wire(ax, [(sw_x, top), (sw_x, top + 0.6)], BLUE, style="--")
+    label(ax, sw_x, top + 0.7, "(free)", color=BLUE, size=7.5, ha="center", va="bottom")
+    left, right = a_x - 0.6, gnd_x + 0.6
     ax.add_patch(Rectangle((left, bottom), right - left, top - bottom, fc="#eeeeee", ec=BLACK, ls="--", zorder=3))
-    for x, text in zip(xs, ("A", "B", "C"), strict=True):
+    for x, text in zip((a_x, b_x, sw_x, plus_x, gnd_x), ("CLK", "DT", "SW", "+", "GND"), strict=True):
         label(ax, x, top - 0.3, text, size=8, ha="center", va="top")
-    label(ax, (left + right) / 2, bottom + 0.35, "rotary encoder (instead of the MCP3008 + knob)", size=7.5,
-          ha="center")
-    label(ax, left, bottom - 0.5, 'box.toml: controls.kind = "encoder"\n(internal pull-ups; C to GND)', size=7.5,
-          va="top")
+    label(ax, (left + right) / 2, bottom + 0.35, "KY-040 rotary encoder (instead of the temperature pot)",
+          size=7.5, ha="center")
+    label(ax, left, bottom - 0.5, 'box.toml: controls.kind = "encoder". + to 3V3 (pin 1 or 17), never 5V:\n'
+          "the board's pull-ups on CLK and DT go to +. SW is a push switch: leave it\n"
+          "free, or wire it to the button's GPIO instead of a separate button.", size=7.5, va="top")
 
 
 def main(out: Path = ROOT / "docs" / "wiring.png") -> None:
     c = load_config(ROOT / "device" / "pi" / "box.toml").controls
     button, led = PHYSICAL[c.button_pin], PHYSICAL[c.led_pin]
+    capture = PHYSICAL[c.capture_pin if c.capture_pin != -1 else SUGGESTED_CAPTURE_PIN]
     enc_a, enc_b = PHYSICAL[c.encoder_a_pin], PHYSICAL[c.encoder_b_pin]
     gnd_left, gnd_enc = 9, 39
-    used = {1: RED, 17: RED, gnd_left: BLACK, 25: BLACK, gnd_enc: BLACK, button: BLUE, led: GREEN, 19: ORANGE,
+    used = {1: RED, 17: RED, gnd_left: BLACK, 25: BLACK, gnd_enc: BLACK, button: BLUE, capture: BLUE, led: GREEN,
+            19: ORANGE,
             21: GOLD, 23: PURPLE, 24 - 2 * c.spi_device: BROWN, enc_a: TEAL, enc_b: "#e377c2"}
     fig, ax = plt.subplots(figsize=(14, 9.5))
     draw_header(ax, used)
     rail_y = -6.1
-    gnd_x = draw_button_and_led(ax, button, led, gnd_left, rail_y)
+    gnd_x = draw_button_and_led(ax, button, led, capture, gnd_left, rail_y, c.hold_time, c.long_press)
     draw_adc(ax, c.spi_device, c.adc_channel, gnd_x, rail_y)
     draw_encoder(ax, enc_a, enc_b, gnd_enc)
     notes = (
         "Melody Box wiring. Numbers in circles are physical pins; GPIO numbers are BCM (as in device/pi/box.toml).\n"
         "Turn SPI on (install.sh does: raspi-config nonint do_spi 0). MIDI goes out over USB, not over these pins."
     )
-    label(ax, -0.6, -11.3, notes, size=9, va="top")
+    label(ax, -0.6, -12.0, notes, size=9, va="top")
     ax.set_xlim(-1.2, 21.6)
-    ax.set_ylim(-12.4, 2.2)
+    ax.set_ylim(-13.1, 2.2)
     ax.set_aspect("equal")
     ax.axis("off")
     fig.tight_layout()
