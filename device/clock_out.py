@@ -6,7 +6,9 @@ with a step's note. Start (0xFA) goes out before the first pulse; Stop (0xFC) wh
 pauses, the transport stops, or the box exits. On resume, the box waits for the next step
 boundary and sends Song Position Pointer (that step, in 16ths) and Continue (0xFB) before
 its pulse, so a follower plays that step with the box. Pulses keep going while paused
-(followers keep the tempo), as the MIDI spec allows.
+(followers keep the tempo), as the MIDI spec allows. After the output port comes back
+(a replugged interface, a drum machine switched off and on), the next step boundary sends
+Song Position Pointer and Continue again.
 """
 
 from __future__ import annotations
@@ -30,10 +32,14 @@ class ClockOut:
         self.playing = False
         self.started = False
         self.pulses = 0
+        self._reconnects = midi_out.reconnects
 
     def tick(self, tick: Tick, paused: bool = False) -> None:
         """One transport tick (call before the step's note): transport messages if the state changed, then the pulse."""
         playing = tick.running and not paused
+        if self.midi_out.reconnects != self._reconnects:  # the port came back: tell the follower where we are
+            self._reconnects = self.midi_out.reconnects
+            self.playing = False
         if self.playing and not playing:
             self.stop()
         if playing and not self.playing and tick.on_step:

@@ -108,3 +108,20 @@ def test_each_step_reports_the_tempo():
     with box:
         box.run(steps=2)
     assert [report.bpm for report in reports] == [120.0, 120.0]
+
+
+def test_after_the_output_comes_back_the_next_step_sends_the_position_and_continue():
+    clock = FakeClock()
+    ports = [RecordingOutput(clock=clock), RecordingOutput(clock=clock)]
+    midi_out = MidiOut(ports[0], clock=clock, reopen=lambda: ports[1], retry_seconds=0.01)
+    clock_out = ClockOut(midi_out)
+    clock_out.tick(Tick(0))
+    ports[0].fail()
+    clock_out.tick(Tick(1))  # lost here
+    clock.advance(0.02)
+    midi_out.play(129)  # the loop's next note checks the port: reopened
+    for pulse in range(2, 7):
+        clock_out.tick(Tick(pulse))
+    assert [m.type for m in ports[1].messages if m.type != "control_change"] == \
+        ["clock"] * 4 + ["songpos", "continue", "clock"]
+    assert ports[1].messages[-3].pos == 1
