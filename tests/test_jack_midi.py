@@ -10,6 +10,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -63,7 +64,7 @@ def test_box_plays_the_seeded_melody_into_a_real_port(jack):
 def test_sigterm_mid_note_leaves_nothing_sounding(jack):
     backend, env = jack
     port_name = f"melodybox-virtual-{os.getpid()}"
-    box = start_box(env, "--virtual", port_name)
+    box = start_box(env, "--virtual", port_name, "--bpm", "20")  # a step is 0.75 s: every note lasts that long
     try:
         assert wait_until(lambda: any(port_name in n for n in backend.get_input_names()) or box.poll() is not None,
                           seconds=20)
@@ -72,7 +73,10 @@ def test_sigterm_mid_note_leaves_nothing_sounding(jack):
         with backend.open_input(name) as receiver:  # connects this input to the box's virtual output
             messages = []
             assert wait_until(lambda: sounding_notes(drain(receiver, messages)), seconds=20), "no note arrived"
+            heard = time.monotonic()
             box.send_signal(signal.SIGTERM)
+            # The signal left less than a step after the note started: the note was still sounding.
+            assert time.monotonic() - heard < 0.75 - 0.1
             _, stderr = box.communicate(timeout=20)
             wait_until(lambda: ("cc", 123) in note_events(drain(receiver, messages)), seconds=5)
     finally:
