@@ -16,11 +16,9 @@ Four measurements, each printed as one line and returned as JSON:
 - follow and lead (``--only follow``, ``--only lead``, device/bench_clock.py): the box's notes against
   a drum machine's clock (±0/1/2 ms jitter), and its MIDI clock at a receiver, each against a perfect
   reference process (virtual MIDI ports needed);
-- answer (``--only answer``): ``melodybox run --mode answer --clock lead`` in a child process, and this
-  process as the player on virtual ports, playing calls on the box's own MIDI clock: the step of each
-  answer's first note against the perfect reference (the bar line the rules give, plus where the same
-  seeded model primed with the same call first plays a note), and whether each answer is that reference
-  note for note.
+- answer (``--only answer``, device/answer_bench.py): the box in call-and-response mode on the real
+  clock, a player thread playing calls into its input: each answer's start against the bar line the
+  rules give, in steps, and whether it is the same seeded model's answer to that call, note for note.
 
 Only numpy and the runtime are needed for ``--only latency`` (so it also runs in
 an environment holding tflite-runtime alone).
@@ -179,143 +177,6 @@ def peak_memory(model_path: Path, steps: int = 400) -> dict:
     return {"steps": steps, "peak_rss_mb": int(done.stdout.strip().splitlines()[-1]) / 1024.0}
 
 
-BAR = 16  # steps per bar in the answer benchmark (4/4, the default music.bar_steps)
-# The player sends a step's note this many pulses before the step's own pulse arrives: a third of a step
-# early, so the note lands within half a step of its step (the box snaps it there) for up to 100 ms of
-# round trip at 120 bpm (two JACK hops with a 1024-frame period take up to 85 ms).
-EARLY_PULSES = 2
-# Calls for the answer benchmark: (pitch, on, off) in steps from the bar line the call starts in.
-ANSWER_CALLS = (
-    ((60, 0, 2), (64, 4, 6), (67, 8, 10), (72, 12, 14)),  # one bar, ending mid-bar
-    ((67, 0, 4), (65, 4, 8), (64, 8, 16)),  # ending on the bar line: the answer comes one bar later, on the dot
-    ((72, 12, 14), (71, 14, 16), (69, 16, 20), (67, 20, 24)),  # a pickup on beat 4
-    ((60, 0, 3), (62, 3, 6), (64, 6, 9), (65, 9, 12), (67, 12, 15), (69, 15, 18), (71, 18, 30)),  # two bars
-    ((64, 2, 3), (64, 5, 6)),  # two short notes off the beat
-)
-
-
-def answer_plan(calls, bar_steps: int = BAR) -> list[tuple[int, int, list[tuple[int, int, int]]]]:
-    """Lay ``calls`` out one after another, each answered before the next: [(A, bars, notes in absolute steps)].
-
-    The reference rules (device/answer.py): the call ends a bar after its last note; the answer starts on the
-    first bar line at or after that and lasts the call's length rounded up to whole bars.
-    """
-    plan, bar = [], 1
-    for call in calls:
-        notes = [(pitch, bar * bar_steps + on, bar * bar_steps + off) for pitch, on, off in call]
-        first, last = min(n[1] for n in notes), max(n[2] for n in notes)
-        start = -(-(last + bar_steps) // bar_steps) * bar_steps
-        bars = -(-(last - first) // bar_steps)
-        plan.append((start, bars, notes))
-        bar = start // bar_steps + bars + 1
-    return plan
-
-
-def play_calls(command: list[str], schedule, timeout: float = 60.0, env=None) -> tuple[list, str, int]:
-    """Be the player of a box in answer mode with lead clock: ``command`` (``melodybox run ...``) is started
-    with ``--port`` and ``--input`` set to two virtual ports opened here; each (pulse, message) of ``schedule``
-    is sent when the box's pulse ``pulse`` (0 = the first after Start) arrives. Returns the box's note
-    messages as (pulse number before it, "on"/"off", pitch, seconds after that pulse arrived), its stderr and
-    the number of pulses that arrived (fewer than it sent: some were lost on the way, and the count is off).
-    """
-    import mido
-
-    tag = f"melodybox-player-{os.getpid()}"
-    pending = sorted(schedule, key=lambda item: item[0])
-    heard, pulse, pulse_time = [], -1, 0.0
-    with mido.open_input(f"{tag}-in", virtual=True) as inport, mido.open_output(f"{tag}-out", virtual=True) as out:
-        child = subprocess.Popen([*command, "--port", f"{tag}-in", "--input", f"{tag}-out"], cwd=ROOT, env=env,
-                                 stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        end, exited = time.monotonic() + timeout, None
-        while time.monotonic() < end and (exited is None or time.monotonic() < exited + 0.3):
-            for message in inport.iter_pending():
-                now = time.monotonic()
-                if message.type == "start":
-                    pulse = -1
-                elif message.type == "clock":
-                    pulse, pulse_time = pulse + 1, now
-                    while pending and pending[0][0] <= pulse:
-                        out.send(pending.pop(0)[1])
-                elif message.type in ("note_on", "note_off"):
-                    kind = "on" if message.type == "note_on" and message.velocity > 0 else "off"
-                    heard.append((pulse, kind, message.note, now - pulse_time))
-            if exited is None and child.poll() is not None:
-                exited = time.monotonic()
-            time.sleep(0.0002)
-        if child.poll() is None:
-            child.kill()
-        _, stderr = child.communicate()
-    return heard, stderr.decode(errors="replace"), pulse + 1
-
-
-def answer_reference(model_path: Path, plan, seed: int) -> list[list[tuple[int, str, int]]]:
-    """Each answer's note events (step, "on"/"off", pitch), as the seeded box must play them: the generator
-    reset, hearing the call's bars, then sampling ``bars`` bars from the bar line."""
-    import dataclasses
-
-    from device.assembly import open_generator
-    from device.config import Config
-    from device.controlstate import ControlState
-    from device.encoding import tokens_to_notes
-    from device.midireader import LiveReader
-
-    config = Config()
-    model, generator = open_generator(dataclasses.replace(config, model=dataclasses.replace(
-        config.model, path=str(model_path))), seed)
-    answers = []
-    with model:
-        for start, bars, notes in plan:
-            reader = LiveReader()
-            for step, kind, pitch in sorted((s, k, p) for p, on, off in notes for s, k in ((on, 1), (off, 0))):
-                reader.feed(step, _note("note_on" if kind else "note_off", pitch))
-            first, last = min(n[1] for n in notes), max(n[2] for n in notes)
-            generator.reset()
-            generator.prime(reader.tokens(first - first % BAR, -(-last // BAR) * BAR), bar_step=0)
-            tokens = [generator.next_token(ControlState(config.temperature.initial)) for _ in range(bars * BAR)]
-            answers.append(sorted([(start + n.start, "on", n.pitch) for n in tokens_to_notes(tokens)]
-                                  + [(start + n.end, "off", n.pitch) for n in tokens_to_notes(tokens)]))
-    return answers
-
-
-def answer_schedule(plan) -> list[tuple[int, object]]:
-    """(pulse, message) for the player: each note's on and off EARLY_PULSES before its step's pulse."""
-    return [(step * 6 - EARLY_PULSES, _note(kind, pitch)) for _, _, notes in plan for pitch, on, off in notes
-            for step, kind in ((on, "note_on"), (off, "note_off"))]
-
-
-def _note(kind: str, pitch: int):
-    import mido
-
-    return mido.Message(kind, note=pitch, velocity=90 if kind == "note_on" else 0)
-
-
-def answer_start(model_path: Path, bpm: float = 120.0, seed: int = 1, calls=ANSWER_CALLS) -> dict:
-    """The answer benchmark (see the module docstring): per call, the start error in steps and the delay of
-    the answer's first note after its pulse; whether every answer equals the reference, note for note."""
-    plan = answer_plan(calls)
-    schedule = answer_schedule(plan)
-    steps = plan[-1][0] + plan[-1][1] * BAR + 8
-    command = [sys.executable, "-m", "device", "run", "--model", str(model_path), "--mode", "answer", "--clock",
-               "lead", "--bpm", f"{bpm:g}", "--seed", str(seed), "--sim", "--steps", str(steps)]
-    try:
-        heard, stderr, pulses = play_calls(command, schedule, timeout=30 + steps * 15 / bpm)
-    except (OSError, RuntimeError, NotImplementedError) as error:
-        return {"skipped": f"no virtual MIDI ports with this backend ({type(error).__name__}: {error})"}
-    windows = [notes[0][1] for _, _, notes in plan] + [steps + 1]  # answer i comes between calls i and i + 1
-    errors, exact = [], 0
-    for i, reference in enumerate(answer_reference(model_path, plan, seed)):
-        got = sorted((pulse // 6, kind, pitch) for pulse, kind, pitch, _ in heard
-                     if windows[i] <= pulse // 6 < windows[i + 1])
-        exact += got == reference
-        first = next((step for step, kind, _ in got if kind == "on"), None)
-        expected = next((step for step, kind, _ in reference if kind == "on"), None)
-        errors.append(None if first is None or expected is None else first - expected)
-    if not heard:
-        return {"skipped": f"no answer arrived ({' '.join(stderr.strip().splitlines()[-1:]) or 'no message'})"}
-    return {"bpm": bpm, "runs": len(plan), "start_error_steps": errors, "on_bar_line": errors.count(0),
-            "exact_answers": exact, "pulses_lost": (steps - 1) * 6 + 1 - pulses}
-
-
 def machine() -> dict:
     """What the figures were measured on."""
     cpu = platform.processor() or platform.machine()
@@ -392,18 +253,10 @@ def main(argv: list[str] | None = None) -> int:
         results["memory"] = peak_memory(models[0])
         print(f"memory peak RSS of the box writing a MIDI file: {results['memory']['peak_rss_mb']:.1f} MB")
     if "answer" in parts:
-        results["answer"] = row = answer_start(models[0])
-        if "skipped" in row:
-            print(f"answer skipped: {row['skipped']}")
-        else:
-            lost = row["pulses_lost"]
-            print(f"answer {row['on_bar_line']}/{row['runs']} answers start where the reference does (errors in "
-                  f"steps {row['start_error_steps']}), {row['exact_answers']}/{row['runs']} note for note"
-                  + (f"; {lost} clock pulses lost on the way: steps miscounted, not a measurement" if lost else ""))
-    if "follow" in parts or "lead" in parts:  # device/bench_clock.py: MIDI clock against perfect references
-        from device import bench_clock
+        from device.answer_bench import answer_start, summary
 
-        results["clock"] = bench_clock.run(str(models[0]), args.seconds, "follow" in parts, "lead" in parts)
+        results["answer"] = answer_start(models[0])
+        print(summary(results["answer"]))
     if args.json:
         args.json.write_text(json.dumps(results, indent=2) + "\n")
     return 0

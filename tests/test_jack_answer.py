@@ -2,7 +2,7 @@
 private JACK dummy server (period 64), and this process as the player on its own rtmidi ports: it hears the
 box's MIDI clock and plays a call on it, then records the box's notes against the pulses.
 
-The expected answer is the reference of device/bench.py: the bar line the rules give, and the notes of the same
+The expected answer is the reference of device/answer_bench.py: the bar line the rules give, and the notes of the same
 seeded model reset and primed with the same call. The player names steps by counting the box's pulses; on a
 machine so loaded that the JACK server drops or garbles some of them (seen at a load average of 20 on 2 cores,
 with either period) no step can be named, and the test says so and skips.
@@ -13,7 +13,7 @@ import sys
 
 import pytest
 
-from device.bench import answer_plan, answer_reference, answer_schedule, play_calls
+from device.answer_bench import answer_events, answer_plan, answer_reference, answer_schedule, play_calls
 from tests.jack_server import JackServer, JackUnavailable
 from tests.recording import shipped_model_path
 
@@ -46,7 +46,7 @@ def test_a_player_on_real_ports_is_answered_on_the_bar_line_for_as_long_as_the_c
     if pulses != sent:  # the steps are counted in pulses: with some missing, no step can be named
         pytest.skip(f"{pulses} clock pulses arrived of the {sent} the box sent (JACK lost or garbled some; load "
                     f"average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores): the steps cannot be counted")
-    played = sorted((pulse // 6, kind, pitch) for pulse, kind, pitch, _ in heard)
+    played = sorted((pulse // 6, kind, pitch) for pulse, kind, pitch in heard)
     assert (start, bars) == (48, 1)
-    assert played == answer_reference(shipped_model_path(), plan, SEED)[0]
+    assert played == answer_events(start, answer_reference(shipped_model_path(), plan, SEED)[0])
     assert played[0][:2] == (48, "on") and max(step for step, _, _ in played) == 64
