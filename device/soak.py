@@ -154,7 +154,9 @@ def soak(model_path: str | Path, days: float, seed: int = 1) -> dict:
     steps = max(1, round(days * STEPS_PER_DAY))
     config = Config()
     config = dataclasses.replace(config, model=dataclasses.replace(config.model, path=str(model_path)),
-                                 midi=dataclasses.replace(config.midi, input="soak"))
+                                 midi=dataclasses.replace(config.midi, input="soak"),
+                                 # the floods' random CCs turn the mapped knobs; the buttons stay on the schedule
+                                 cc=dataclasses.replace(config.cc, reset=-1, pause=-1, capture=-1))
     synth, clock, rng = Synth(), FakeClock(), np.random.default_rng(seed)
     ports: list[SynthPort] = []
 
