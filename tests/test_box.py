@@ -7,6 +7,7 @@ import dataclasses
 
 import mido
 import pytest
+from mido.ports import BaseInput
 
 from device.assembly import Parts, assemble
 from device.clock import FakeClock
@@ -185,3 +186,40 @@ def test_the_capture_button_writes_the_bar_it_was_pressed_in(box, tmp_path):
     assert captured[len(extra):] == played
     assert [start for start, _, _ in extra] in ([], [0.0])  # a note sounding at the bar line starts there
     assert mido.MidiFile(path).length == pytest.approx(16 * 0.125)
+
+
+class KnobBox(BaseInput):
+    """A MIDI controller on the box's input: MidiIn sets ``callback``; the test turns the knobs."""
+
+    def __init__(self):
+        super().__init__("nanoKONTROL2")
+        self.callback = None
+
+    def _receive(self, block=True):
+        return None
+
+    def turn(self, control, value):
+        self.callback(mido.Message("control_change", control=control, value=value))
+
+
+def test_the_box_starts_from_the_configured_music_and_ccs_move_it(factory, hand, tmp_path):
+    config = Config()
+    music = dataclasses.replace(config.music, scale="E:dorian", density=0.3, gate=0.5, accent=1.0)
+    config = dataclasses.replace(
+        config, model=dataclasses.replace(config.model, path=str(shipped_model_path())), music=music,
+        controls=dataclasses.replace(config.controls, kind="none"))
+    knobs, reports = KnobBox(), []
+    actions = {3: lambda: (knobs.turn(22, 127), knobs.turn(17, 0)), 5: lambda: knobs.turn(32, 127)}
+
+    def on_step(report):
+        reports.append(report)
+        if report.step in actions:
+            actions[report.step]()
+
+    parts = Parts(clock=FakeClock(), output=RecordingOutput(), input=knobs, sim=True, keys=None)
+    with assemble(config, SEED, parts, on_step=on_step) as box:
+        box.run(8)
+    first = reports[0].controls
+    assert (first.scale, first.scale_root, first.density, first.gate, first.accent) == ("dorian", 4, 0.3, 0.5, 1.0)
+    assert [(r.controls.gate, r.controls.density) for r in reports[3:5]] == [(0.5, 0.3), (1.0, 0.0)]
+    assert [r.reset for r in reports] == ["", "", "", "", "", "", "button", ""]
