@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from device.contract import load_contract
 from training.evaluate import format_table, scores, verdict
 
 REPO = Path(__file__).parents[1]
@@ -183,3 +184,34 @@ def test_evaluate_model_musical_part_compares_model_ngram_and_real_melodies(mode
     assert musical["summary"]["model"]["melodies"] == 3
     assert musical["settings"]["reference_melodies"] == 3
     assert (folder / "musical.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_a_models_validation_melodies_are_rebuilt_from_its_contract():
+    from tests.recording import shipped_model_path
+    from training.evaluate_model import contract_sets
+
+    melody_set, train, validation = contract_sets(shipped_model_path())
+    recorded = load_contract(shipped_model_path()).training_data["split"]
+    assert (len(train), len(validation)) == (recorded["train"]["melodies"], recorded["validation"]["melodies"])
+    assert not set(train) & set(validation)
+
+
+def test_changed_training_data_is_refused_by_name(tmp_path):
+    from tests.recording import copy_shipped_model, edit_contract
+    from training.evaluate_model import EvaluateError, contract_sets
+
+    model = copy_shipped_model(tmp_path)
+    edit_contract(model, lambda data: data["training_data"]["files"][0].update(sha256="0" * 64))
+    with pytest.raises(EvaluateError, match=r"folk.npz: changed since copy.tflite was trained \(SHA-256 differs\); "
+                                            r"pass --data"):
+        contract_sets(model)
+
+
+def test_missing_training_data_is_refused_by_name(tmp_path):
+    from tests.recording import copy_shipped_model, edit_contract
+    from training.evaluate_model import EvaluateError, contract_sets
+
+    model = copy_shipped_model(tmp_path)
+    edit_contract(model, lambda data: data["training_data"]["files"][0].update(file=str(tmp_path / "gone.npz")))
+    with pytest.raises(EvaluateError, match=r"gone.npz: the training data of copy.tflite is not here; pass --data"):
+        contract_sets(model)
