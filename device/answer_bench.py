@@ -142,17 +142,18 @@ def answer_start(model_path: Path, bpm: float = 120.0, seed: int = 1, calls=ANSW
 
 def _play(box, port, schedule) -> None:
     """The player thread: each (pulse, message) at that pulse's deadline on the box's transport."""
-    transport = box.transport
     for pulse, message in sorted(schedule, key=lambda item: item[0]):
-        while not box.loop.stopping:
-            try:
-                due = transport.deadline(pulse)  # follows the transport's re-anchoring after a stall
-                break
-            except RuntimeError:  # not started yet
-                time.sleep(0.001)
-        while time.monotonic() < due and not box.loop.stopping:
-            time.sleep(min(0.001, max(0.0, due - time.monotonic())))
+        while not box.loop.stopping and time.monotonic() < _deadline(box.transport, pulse):
+            time.sleep(0.0005)  # the deadline is asked again: it moves if the transport re-anchors after a stall
         port.callback(message)  # as rtmidi's thread calls it
+
+
+def _deadline(transport, pulse: int) -> float:
+    """When ``pulse`` is due on the transport (seconds); infinitely late before the transport starts."""
+    try:
+        return transport.deadline(pulse)
+    except RuntimeError:
+        return float("inf")
 
 
 def play_calls(command: list[str], schedule, timeout: float = 60.0, env=None) -> tuple[list, str, int]:
