@@ -88,6 +88,12 @@ def main(argv: list[str] | None = None) -> int:
     except JackUnavailable as error:
         print(f"(start-up needs virtual MIDI ports: {error}; timing only)")
         results["device"] = device_bench(sys.executable, "--only", "timing", "--seconds", str(args.seconds))
+    print("== call and response: where each answer starts (real clock, no MIDI ports needed) ==", flush=True)
+    results["answer"] = device_bench(sys.executable, "--only", "answer")
+    print("== call and response: reset-state against current-state priming ==", flush=True)
+    from tests.bench import bench_answer_priming
+
+    results["answer_priming"] = bench_answer_priming.main([])
     (OUT / "results.json").write_text(json.dumps(results, indent=2) + "\n")
     print(f"all results in {(OUT / 'results.json').relative_to(ROOT)}")
     return 0
