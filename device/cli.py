@@ -85,6 +85,12 @@ def add_music_arguments(parser: argparse.ArgumentParser) -> None:
                         "(default) .. 1 a new note on every step")
     parser.add_argument("--register", type=register_text, metavar="CENTRE:WIDTH", help="keep pitches within "
                         "WIDTH semitones around the MIDI pitch CENTRE, e.g. 72:12 (default: all)")
+    parser.add_argument("--gate", type=float, metavar="0-1", help="share of a note's last 16th that sounds: "
+                        "1 legato (default) .. 0 staccato")
+    parser.add_argument("--accent", type=float, metavar="0-1", help="0 every note at midi.velocity (default) .. "
+                        "1 strong beats louder, off-beat 16ths softer")
+    parser.add_argument("--humanise", type=float, metavar="0-1", help="0 exact velocities (default) .. 1 up to "
+                        "+-12 at random, seeded by --seed")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -189,7 +195,8 @@ def config_from_args(args: argparse.Namespace) -> Config:
 
 def music_from_args(music, args: argparse.Namespace):
     """The config's [music] section with the musical flags given on the command line applied."""
-    flags = {key: getattr(args, key, None) for key in ("scale", "strictness", "deja_vu", "loop_bars", "density")}
+    flags = {key: getattr(args, key, None) for key in ("scale", "strictness", "deja_vu", "loop_bars", "density",
+                                                        "gate", "accent", "humanise")}
     if getattr(args, "register", None) is not None:
         flags["register_centre"], flags["register_width"] = args.register
     return dataclasses.replace(music, **{key: value for key, value in flags.items() if value is not None})
@@ -209,7 +216,16 @@ def cmd_generate(args: argparse.Namespace) -> int:
         controls = ControlState(temperature=config.temperature.initial, **config.music.control_values())
         tokens = [generator.next_token(controls) for _ in range(args.bars * config.music.bar_steps)]
     midi = config.midi
-    write_midi(tokens, args.output, bpm=config.tempo.bpm, velocity=midi.velocity, channel=midi.channel - 1)
+    if (controls.gate, controls.accent, controls.humanise) == (ControlState().gate, 0.0, 0.0):
+        write_midi(tokens, args.output, bpm=config.tempo.bpm, velocity=midi.velocity, channel=midi.channel - 1)
+    else:  # velocities and gates as the box plays them
+        from device.capture import midi_file
+        from device.dynamics import Dynamics, articulate
+        from device.transport import PULSES_PER_STEP
+
+        notes = articulate(tokens, controls, Dynamics(midi.velocity, args.seed, config.music.bar_steps))
+        end = len(tokens) * PULSES_PER_STEP
+        midi_file(notes, 0, end, config.tempo.bpm, config.music.bar_steps, midi.channel - 1).save(args.output)
     notes = len(tokens_to_notes(tokens))
     say(f"wrote {args.output}: {notes} notes in {args.bars} bars at temperature {config.temperature.initial}")
     if args.png:

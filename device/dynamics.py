@@ -60,3 +60,24 @@ class Dynamics:
         if state.humanise > 0:
             value += self._random.uniform(-1.0, 1.0) * state.humanise * HUMANISE_RANGE
         return max(1, min(127, round(value)))
+
+
+def articulate(tokens, state: ControlState, dynamics: Dynamics) -> list:
+    """The notes the box plays for ``tokens`` (one a step from step 0) under a fixed ``state``, as
+    device.capture.Note in transport pulses: the loop's velocities and gates, for offline files
+    (``melodybox generate``). A note still sounding after the last token ends with it."""
+    from device.capture import Note
+    from device.encoding import NO_EVENT, is_note_on
+
+    notes: list[Note] = []
+    cut = PULSES_PER_STEP - gate_pulses(state.gate)  # pulses the gate takes off a note's last 16th
+    for step, token in enumerate(tokens):
+        if token == NO_EVENT:
+            continue
+        if notes and notes[-1].end is None:
+            notes[-1].end = step * PULSES_PER_STEP - cut
+        if is_note_on(token):
+            notes.append(Note(token, dynamics.velocity(step, state), step * PULSES_PER_STEP))
+    if notes and notes[-1].end is None:
+        notes[-1].end = len(tokens) * PULSES_PER_STEP
+    return notes

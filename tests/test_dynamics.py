@@ -126,3 +126,48 @@ def test_gated_notes_never_overlap_and_never_stick():
         messages = [m for _, m in play(tokens, ControlState(gate=gate, accent=0.7, humanise=1.0))]
         assert max_polyphony(messages) <= 1
         assert sounding_notes(messages) == set()
+
+
+def test_articulate_gives_the_notes_the_loop_plays():
+    from device.capture import Capture
+    from device.dynamics import articulate
+
+    tokens = [60, NO_EVENT, 62, NOTE_OFF, NO_EVENT, 64, 64, NO_EVENT, NO_EVENT, 67, NO_EVENT]
+    state = ControlState(gate=0.3, accent=0.8, humanise=1.0)
+    clock = FakeClock()
+    capture = Capture("unused", bars=1, bpm=120, bar_steps=16, writer=lambda job: None)
+    midi_out = MidiOut(RecordingOutput(clock=clock), clock=clock, recorder=capture.record)
+    loop = Loop(ScriptedGenerator(tokens), midi_out, FixedControls(state), InternalTransport(clock, 120),
+                dynamics=Dynamics(100, seed=9))
+    loop.run(len(tokens))
+    played = [(n.pitch, n.velocity, n.start, n.end) for n in capture._notes]
+    offline = [(n.pitch, n.velocity, n.start, n.end) for n in articulate(tokens, state, Dynamics(100, seed=9))]
+    assert offline[:-1] == played[:-1]
+    assert offline[-1][:3] == played[-1][:3]  # the last note: the file ends with the tokens, the loop on close
+
+
+def file_notes(path):
+    """[(start, end, pitch, velocity)] in 16ths of a MIDI file's first track."""
+    ticks = mido.MidiFile(path).ticks_per_beat / 4
+    now, sounding, notes = 0, {}, []
+    for message in mido.MidiFile(path).tracks[0]:
+        now += message.time
+        if message.type == "note_on" and message.velocity > 0:
+            sounding[message.note] = (now, message.velocity)
+        elif message.type in ("note_on", "note_off") and message.note in sounding:
+            start, velocity = sounding.pop(message.note)
+            notes.append((start / ticks, now / ticks, message.note, velocity))
+    return notes
+
+
+def test_generate_plays_gate_and_accent_as_the_box_does(tmp_path):
+    from device.cli import main
+
+    plain, shaped = tmp_path / "plain.mid", tmp_path / "shaped.mid"
+    main(["generate", "--seed", "3", "--bars", "2", "-o", str(plain)])
+    main(["generate", "--seed", "3", "--bars", "2", "--gate", "0.5", "--accent", "1", "-o", str(shaped)])
+    before, after = file_notes(plain), file_notes(shaped)
+    assert [(start, pitch) for start, _, pitch, _ in after] == [(start, pitch) for start, _, pitch, _ in before]
+    assert [velocity for start, _, _, velocity in after] == [
+        Dynamics(100).velocity(int(start), ControlState(accent=1.0)) for start, _, _, _ in after]
+    assert [end for _, end, _, _ in after[:-1]] == [end - 2 / 6 for _, end, _, _ in before[:-1]]  # 4 of 6 pulses
