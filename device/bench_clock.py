@@ -33,7 +33,10 @@ JITTERS = (0.0, 0.001, 0.002)  # seconds of uniform pulse jitter at the drum mac
 
 
 def _quantiles_ms(values) -> dict:
+    """p1 / p50 / p99 / max in ms of ``values`` in seconds, and their number (NaN for none: nothing arrived)."""
     array = np.asarray(values, dtype=float) * 1000.0
+    if array.size == 0:
+        return {"p1": float("nan"), "p50": float("nan"), "p99": float("nan"), "max": float("nan"), "n": 0}
     return {"p1": float(np.percentile(array, 1)), "p50": float(np.percentile(array, 50)),
             "p99": float(np.percentile(array, 99)), "max": float(array.max()), "n": int(array.size)}
 
