@@ -251,10 +251,13 @@ def lead_jitter(leader: str, seconds: float, bpm: float = 120.0, model: str = ""
         peer.wait(timeout=seconds + 60)
         time.sleep(0.2)
     arrivals = np.array([at for at, message in stamps if message.type == "clock"])
+    if arrivals.size < 3:
+        return {"leader": leader, "bpm": bpm, "pulses": int(arrivals.size), "fitted_bpm": float("nan"),
+                **{f"jitter_ms_{key}": value for key, value in _quantiles_ms([]).items()}}
     index = np.arange(arrivals.size)
     slope, intercept = np.polyfit(index, arrivals, 1)
     residuals = np.abs(arrivals - (intercept + slope * index))
-    return {"leader": leader, "bpm": bpm, "pulses": int(arrivals.size), "fitted_bpm": 60.0 / slope / 24,
+    return {"leader": leader, "bpm": bpm, "pulses": int(arrivals.size), "fitted_bpm": float(60.0 / slope / 24),
             **{f"jitter_ms_{key}": value for key, value in _quantiles_ms(residuals).items()}}
 
 
