@@ -58,15 +58,16 @@ class Plan:
 
     ``events``: the call's (position in steps, message), kept in case it goes on; ``end``: e, the step
     the call ended (note-ons from here on are a new call); ``start``: A, the answer's first step;
-    ``stop``: the step after its last; ``tokens``: (its first step, a bar line; the call's bars as the model
-    hears them).
+    ``stop``: the step after its last; ``tokens``: the call's bars as the model hears them, from the bar
+    line ``bar``.
     """
 
     events: tuple[tuple[float, object], ...]
     end: int
     start: int
     stop: int
-    tokens: tuple[int, tuple[int, ...]]
+    bar: int
+    tokens: tuple[int, ...]
 
 
 def is_note_on(message) -> bool:
@@ -99,11 +100,6 @@ class Answer:
         self._fed: tuple[int, list[int]] | None = None  # (first step, tokens) the generator heard since its reset
         self._started = False  # the plan's answer has played its first step
         self._last: Tick | None = None
-
-    @property
-    def answering(self) -> bool:
-        """True from the answer's first step until it ends or is cut."""
-        return self._started
 
     def hear(self, tick: Tick) -> None:
         """Every tick: take the input; echo notes (thru); add notes to the call (only while running)."""
@@ -151,7 +147,7 @@ class Answer:
                 self._feed(*heard, generator)
             return False
         if not self._primed:
-            self._feed(plan.tokens[0], plan.tokens[1], generator)
+            self._feed(plan.bar, plan.tokens, generator)
         if not plan.start <= step + 1 < plan.stop:
             return False
         self._primed, self._fed = True, None  # the answer is sampled from here: no longer a call heard
@@ -227,8 +223,8 @@ class Answer:
         bars = min(self.max_steps // self.bar_steps, max(1, math.ceil((last_end - first) / self.bar_steps)))
         start = ceil_to(max(end, step + 1), self.bar_steps)  # a bar line passed while the call went on: the next
         bar = first - first % self.bar_steps
-        plan = Plan(tuple(self._events), end, start, start + bars * self.bar_steps,
-                    (bar, tuple(call_tokens(reader, bar, end, ceil_to(max(last_end, first + 1), self.bar_steps)))))
+        tokens = call_tokens(reader, bar, end, ceil_to(max(last_end, first + 1), self.bar_steps))
+        plan = Plan(tuple(self._events), end, start, start + bars * self.bar_steps, bar, tuple(tokens))
         self._events = []
         return plan
 
