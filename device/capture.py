@@ -197,9 +197,9 @@ class Capture:
             self.folder.mkdir(parents=True, exist_ok=True)
             path = capture_name(self.folder, wall_time)
             write_atomically(path, buffer.getvalue())
-        except OSError as error:
+        except (OSError, ValueError) as error:  # a full or read-only disk, a missing mount; never the writer's end
             self.failures.append(str(error))
-            self._say(f"capture failed: {self.folder}: {error.strerror or error}")
+            self._say(f"capture failed: {self.folder}: {getattr(error, 'strerror', None) or error}")
             return
         self.written.append(path)
         bars = "bar" if self.bars == 1 else "bars"

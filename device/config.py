@@ -355,16 +355,16 @@ def check(config: Config, source: str = "config") -> Config:
     for key, value, ok, message in rules:
         if not ok:
             raise ConfigError(f"{source}: {key} = {value!r}: {message}")
-    _check_pins(c, source)
+    _check_pins(c, source, any(getattr(config.knobs, f.name) != UNSET for f in fields(KnobsConfig)))
     _check_music(config.music, source)
     _check_shared(config, source)
     return config
 
 
-def _check_pins(c: ControlsConfig, source: str) -> None:
-    """Two functions on one GPIO would fight; the MCP3008 takes SPI0's pins."""
+def _check_pins(c: ControlsConfig, source: str, more_knobs: bool = False) -> None:
+    """Two functions on one GPIO would fight; the MCP3008 (a pot, or ``more_knobs`` on [knobs]) takes SPI0's pins."""
     used = {}
-    if c.kind == "mcp3008":
+    if c.kind == "mcp3008" or more_knobs:
         used |= {"SPI0 SCLK": 11, "SPI0 MOSI": 10, "SPI0 MISO": 9, f"SPI0 CE{c.spi_device}": 8 - c.spi_device}
     used |= {"controls.button_pin": c.button_pin, "controls.led_pin": c.led_pin}
     if c.capture_pin != UNSET:

@@ -280,3 +280,20 @@ def test_close_is_idempotent_and_turns_the_led_off(factory, adc):
 def test_no_knob_keeps_the_initial_temperature(factory):
     with GpioControls(ControlsConfig(kind="none"), TemperatureConfig(initial=0.7), factory) as controls:
         assert controls.read().temperature == 0.7
+
+
+def test_more_knobs_with_an_encoder_still_reserve_the_mcp3008_pins():
+    from device.config import Config, ConfigError, check
+
+    encoder = ControlsConfig(kind="encoder", encoder_a_pin=11)
+    check(Config(controls=encoder), "box.toml")  # no MCP3008: GPIO11 is free
+    with pytest.raises(ConfigError, match="controls.encoder_a_pin = 11: GPIO11 is already used by SPI0 SCLK"):
+        check(Config(controls=encoder, knobs=KnobsConfig(density=1)), "box.toml")
+
+
+def test_an_encoder_for_the_temperature_and_pots_for_the_rest(factory, adc):
+    adc.raw[2] = 1023
+    config = ControlsConfig(kind="encoder", hold_time=HOLD)
+    with GpioControls(config, TEMPERATURE, factory, knobs=KnobsConfig(accent=2)) as controls:
+        state = controls.read()
+    assert (state.temperature, state.accent) == (1.0, 1.0)
