@@ -9,7 +9,8 @@ exactly ``bars`` bars long (leading silence if the box has not played that long 
 
 The write runs on a writer thread, never on the loop's: temp file, fsync, rename, fsync
 of the folder, so a crash or a full disk leaves either the whole file or none (never a
-partial ``capture-*.mid``). Names are ``capture-YYYYmmdd-HHMMSS.mid`` (``-2``, ``-3``...
+partial ``capture-*.mid``; the temp file of a process killed mid-write goes at the next capture).
+Names are ``capture-YYYYmmdd-HHMMSS.mid`` (``-2``, ``-3``...
 within one second); a capture never overwrites a file.
 """
 
@@ -107,6 +108,14 @@ def write_atomically(path: Path, data: bytes) -> None:
         raise
 
 
+def remove_stale_temps(folder: Path) -> None:
+    """Delete the temp files an earlier process left when it died mid-write (never a finished capture)."""
+    mine = f"{TEMP_PREFIX}{os.getpid()}-"
+    for temp in folder.glob(f"{TEMP_PREFIX}*.tmp"):
+        if not temp.name.startswith(mine):
+            temp.unlink(missing_ok=True)
+
+
 def capture_name(folder: Path, wall_time: float) -> Path:
     """A new file name in ``folder`` for a capture at ``wall_time`` (seconds since the epoch)."""
     stamp = time.strftime("%Y%m%d-%H%M%S", time.localtime(wall_time))
@@ -195,6 +204,7 @@ class Capture:
             buffer = io.BytesIO()
             midi_file(notes, start, end, self.bpm, self.bar_steps, self.channel).save(file=buffer)
             self.folder.mkdir(parents=True, exist_ok=True)
+            remove_stale_temps(self.folder)
             path = capture_name(self.folder, wall_time)
             write_atomically(path, buffer.getvalue())
         except (OSError, ValueError) as error:  # a full or read-only disk, a missing mount; never the writer's end

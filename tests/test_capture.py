@@ -1,6 +1,8 @@
 """Capture: the last N bars as a valid MIDI file, atomically, written off the loop's thread."""
 
 import os
+import subprocess
+import sys
 import threading
 import time
 
@@ -15,7 +17,7 @@ from device.encoding import NO_EVENT
 from device.loop import Loop
 from device.midi_out import MidiOut
 from device.transport import InternalTransport
-from tests.recording import RecordingOutput
+from tests.recording import ROOT, RecordingOutput
 
 BAR = 16 * 6  # pulses in a 4/4 bar
 NOON = 1_700_000_000.0  # a fixed wall-clock time for file names
@@ -176,3 +178,23 @@ def test_the_loop_keeps_its_deadlines_while_a_capture_is_written(tmp_path, monke
     lengths = {(end - start) // TICKS_PER_PULSE for start, end, _, _ in notes}
     assert lengths == {4, 6 + 4}  # the gate as played: 4 pulses of a note's last 16th
     assert mido.MidiFile(path).length == pytest.approx(2 * 16 * 0.125)
+
+
+def test_a_process_killed_mid_write_leaves_only_a_temp_file_which_the_next_capture_removes(tmp_path):
+    script = (
+        "import os, sys\n"
+        "from pathlib import Path\n"
+        "from device import capture\n"
+        "def killed(fd):\n"
+        "    os.kill(os.getpid(), 9)\n"
+        "capture.os.fsync = killed\n"
+        "capture.write_atomically(Path(sys.argv[1]) / 'capture-x.mid', b'MThd' * 1000)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", script, str(tmp_path)], cwd=ROOT, check=False)
+    assert result.returncode == -9
+    [left] = os.listdir(tmp_path)
+    assert left.startswith(".capture-") and left.endswith(".tmp")  # never a partial capture-*.mid
+    capture = Capture(tmp_path, bars=1, bpm=120, bar_steps=16, writer=inline, wall_clock=lambda: NOON)
+    capture.request()
+    capture.tick(BAR)
+    assert os.listdir(tmp_path) == [capture.written[0].name]
