@@ -373,3 +373,24 @@ def test_an_unplayed_note_off_is_no_call():
 def test_tokens_played_are_tokens(model):
     box = AnswerBox(CALL).run(48)
     assert all(0 <= t < encoding.VOCAB_SIZE for t in box.answer_tokens)
+
+
+def test_priming_with_tokens_is_hearing_them_as_a_primer(model):
+    tune = [60, 129, 62, 129, 64, 128, 129, 67, 129, 129, 129, 129, 72, 129, 129, 129, 71]
+    as_primer = Generator(model, Sampler(seed=0), tune)
+    primed = Generator(model, Sampler(seed=0))
+    primed.prime(tune[:5], bar_step=0)
+    primed.prime(tune[5:], bar_step=5)
+    assert (primed.logits == as_primer.logits).all()
+    assert primed.sounding and as_primer.sounding  # the tune ends on a note
+
+
+def test_echo_goes_out_on_the_box_channel_and_leaves_the_box_note_alone():
+    from device.midi_out import MidiOut
+
+    port = RecordingOutput()
+    midi_out = MidiOut(port, channel=2)
+    midi_out.play(60)
+    midi_out.echo(mido.Message("note_on", note=64, velocity=70, channel=9))
+    assert port.messages[-1] == mido.Message("note_on", note=64, velocity=70, channel=2)
+    assert midi_out.sounding == 60
