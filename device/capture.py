@@ -182,6 +182,11 @@ class Capture:
             self._requested_at = self._pulse
 
     @property
+    def notes(self) -> list[Note]:
+        """A copy of the notes kept (the last ``bars`` bars' worth at most), oldest first."""
+        return [Note(n.pitch, n.velocity, n.start, n.end) for n in self._notes]
+
+    @property
     def pending(self) -> bool:
         """A capture waits for its bar line."""
         return self._requested_at is not None
@@ -194,7 +199,7 @@ class Capture:
             return
         self._requested_at = None
         start = pulse - self.bars * self.bar_pulses
-        notes = [Note(n.pitch, n.velocity, n.start, n.end) for n in self._notes]  # the writer gets its own copy
+        notes = self.notes  # the writer gets its own copy
         wall_time = self._wall_clock()
         self._writer(lambda: self._write(notes, start, pulse, wall_time))
 

@@ -140,7 +140,7 @@ def test_articulate_gives_the_notes_the_loop_plays():
     loop = Loop(ScriptedGenerator(tokens), midi_out, FixedControls(state), InternalTransport(clock, 120),
                 dynamics=Dynamics(100, seed=9))
     loop.run(len(tokens))
-    played = [(n.pitch, n.velocity, n.start, n.end) for n in capture._notes]
+    played = [(n.pitch, n.velocity, n.start, n.end) for n in capture.notes]
     offline = [(n.pitch, n.velocity, n.start, n.end) for n in articulate(tokens, state, Dynamics(100, seed=9))]
     assert offline[:-1] == played[:-1]
     assert offline[-1][:3] == played[-1][:3]  # the last note: the file ends with the tokens, the loop on close
