@@ -130,8 +130,14 @@ def test_closed_model_refuses_to_step():
 
 
 def test_missing_model_names_the_file(tmp_path):
-    with pytest.raises(ContractError, match="nothing.json: contract not found"):
+    with pytest.raises(ContractError, match="nothing.tflite: model file not found"):
         StepModel(tmp_path / "nothing.tflite")
+
+
+def test_missing_contract_beside_its_model_names_the_contract(model_copy):
+    model_copy.with_suffix(".json").unlink()
+    with pytest.raises(ContractError, match="copy.json: contract not found"):
+        StepModel(model_copy)
 
 
 def test_model_missing_beside_its_contract_names_the_file(model_copy):
