@@ -194,6 +194,10 @@ class Capture:
     def tick(self, pulse: int) -> None:
         """The transport's pulse (the loop calls this on every tick, before the step's note):
         at a bar line after a request, hand the last bars to the writer."""
+        if pulse < self._pulse:  # the song position went back (a new Start, SPP): a new timeline
+            self._notes.clear()
+            if self._requested_at is not None:
+                self._requested_at = pulse  # written at the next bar line of the new timeline
         self._pulse = pulse
         if self._requested_at is None or pulse % self.bar_pulses or pulse <= self._requested_at:
             return

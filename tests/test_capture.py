@@ -198,3 +198,14 @@ def test_a_process_killed_mid_write_leaves_only_a_temp_file_which_the_next_captu
     capture.request()
     capture.tick(BAR)
     assert os.listdir(tmp_path) == [capture.written[0].name]
+
+
+def test_when_the_song_position_goes_back_the_capture_holds_only_the_new_timeline(tmp_path):
+    capture = Capture(tmp_path, bars=1, bpm=120, bar_steps=16, writer=inline)
+    played(capture, [(300, 306, 70, 100)])  # before a drum machine's new Start
+    capture.tick(310)
+    capture.request()
+    capture.tick(0)  # Start: pulse 0 again
+    played(capture, [(6, 12, 60, 90)])
+    capture.tick(BAR)
+    assert notes_of(capture.written[0]) == [(6 * TICKS_PER_PULSE, 12 * TICKS_PER_PULSE, 60, 90)]
