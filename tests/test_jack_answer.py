@@ -1,6 +1,7 @@
 """Call and response through a real MIDI stack: `melodybox run --mode answer --clock lead` in a subprocess on a
 private JACK dummy server (period 64), and this process as the player on its own rtmidi ports: it hears the
-box's MIDI clock and plays a call on it, then records the box's notes against the pulses.
+box's MIDI clock and plays a call on it, then records the box's notes against the pulses (with thru, the box's
+echo of the call says when it took each note).
 
 The expected answer is the reference of device/answer_bench.py: the bar line the rules give, and the notes of the same
 seeded model reset and primed with the same call. The player names steps by counting the box's pulses; on a
@@ -33,20 +34,32 @@ def jack():
 
 
 def box_command(steps):
-    return [sys.executable, "-m", "device", "run", "--model", str(shipped_model_path()), "--mode", "answer",
-            "--clock", "lead", "--bpm", "240", "--seed", str(SEED), "--sim", "--steps", str(steps)]
+    return [sys.executable, "-m", "device", "run", "--model", str(shipped_model_path()), "--mode", "answer", "--thru",
+            "--clock", "lead", "--bpm", "120", "--seed", str(SEED), "--sim", "--steps", str(steps)]
+
+
+def late_echoes(echoes, notes):
+    """The call's notes the box took more than half a step after their step (its thru echo says when)."""
+    due = sorted((step * 6, "on" if kind else "off", pitch) for pitch, on, off in notes for step, kind in ((on, 1),
+                                                                                                           (off, 0)))
+    return [(d, e) for d, e in zip(due, sorted(echoes), strict=False) if e[0] - d[0] > 3 or e[1:] != d[1:]]
 
 
 def test_a_player_on_real_ports_is_answered_on_the_bar_line_for_as_long_as_the_call(jack):
     plan = answer_plan([CALL])
-    (start, bars, _), steps = plan[0], 72
+    (start, bars, notes), steps = plan[0], 72
     heard, stderr, pulses = play_calls(box_command(steps), answer_schedule(plan), timeout=60, env=jack)
     assert "call and response" in stderr and "Traceback" not in stderr, stderr
     sent = (steps - 1) * 6 + 1
     if pulses != sent:  # the steps are counted in pulses: with some missing, no step can be named
         pytest.skip(f"{pulses} clock pulses arrived of the {sent} the box sent (JACK lost or garbled some; load "
                     f"average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores): the steps cannot be counted")
-    played = sorted((pulse // 6, kind, pitch) for pulse, kind, pitch in heard)
+    echoes = [event for event in heard if event[0] < start * 6]  # thru: the call as the box took it, by pulse
+    assert len(echoes) == 2 * len(notes), echoes
+    if late_echoes(echoes, notes):  # then the box heard another call, and rightly answers that one
+        pytest.skip(f"the call reached the box more than half a step late (load average {os.getloadavg()[0]:.1f}):"
+                    f" {late_echoes(echoes, notes)}")
+    played = sorted((pulse // 6, kind, pitch) for pulse, kind, pitch in heard if pulse >= start * 6)
     assert (start, bars) == (48, 1)
     assert played == answer_events(start, answer_reference(shipped_model_path(), plan, SEED)[0])
     assert played[0][:2] == (48, "on") and max(step for step, _, _ in played) == 64
