@@ -106,9 +106,9 @@ class MidiOut:
 
     def tick(self, pulse: int) -> None:
         """The transport's pulse ``pulse`` is here (the loop calls this on every tick, first):
-        the sounding note ends now if its gate said so."""
-        self.pulse = pulse
-        if self._off_at is not None and pulse >= self._off_at and not self._closed:
+        the sounding note ends now if its gate said so, or if the song position went back (SPP, a new Start)."""
+        went_back, self.pulse = pulse < self.pulse, pulse
+        if self._off_at is not None and (pulse >= self._off_at or went_back) and not self._closed:
             self._end_sounding()
 
     def end_at(self, pulse: int) -> None:

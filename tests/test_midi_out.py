@@ -301,3 +301,12 @@ def test_the_recorder_hears_every_note_on_and_off_with_its_pulse(port):
     midi_out.play(64)
     midi_out.silence()
     assert heard == [(0, 60, 90), (2, 60, 0), (6, 64, 100), (6, 64, 0)]
+
+
+def test_a_gated_note_ends_at_once_when_the_song_position_goes_back(port):
+    midi_out = MidiOut(port)
+    midi_out.tick(40)
+    midi_out.play(60)
+    midi_out.end_at(44)
+    midi_out.tick(0)  # a new Start
+    assert port.messages == [on(60), off(60)]
