@@ -40,19 +40,22 @@ class MonotonicClock:
 class FakeClock:
     """A clock for tests: time moves only by ``advance`` or ``sleep_until``, instantly.
 
-    ``sleeps`` records every deadline passed to sleep_until, in order.
+    ``sleeps`` records every deadline passed to sleep_until, in order (``record=False``: kept
+    empty, for runs of millions of steps such as the soak).
     """
 
-    def __init__(self, start: float = 0.0):
+    def __init__(self, start: float = 0.0, record: bool = True):
         self._now = float(start)
         self.sleeps: list[float] = []
+        self._record = record
 
     def now(self) -> float:
         return self._now
 
     def sleep_until(self, deadline: float) -> None:
         """Jump to ``deadline`` if it is in the future; never goes back."""
-        self.sleeps.append(deadline)
+        if self._record:
+            self.sleeps.append(deadline)
         self._now = max(self._now, deadline)
 
     def advance(self, seconds: float) -> None:

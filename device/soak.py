@@ -157,7 +157,7 @@ def soak(model_path: str | Path, days: float, seed: int = 1) -> dict:
                                  midi=dataclasses.replace(config.midi, input="soak"),
                                  # the floods' random CCs turn the mapped knobs; the buttons stay on the schedule
                                  cc=dataclasses.replace(config.cc, reset=-1, pause=-1, capture=-1))
-    synth, clock, rng = Synth(), FakeClock(), np.random.default_rng(seed)
+    synth, clock, rng = Synth(), FakeClock(record=False), np.random.default_rng(seed)
     ports: list[SynthPort] = []
 
     def plug_in() -> SynthPort:
