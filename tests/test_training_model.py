@@ -9,7 +9,7 @@ keras = pytest.importorskip("keras")
 
 from device.encoding import START_TOKEN  # noqa: E402
 from device.features import FeatureTracker  # noqa: E402
-from training.model import ModelConfig, build_models, state_names, zero_state  # noqa: E402
+from training.model import ModelConfig, build_models, state_names, widen_to_lookback, zero_state  # noqa: E402
 from training.windows import sequence_inputs  # noqa: E402
 
 CONFIG = ModelConfig(embedding=8, layers=2, units=16, dropout=0.1, inputs="token")
@@ -130,3 +130,12 @@ def test_config_rejects_unknown_keys():
 def test_config_rejects_a_dropout_of_one():
     with pytest.raises(ValueError, match="dropout 1.0 is outside 0..1"):
         ModelConfig(dropout=1.0)
+
+
+def test_a_token_only_model_widened_to_lookback_predicts_exactly_as_before(models):
+    keras.utils.set_random_seed(5)
+    widened = build_models(ModelConfig(**{**CONFIG.to_json(), "inputs": "lookback"}))
+    widen_to_lookback(models.sequence, widened)
+    before = np.asarray(models.sequence(sequence_inputs(MELODY), training=False))
+    after = np.asarray(widened.sequence(sequence_inputs(MELODY, (4, 0), LOOKBACK.feature_names), training=False))
+    np.testing.assert_array_equal(after, before)

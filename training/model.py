@@ -164,3 +164,23 @@ def zero_state(config: ModelConfig) -> dict:
         state[h_name] = np.zeros((1, config.units), np.float32)
         state[c_name] = np.zeros((1, config.units), np.float32)
     return state
+
+
+def widen_to_lookback(token_model: keras.Model, lookback: Models) -> None:
+    """Copy a token-only sequence model's weights into a lookback model of the same shape (a warm start).
+
+    The first LSTM layer's kernel rows for the new inputs are zero, so the lookback model starts out
+    predicting exactly as the token-only one did; training then learns to use the bars before.
+    """
+    import numpy as np
+
+    width = token_model.get_layer("embedding").output_dim
+    for layer in lookback.sequence.layers:
+        if not layer.weights or layer.name == "lookback_embedding":
+            continue
+        source = token_model.get_layer(layer.name).get_weights()
+        if layer.name == "lstm1":
+            kernel = np.zeros(layer.get_weights()[0].shape, np.float32)
+            kernel[:width] = source[0]
+            source = [kernel, *source[1:]]
+        layer.set_weights(source)
