@@ -2,9 +2,10 @@
 Continue, Song Position Pointer and a tempo change into `melodybox run --clock follow` (another process), on a
 private JACK dummy server; this process receives the box's notes and checks each one's step against the pulses.
 
-All processes share the monotonic clock, so a note's step is the drum machine's song position at the last
-pulse it sent before the note arrived. Run as a module, this file is the drum machine:
-``python -m tests.test_jack_clock PORT PLAN_JSON`` (prints "ready", plays on a line on stdin, prints what it sent).
+An observer here hears the drum machine as the box does, and all processes share the monotonic clock, so a
+note's step is the song position at the last pulse heard before the note arrived. Run as a module, this file
+is the drum machine: ``python -m tests.test_jack_clock PORT PLAN_JSON`` (prints "ready", plays on a line on
+stdin, prints what it sent).
 """
 
 import json
@@ -122,10 +123,37 @@ def play(drum, lines):
     return sent
 
 
-def step_of(arrival, sent):
-    """The drum machine's song position at its last pulse before ``arrival``, as (step, pulse within the step)."""
-    pulses = [(t, position) for t, kind, position, _ in sent if kind == "clock" and t < arrival]
-    position = pulses[-1][1]
+def observe(backend, drum_name):
+    """An input here on the drum machine's port: (arrival time, message) of all it sends, as the box hears it.
+
+    Expectations come from what arrived, not from what was sent: RtMidi 1.5 on JACK can lose a message being
+    written while the JACK cycle reads it (see tests/jack_server.py), for the box and this observer alike.
+    """
+    heard = []
+    port = backend.open_input(next(n for n in backend.get_input_names() if drum_name in n))
+    port.callback = lambda message: heard.append((time.monotonic(), message))
+    return port, heard
+
+
+def song_positions(heard):
+    """(arrival, song position or None while stopped) of each pulse heard, by the MIDI transport rules; and the
+    number of steps played before each Stop that stopped the transport."""
+    positions, stops, running, position, steps = [], set(), False, 0, 0
+    for arrival, message in heard:
+        if message.type == "clock":
+            positions.append((arrival, position if running else None))
+            steps += running and position % 6 == 0
+            position += running
+        elif message.type == "stop" and running:
+            stops.add(steps - 1)
+        running = {"start": True, "continue": True, "stop": False}.get(message.type, running)
+        position = 0 if message.type == "start" else message.pos * 6 if message.type == "songpos" else position
+    return positions, stops
+
+
+def step_of(arrival, positions):
+    """The song position at the last pulse heard before ``arrival``, as (step, pulse within the step)."""
+    position = [p for t, p in positions if t < arrival][-1]
     return None if position is None else divmod(position, 6)
 
 
@@ -144,17 +172,22 @@ def test_the_box_plays_each_note_on_its_step_of_the_drum_machine_clock(jack):
         receiver.callback = lambda message: received.append((time.monotonic(), message))
         drum = start_drum(env, drum_name, PLAN)
         box, lines = start_box(env, drum_name, receiver_name)
+        observer, heard = observe(backend, drum_name)
         try:
-            sent = play(drum, lines)
+            play(drum, lines)
         finally:
             stop(box)
+            observer.close()
         wait_until(lambda: note_events(m for _, m in received).count(("cc", 123)) >= 5, seconds=5)
-    tokens = offline_tokens([1.0] * len(STEPS), seed=SEED)
-    expected = reference_events(tokens, silences_after=STOPS_AFTER)
+    positions, stops = song_positions(heard)
+    steps = [p // 6 for _, p in positions if p is not None and p % 6 == 0]
+    assert len(steps) >= len(STEPS) - 1 and stops == STOPS_AFTER  # what was sent, but for a lost pulse or two
+    tokens = offline_tokens([1.0] * len(steps), seed=SEED)
+    expected = reference_events(tokens, silences_after=stops)
     notes = [(t, m) for t, m in received if m.type in ("note_on", "note_off", "control_change")]
     assert note_events(m for _, m in notes)[:len(expected)] == expected, lines.lines
-    heard = [step_of(t, sent) for t, m in notes if m.type == "note_on"][:len(tokens)]
-    assert heard == [(STEPS[i], 0) for i, token in enumerate(tokens) if token < 128]
+    on_steps = [step_of(t, positions) for t, m in notes if m.type == "note_on"][:len(tokens)]
+    assert on_steps == [(steps[i], 0) for i, token in enumerate(tokens) if token < 128]
 
 
 def test_silence_after_stop_nothing_until_continue(jack):
@@ -167,18 +200,22 @@ def test_silence_after_stop_nothing_until_continue(jack):
         receiver.callback = lambda message: received.append((time.monotonic(), message))
         drum = start_drum(env, drum_name, plan)
         box, lines = start_box(env, drum_name, receiver_name)
+        observer, heard = observe(backend, drum_name)
         try:
-            sent = play(drum, lines)
+            play(drum, lines)
         finally:
             stop(box)
-    stops = [t for t, kind, _, _ in sent if kind == "stop"]
-    resume = next(t for t, kind, _, _ in sent if kind == "continue")
+            observer.close()
+    positions, _ = song_positions(heard)
+    stops = [t for t, m in heard if m.type == "stop"]
+    resume = next(t for t, m in heard if m.type == "continue")
     ons = [t for t, m in received if m.type == "note_on" and m.velocity > 0]
     assert ons and not [t for t in ons if stops[0] < t < resume]
     all_off = [t for t, m in received if m.type == "control_change" and m.control == 123]
     assert any(stops[0] < t < resume for t in all_off)
-    after = sorted({step_of(t, sent) for t in ons if t > resume})
-    assert after and all(step in (5, 6, 7) and within == 0 for step, within in after)  # held at pulse 30: steps 5..7
+    held = [p for t, p in positions if t < stops[0] and p is not None][-1] + 1  # the position Stop held
+    after = sorted({step_of(t, positions) for t in ons if t > resume})
+    assert after and all(held <= 6 * step <= held + 12 and within == 0 for step, within in after)
 
 
 def test_unplugging_and_replugging_the_drum_machine(jack):
