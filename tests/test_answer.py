@@ -54,7 +54,8 @@ class PlayerClock(FakeClock):
         while self.schedule and self.schedule[0][0] <= deadline:
             time, message = self.schedule.pop(0)
             self._now = max(self._now, time)
-            self.port.callback(message)
+            if self.port.callback is not None:  # None once the box has closed its input
+                self.port.callback(message)
         super().sleep_until(deadline)
 
 
@@ -394,3 +395,30 @@ def test_echo_goes_out_on_the_box_channel_and_leaves_the_box_note_alone():
     midi_out.echo(mido.Message("note_on", note=64, velocity=70, channel=9))
     assert port.messages[-1] == mido.Message("note_on", note=64, velocity=70, channel=2)
     assert midi_out.sounding == 60
+
+
+segments = st.lists(st.tuples(st.integers(6, 6 * 80), st.floats(0.05, 1.0)), min_size=1, max_size=3)
+
+
+@hsettings(max_examples=10)
+@given(player_notes, segments)
+def test_with_a_drum_machine_starting_and_stopping_answers_stay_on_its_bar_lines_and_nothing_sticks(spec, segments):
+    clock_at, drum, stops = 0.3, [], []
+    for pulses, gap in segments:  # Start, that many pulses, Stop, a gap
+        drum.append((clock_at, mido.Message("start")))
+        drum += [(clock_at + PULSE + i * PULSE, mido.Message("clock")) for i in range(pulses)]
+        clock_at += PULSE * (pulses + 0.5)
+        drum.append((clock_at, mido.Message("stop")))
+        stops.append(clock_at)
+        clock_at += gap
+    schedule = notes(*[(pitch, on, on + length) for pitch, on, length in spec], channel=3)
+    clock = PlayerClock(schedule)
+    transport = FollowTransport(ScriptedClockSource(clock, drum), clock, dejitter=False)
+    box = AnswerBox(schedule, clock_mode="follow", transport=transport, clock=clock)
+    box.run(sum(pulses for pulses, _ in segments) // 6)
+    steps = [r.step for r in box.reports if r.token is not None]
+    starts = [step for i, step in enumerate(steps) if i == 0 or step != steps[i - 1] + 1]
+    assert all(step % BAR == 0 for step in starts), steps
+    assert set(box.sounding_at_listening_steps) <= {None}
+    for stop in stops:
+        assert sounding_notes(box.messages_until(stop)) == set()
