@@ -7,7 +7,7 @@ Steps are the transport's 16th steps; a bar has ``bar_steps`` of them and bar li
   where it arrived between the transport's pulses, in steps (12.4 = 40 % into step 12), read into one line
   by the shared reader (device/midireader.py: the nearest step, the top note). The box plays nothing;
   ``thru`` echoes the player's notes on the box's channel at the tick they are taken (within one pulse,
-  21 ms at 120 bpm).
+  21 ms at 120 bpm; within a step while a followed clock is stopped: the follower ticks once a step then).
 - **The call** starts at its first note-on, step F. It ends at step e: ``call_end_bars`` bars of silence
   after the end E of its last note (e = E + those bars), or when it has lasted ``max_call_bars`` bars
   (e = F + max bars; a key still held is cut there), whichever comes first.
