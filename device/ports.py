@@ -29,18 +29,16 @@ class PortError(OSError):
     """A port cannot be found or opened; the message lists what is available."""
 
 
-def list_output_names() -> list[str]:
-    """Names of the MIDI outputs the current mido backend sees. Raises PortError if there is no MIDI system."""
+def list_names(kind: str) -> list[str]:
+    """Names of the MIDI ``kind`` ("output" or "input") ports the current mido backend sees.
+
+    Raises PortError if there is no MIDI system.
+    """
     try:
         with c_stderr_hidden():  # ALSA prints "cannot open /dev/snd/seq" from C where there is none
-            return list(mido.get_output_names())
+            return list(getattr(mido, f"get_{kind}_names")())
     except PORT_ERRORS as error:
         raise PortError(f"no MIDI system available ({error})") from None
-
-
-def find_output_name(name_fragment: str, names: list[str]) -> str:
-    """The one name in ``names`` containing ``name_fragment`` (case-insensitive; an exact match wins)."""
-    return find_name(name_fragment, names, "output")
 
 
 def find_name(name_fragment: str, names: list[str], kind: str) -> str:
@@ -56,73 +54,71 @@ def find_name(name_fragment: str, names: list[str], kind: str) -> str:
     raise PortError(f"MIDI {kind} {name_fragment!r} is ambiguous: {', '.join(repr(n) for n in matches)}")
 
 
-def open_output(name_fragment: str) -> BaseOutput:
-    """Open the output whose name contains ``name_fragment``. Raises PortError listing the ports."""
-    name = find_output_name(name_fragment, list_output_names())
+def open_named(kind: str, name_fragment: str):
+    """Open the ``kind`` port whose name contains ``name_fragment``. Raises PortError listing the ports."""
+    name = find_name(name_fragment, list_names(kind), kind)
     try:
-        with c_stderr_hidden():  # ALSA prints "cannot open /dev/snd/seq" from C where there is none
-            return mido.open_output(name)
+        with c_stderr_hidden():
+            return getattr(mido, f"open_{kind}")(name)
     except PORT_ERRORS as error:
-        raise PortError(f"cannot open MIDI output {name!r} ({error})") from None
+        raise PortError(f"cannot open MIDI {kind} {name!r} ({error})") from None
+
+
+def present(kind: str, name: str) -> bool:
+    """True if a ``kind`` port called exactly ``name`` is listed now (False if there is no MIDI system)."""
+    try:
+        return name in list_names(kind)
+    except PortError:
+        return False
+
+
+def open_virtual_port(kind: str, name: str):
+    """Open a virtual ``kind`` port called ``name`` that other programs can connect to. Raises PortError."""
+    try:
+        with c_stderr_hidden():
+            return getattr(mido, f"open_{kind}")(name, virtual=True)
+    except PORT_ERRORS as error:
+        raise PortError(
+            f"cannot open virtual MIDI {kind} {name!r} ({error}); virtual ports need ALSA, "
+            "or a JACK server and MIDO_BACKEND=mido.backends.rtmidi/UNIX_JACK"
+        ) from None
+
+
+def list_output_names() -> list[str]:
+    return list_names("output")
+
+
+def find_output_name(name_fragment: str, names: list[str]) -> str:
+    return find_name(name_fragment, names, "output")
+
+
+def open_output(name_fragment: str) -> BaseOutput:
+    return open_named("output", name_fragment)
 
 
 def output_present(name: str) -> bool:
-    """True if an output called exactly ``name`` is listed now (False if there is no MIDI system)."""
-    try:
-        return name in list_output_names()
-    except PortError:
-        return False
+    return present("output", name)
 
 
 def open_virtual(name: str) -> BaseOutput:
-    """Open a virtual output called ``name`` that other programs can connect to. Raises PortError."""
-    try:
-        with c_stderr_hidden():  # ALSA prints "cannot open /dev/snd/seq" from C where there is none
-            return mido.open_output(name, virtual=True)
-    except PORT_ERRORS as error:
-        raise PortError(
-            f"cannot open virtual MIDI output {name!r} ({error}); virtual ports need ALSA, "
-            "or a JACK server and MIDO_BACKEND=mido.backends.rtmidi/UNIX_JACK"
-        ) from None
+    return open_virtual_port("output", name)
 
 
 def list_input_names() -> list[str]:
-    """Names of the MIDI inputs the current mido backend sees. Raises PortError if there is no MIDI system."""
-    try:
-        with c_stderr_hidden():  # ALSA prints "cannot open /dev/snd/seq" from C where there is none
-            return list(mido.get_input_names())
-    except PORT_ERRORS as error:
-        raise PortError(f"no MIDI system available ({error})") from None
+    return list_names("input")
 
 
 def open_input(name_fragment: str) -> BaseInput:
-    """Open the input whose name contains ``name_fragment``. Raises PortError listing the inputs."""
-    name = find_name(name_fragment, list_input_names(), "input")
-    try:
-        with c_stderr_hidden():  # ALSA prints "cannot open /dev/snd/seq" from C where there is none
-            return mido.open_input(name)
-    except PORT_ERRORS as error:
-        raise PortError(f"cannot open MIDI input {name!r} ({error})") from None
+    return open_named("input", name_fragment)
 
 
 def input_present(name: str) -> bool:
-    """True if an input called exactly ``name`` is listed now (False if there is no MIDI system)."""
-    try:
-        return name in list_input_names()
-    except PortError:
-        return False
+    return present("input", name)
 
 
 def open_virtual_input(name: str) -> BaseInput:
-    """Open a virtual input called ``name`` that other programs (a drum machine, a DAW) can play into."""
-    try:
-        with c_stderr_hidden():  # ALSA prints "cannot open /dev/snd/seq" from C where there is none
-            return mido.open_input(name, virtual=True)
-    except PORT_ERRORS as error:
-        raise PortError(
-            f"cannot open virtual MIDI input {name!r} ({error}); virtual ports need ALSA, "
-            "or a JACK server and MIDO_BACKEND=mido.backends.rtmidi/UNIX_JACK"
-        ) from None
+    """A virtual input that other programs (a drum machine, a DAW) can play into."""
+    return open_virtual_port("input", name)
 
 
 def virtual_ports_supported() -> bool:

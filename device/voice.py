@@ -15,11 +15,10 @@ times become sample-accurate onsets whatever the audio block size. The audio lib
 from __future__ import annotations
 
 import os
-import sys
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
-from contextlib import contextmanager
+from contextlib import nullcontext
 from datetime import datetime
 from pathlib import Path
 
@@ -27,6 +26,7 @@ import mido
 import numpy as np
 from mido.ports import BaseOutput
 
+from device.quiet import c_stderr_hidden
 from device.synth import RELEASE_SECONDS, SAMPLERATE, Synth, frames_for
 
 VOICE_NAME = "Melody Box voice"
@@ -163,24 +163,6 @@ class VoicePort(BaseOutput):
         stream.close()
 
 
-@contextmanager
-def _quiet_stderr(quiet: bool):
-    """Send file descriptor 2 to /dev/null while PortAudio starts: its ALSA and JACK back ends print
-    lines like "Cannot connect to server socket" for every sound system a machine does not run."""
-    if not quiet:
-        yield
-        return
-    sys.stderr.flush()
-    saved = os.dup(2)
-    try:
-        with open(os.devnull, "wb") as devnull:
-            os.dup2(devnull.fileno(), 2)
-        yield
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
-
-
 def _import_sounddevice():
     os.environ.setdefault("JACK_NO_START_SERVER", "1")  # use a running JACK server, never start one
     try:
@@ -197,7 +179,9 @@ def open_voice(device: int | str | None = None, samplerate: int | None = None, q
     """Open the built-in voice on ``device`` (a sounddevice index or part of a name; None: the default
     output) at ``samplerate`` Hz (None: the device's own), started. Raises VoiceUnavailable(reason).
     ``quiet`` hides what the sound systems print to stderr while PortAudio looks for devices."""
-    with _quiet_stderr(quiet):
+    # PortAudio's ALSA and JACK back ends print lines like "Cannot connect to server socket" for every
+    # sound system a machine does not run.
+    with c_stderr_hidden() if quiet else nullcontext():
         return _open_voice(device, samplerate)
 
 

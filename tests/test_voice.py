@@ -367,17 +367,6 @@ def test_open_voice_with_an_unknown_device_names_the_problem():
         open_voice(device="no-such-device")
 
 
-def test_what_sound_systems_print_while_portaudio_starts_is_hidden(capfd):
-    from device.voice import _quiet_stderr
-
-    with _quiet_stderr(quiet=True):
-        os.write(2, b"ALSA lib pcm.c:2664:(snd_pcm_open_noupdate) Unknown PCM cards.pcm.rear\n")
-    with _quiet_stderr(quiet=False):
-        os.write(2, b"shown\n")
-    os.write(2, b"after\n")
-    assert capfd.readouterr().err == "shown\nafter\n"
-
-
 JACK_SCRIPT = textwrap.dedent("""
     import json, sys
     import numpy as np
