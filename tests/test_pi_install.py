@@ -39,6 +39,7 @@ def no_real_apt(tmp_path_factory, monkeypatch):
         (bin_dir / name).write_text(f"#!/bin/sh\n{body}\n")
         (bin_dir / name).chmod(0o755)
     monkeypatch.setenv("PATH", f"{bin_dir}:{os.environ['PATH']}")
+    monkeypatch.setenv("SYSTEMD_RUN_DIR", str(bin_dir))  # as on a Pi: systemd is running
 
 
 def apt_install_line(out: str) -> str:
@@ -80,6 +81,16 @@ def test_dry_run_uses_the_given_user_and_can_skip_starting(tmp_path):
     assert "    User=root" in result.stdout
     assert "==> user root exists" in result.stdout
     assert "+ systemctl restart" not in result.stdout
+
+
+def test_where_systemd_is_not_running_the_service_is_enabled_but_not_started(tmp_path, monkeypatch):
+    monkeypatch.setenv("SYSTEMD_RUN_DIR", str(tmp_path / "absent"))
+    result = install("--dry-run", "--prefix", str(tmp_path / "opt"))
+    assert result.returncode == 0, result.stderr
+    systemctl = [line for line in result.stdout.splitlines() if line.startswith("+ systemctl")]
+    assert systemctl == ["+ systemctl enable melodybox.service"]
+    assert "==> systemd is not running here (a chroot?): the service is enabled and starts at the next boot" in (
+        result.stdout.splitlines())
 
 
 def test_unknown_option_is_refused():
