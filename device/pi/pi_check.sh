@@ -10,7 +10,8 @@
 # The debootstrapped roots are cached in WORK/cache (build/ is gitignored), so a second run skips that
 # step (~10 min a release); so are apt's .debs and pip's downloads. Emulated timings say nothing about a
 # Pi's speed. Environment: PI_CHECK_DISTROS ("bookworm trixie"), PI_CHECK_DIR (build/pi-check),
-# PI_CHECK_MIRROR, PI_CHECK_STEPS (64), PI_CHECK_COMMIT (HEAD: what is checked is what is committed,
+# PI_CHECK_MIRROR, PI_CHECK_STEPS (64), PI_CHECK_REUSE (1: the root the last check left, not a fresh
+# copy: install.sh is meant to run again on an installed system), PI_CHECK_COMMIT (HEAD: what is checked is what is committed,
 # not a working tree others may be halfway through editing). Exit status: 0 if every release passed, else 1.
 set -euo pipefail
 
@@ -79,8 +80,13 @@ trap unmount_all EXIT
 fresh_root() {
     local distro="$1" root="$WORK/$1"
     if grep -q " $root/" /proc/mounts; then fail "$root still has mounts: unmount them first"; fi
-    rm -rf "$root"
-    cp -a "$WORK/cache/$distro" "$root"
+    if [ "${PI_CHECK_REUSE:-0}" = 1 ] && [ -d "$root" ]; then
+        say "$distro: reusing $root as the last check left it (install.sh runs again on it)"
+        rm -rf "$root/usr/src/melodybox"
+    else
+        rm -rf "$root"
+        cp -a "$WORK/cache/$distro" "$root"
+    fi
     bind /proc "$root/proc"
     bind /dev "$root/dev"
     bind /dev/pts "$root/dev/pts"
