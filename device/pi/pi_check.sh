@@ -90,7 +90,8 @@ fresh_root() {
     bind /proc "$root/proc"
     bind /dev "$root/dev"
     bind /dev/pts "$root/dev/pts"
-    bind /sys "$root/sys"  # else TFLite's cpuinfo complains it cannot parse /sys/devices/system/cpu
+    # Not /sys: the host's x86 /sys makes TFLite's arm cpuinfo crash (SIGSEGV) under emulation. Without it,
+    # TFLite prints "Error in cpuinfo: failed to parse ... /sys/devices/system/cpu/possible" and runs.
     mkdir -p "$WORK/cache/$distro-apt" "$WORK/cache/$distro-pip"
     bind "$WORK/cache/$distro-apt" "$root/var/cache/apt/archives"
     bind "$WORK/cache/$distro-pip" "$root/root/.cache/pip"
