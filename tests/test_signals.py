@@ -51,7 +51,12 @@ def stop_after(box, signum, seconds):
         time.sleep(0.0005)
     time.sleep(seconds)
     box.send_signal(signum)
-    _, stderr = box.communicate(timeout=30)  # not ignored: it ends
+    try:
+        _, stderr = box.communicate(timeout=30)  # not ignored: it ends
+    finally:
+        if box.poll() is None:  # ignored: the test fails, and leaves no box playing for hours
+            box.kill()
+            box.wait()
     return box.returncode, stderr, signum
 
 
