@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import shlex
-import shutil
 import sys
 import tempfile
 from pathlib import Path
@@ -173,8 +172,8 @@ def export(run_path: Path, name: str, out: Path, precision: str, parity_steps: i
     # metrics and parity of this very file, stepped by the box's StepModel in each runtime (removes both on failure)
     record_measurements(model_path, validation, pythons, evaluation, validation_metres, reference,
                         parity_check(precision, min_agreement))
-    if precision == "float32":  # its Keras weights too, for `train --from NAME` (training/finetune.py)
-        shutil.copyfile(run.best_weights, weights_path_for(model_path))
+    if precision == "float32":  # its Keras weights too (not the optimizer's), for `train --from NAME`
+        models.sequence.save_weights(weights_path_for(model_path))
     return model_path
 
 
