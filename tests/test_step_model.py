@@ -11,6 +11,7 @@ import pytest
 
 from device import encoding
 from device.contract import ContractError
+from device.features import NONE
 from device.model import MissingRuntimeError, ModelError, StepModel, load_interpreter_class
 from tests.recording import ROOT, copy_shipped_model, edit_contract, shipped_model_path
 
@@ -73,8 +74,9 @@ def test_reset_zeroes_the_state(model):
     model.reset()
     model.step(60)
     model.reset()
-    assert all(not array.any() for array in model.get_state())
-    assert [a.shape for a in model.get_state()] == [tuple(s.shape) for s in model.contract.states]
+    lstm = model.get_state()[:len(model.contract.states)]
+    assert all(not array.any() for array in lstm)
+    assert [a.shape for a in lstm] == [tuple(s.shape) for s in model.contract.states]
 
 
 def test_reset_replays_exactly(model):
@@ -199,7 +201,11 @@ def test_contract_with_another_state_shape_is_rejected(model_copy):
 
 
 def test_contract_with_another_token_dtype_is_rejected(model_copy):
-    edit_contract(model_copy, lambda data: data["tensors"]["token"].update(dtype="int64"))
+    def token_int64(data):
+        for spec in [data["tensors"]["token"], *data["tensors"].get("inputs", [])[:1]]:
+            spec.update(dtype="int64")
+
+    edit_contract(model_copy, token_int64)
     with pytest.raises(ModelError, match=r"is int32 \[1, 1\], its contract says int64 \[1, 1\]"):
         StepModel(model_copy)
 
@@ -282,6 +288,14 @@ def test_bar_steps_counted_on_equal_bar_steps_given(lookback):
 
 def test_after_reset_the_count_starts_on_the_bar_line(lookback):
     np.testing.assert_array_equal(run(lookback, LONG_MELODY), run(lookback, LONG_MELODY, 0))
+
+
+def test_reset_forgets_the_lookback_history(lookback):
+    run(lookback, LONG_MELODY)
+    lookback.reset()
+    history, counters = lookback.get_state()[-2:]
+    assert history.tolist() == [NONE] * 33
+    assert counters.tolist() == [0, 0]
 
 
 def test_a_lookback_models_state_holds_the_history_and_restores_it(lookback):
