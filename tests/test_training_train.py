@@ -399,3 +399,15 @@ def test_the_shipped_keras_weights_are_the_shipped_tflite_model():
     step = StepModel(REPO / "models" / "default.tflite")  # from a reset: bar step 0, as keras_reference's metre
     tflite_logits = np.stack([step.step(int(token)) for token in with_start(melody)[:-1]])
     assert np.abs(tflite_logits - keras_logits).max() < 1e-4
+
+
+@pytest.mark.tf
+def test_base_weights_that_do_not_load_are_named_in_one_line(base_run, tmp_path):
+    from training.runs import RunError, load_run
+    from training.train import _load_or_build, configs_from_args, create_run
+
+    args = fine_tune_args(base_run.parent / "scales.npz", tmp_path / "tuned", "--from", base_run)
+    create_run(args.run, *configs_from_args(args), "test")
+    with pytest.raises(RunError, match=rf"^{base_run / 'checkpoints' / 'best.weights.h5'}: cannot load these "
+                                       rf"weights into the model of {args.run / 'config.json'} \(.*\)$"):
+        _load_or_build(load_run(args.run), False, 1e-3)

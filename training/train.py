@@ -259,7 +259,11 @@ def _load_or_build(run, resume: bool, learning_rate):
     model = build_models(run.model).sequence
     base_weights = finetune.recorded_weights(read_json(run.path / "config.json"))
     if base_weights:
-        model.load_weights(base_weights)
+        try:
+            model.load_weights(base_weights)
+        except (ValueError, OSError) as error:  # Keras lists every layer that does not fit: one line instead
+            raise RunError(f"{base_weights}: cannot load these weights into the model of "
+                           f"{run.path / 'config.json'} ({str(error).splitlines()[0]})") from None
     model.compile(
         optimizer=keras.optimizers.Adam(learning_rate, clipnorm=1.0),
         loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True, reduction="mean_with_sample_weight"),
