@@ -66,7 +66,7 @@ train: $(VENV)/.train ## Train the default model on the bundled corpus (runs/def
 export: $(VENV)/.train ## Export runs/default to models/default*.tflite + .json (float32 shipped; float16, int8 too)
 	$(BIN)/melodybox-train export --run runs/default --name default --out models
 	$(BIN)/melodybox-train export --run runs/default --name default-float16 --out models --precision float16
-	$(BIN)/melodybox-train export --run runs/default --name default-int8 --out models --precision int8
+	$(BIN)/melodybox-train export --run runs/default --name default-int8 --out models --precision int8 --min-agreement 0.985
 
 
 install-pi: ## On a Raspberry Pi: venv, config and a systemd service that plays at boot
