@@ -85,6 +85,6 @@ def test_every_shipped_model_was_checked_in_both_runtimes(path):
         if contract.precision == "float32":
             assert parity["max_abs_logit_diff"] < 1e-4
         else:
-            assert parity["top1_agreement"] >= 0.99
+            assert parity["top1_agreement"] >= 0.985  # the Makefile's int8 bar (--min-agreement 0.985)
     assert set(contract.runtimes) == {"ai-edge-litert", "tflite-runtime"}
     assert set(contract.metrics["measured"]["runtimes"]) == set(contract.runtimes)
