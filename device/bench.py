@@ -203,7 +203,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--soak", type=float, metavar="DAYS",
                         help="instead: play DAYS simulated days at 120 bpm on a fast clock with faults (unplugged "
                         "synth, resets, pauses, knob jitter, MIDI floods) and print the report as JSON "
-                        "(device/soak.py; 7 days take about ... on 2 cores)")
+                        "(device/soak.py; 7 days take about 16 minutes here)")
     return parser
 
 
