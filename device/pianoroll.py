@@ -7,6 +7,12 @@ line each octave (below C). With axes, note names label every C, E and G on the
 left (only the Cs when rows are too thin; C4 = MIDI 60, middle C) and bar
 numbers (from 1) stand above the bar lines; a title can go above it all.
 Text is drawn in a 3x5-pixel font scaled up, so no font files are needed.
+
+Two kinds of roll share this drawing: ``roll_image`` draws tokens, one column block per step,
+in one colour; ``pulse_roll_image`` draws the notes as the box plays them (device.dynamics.
+articulate: start and end in transport pulses, 6 per 16th, with velocities), each note shaded by
+its velocity (darker = louder, see ``velocity_legend``), with faint lines between the 16ths so
+that a gated end can be read within its 16th.
 """
 
 from __future__ import annotations
@@ -15,16 +21,23 @@ import struct
 import zlib
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 
 from device.encoding import STEPS_PER_QUARTER, Note, tokens_to_notes
 from device.scales import note_name
+from device.transport import PULSES_PER_QUARTER, PULSES_PER_STEP
 
 STEPS_PER_BAR = 4 * STEPS_PER_QUARTER
 WHITE, BLACK_KEY, BEAT, BAR = (255, 255, 255), (238, 240, 245), (215, 215, 215), (90, 90, 90)
 NOTE, NOTE_EDGE, OCTAVE, INK = (40, 90, 200), (15, 40, 110), (170, 170, 185), (40, 40, 40)
 MARKED, MARKED_EDGE = (235, 120, 30), (150, 60, 0)  # notes picked out, e.g. outside a scale
+STEP_LINE = (232, 232, 232)  # between 16ths, in pulse rolls
+# A note's fill by velocity, pale yellow (soft) through orange and red to dark purple (loud): darker = louder,
+# with most stops above 50, where accents and humanise move a melody's velocities (68..127 at velocity 100).
+VELOCITY_SHADES = ((1, (252, 240, 170)), (50, (250, 170, 40)), (80, (225, 85, 50)), (100, (150, 35, 100)),
+                   (120, (60, 15, 90)), (127, (35, 10, 70)))
 BLACK_KEYS = {1, 3, 6, 8, 10}
 TEXT_SCALE = 2  # font pixels per glyph pixel
 # A 3x5 font: five rows of three pixels per glyph, each row an octal digit (4 = left, 2 = middle, 1 = right).
@@ -72,6 +85,17 @@ def pitch_span(notes: list[Note], margin: int = 2, minimum: int = 12) -> tuple[i
     return max(0, low), min(127, high)
 
 
+class TimedNote(Protocol):
+    """A note in any time unit (steps for device.encoding.Note, pulses for device.capture.Note)."""
+
+    pitch: int
+    start: int
+    end: int | None  # None: still sounding, drawn to the roll's end
+
+
+Colours = Callable[[TimedNote], tuple[tuple[int, int, int], tuple[int, int, int]]]  # a note's (edge, fill)
+
+
 def roll_image(tokens: Iterable[int], step_px: int = 6, pitch_px: int = 5, axes: bool = True, title: str = "",
                pitches: tuple[int, int] | None = None, bar_steps: int = STEPS_PER_BAR,
                marked: Callable[[int], bool] | None = None) -> np.ndarray:
@@ -86,16 +110,65 @@ def roll_image(tokens: Iterable[int], step_px: int = 6, pitch_px: int = 5, axes:
     tokens = list(tokens)
     notes = tokens_to_notes(tokens)
     low, high = pitches or pitch_span(notes)
-    roll = bare_roll(notes, max(len(tokens), 1), low, high, step_px, pitch_px, bar_steps, marked)
-    if not axes:
-        return roll
+    steps = max(len(tokens), 1)
+
+    def colours(note: TimedNote) -> tuple[tuple[int, int, int], tuple[int, int, int]]:
+        return (MARKED_EDGE, MARKED) if marked is not None and marked(note.pitch) else (NOTE_EDGE, NOTE)
+
+    roll = bare_roll(notes, steps, low, high, step_px, pitch_px, bar_steps, colours=colours)
+    return with_axes(roll, low, high, steps, step_px, pitch_px, bar_steps, title) if axes else roll
+
+
+def velocity_shades(velocity: int) -> tuple[tuple[int, int, int], tuple[int, int, int]]:
+    """(edge, fill) of a note at MIDI ``velocity`` (1..127, clamped): the fill runs through VELOCITY_SHADES
+    (darker = louder), the edge is a darker shade of it."""
+    velocities = [velocity for velocity, _ in VELOCITY_SHADES]
+    fill = tuple(round(float(np.interp(velocity, velocities, [colour[channel] for _, colour in VELOCITY_SHADES])))
+                 for channel in range(3))
+    return tuple(channel * 3 // 5 for channel in fill), fill
+
+
+def pulse_roll_image(notes: Sequence, pulses: int, pulse_px: int = 2, pitch_px: int = 5, axes: bool = True,
+                     title: str = "", pitches: tuple[int, int] | None = None,
+                     bar_steps: int = STEPS_PER_BAR) -> np.ndarray:
+    """The piano roll of notes as played, e.g. by device.dynamics.articulate: ``notes`` with pitch,
+    velocity (1..127), start and end in transport pulses (24 per quarter, PULSES_PER_STEP per 16th),
+    over ``pulses`` pulses, ``pulse_px`` pixels per pulse. Each note is shaded by its velocity
+    (velocity_shades: darker = louder); faint lines mark the 16ths, grey ones the beats, dark ones
+    the bars (``bar_steps`` 16ths). ``axes``, ``title``, ``pitches``, ``pitch_px``: as roll_image.
+    """
+    low, high = pitches or pitch_span(notes)
+    pulses = max(pulses, 1)
+    bar_pulses = bar_steps * PULSES_PER_STEP
+    roll = bare_roll(notes, pulses, low, high, pulse_px, pitch_px, bar_pulses, PULSES_PER_QUARTER,
+                     colours=lambda note: velocity_shades(note.velocity), step_units=PULSES_PER_STEP)
+    return with_axes(roll, low, high, pulses, pulse_px, pitch_px, bar_pulses, title) if axes else roll
+
+
+def velocity_legend(velocities: Sequence[int] = (40, 60, 80, 100, 120)) -> np.ndarray:
+    """A line of text that says how the notes are shaded, then a note-like swatch and the number of each
+    velocity in ``velocities``, as an RGB array on white."""
+    gap = np.full((GLYPH_H, ADVANCE, 3), WHITE, dtype=np.uint8)
+    parts = [text_image("velocity, darker = louder:")]
+    for velocity in velocities:
+        edge, fill = velocity_shades(velocity)
+        swatch = np.full((GLYPH_H, 4 * GLYPH_W, 3), edge, dtype=np.uint8)
+        swatch[1:-1, 1:-1] = fill
+        parts += [gap, gap, swatch, gap, text_image(str(velocity))]
+    return np.concatenate(parts, axis=1)
+
+
+def with_axes(roll: np.ndarray, low: int, high: int, length: int, unit_px: int, pitch_px: int, bar_units: int,
+              title: str = "") -> np.ndarray:
+    """``roll`` (from bare_roll) with note names on the left, a bar number above each bar line (every
+    ``bar_units`` of its ``length`` time units, ``unit_px`` pixels each) and ``title`` above it all."""
     top = LABEL_H * (2 if title else 1)
     image = np.full((roll.shape[0] + top, roll.shape[1] + LABEL_W, 3), WHITE, dtype=np.uint8)
     image[top:, LABEL_W:] = roll
     if title:
         paste(image, text_image(title), TEXT_SCALE, TEXT_SCALE)
-    for bar, step in enumerate(range(0, max(len(tokens), 1), bar_steps)):
-        paste(image, text_image(str(bar + 1)), top - LABEL_H + TEXT_SCALE, LABEL_W + step * step_px + TEXT_SCALE)
+    for bar, start in enumerate(range(0, length, bar_units)):
+        paste(image, text_image(str(bar + 1)), top - LABEL_H + TEXT_SCALE, LABEL_W + start * unit_px + TEXT_SCALE)
     named = {0, 4, 7} if 3 * pitch_px >= LABEL_H else {0}  # C, E and G where their names fit, else the Cs
     for pitch in range(low, high + 1):
         if pitch % 12 in named:
@@ -104,11 +177,15 @@ def roll_image(tokens: Iterable[int], step_px: int = 6, pitch_px: int = 5, axes:
     return image
 
 
-def bare_roll(notes: Sequence[Note], steps: int, low: int, high: int, step_px: int, pitch_px: int,
-              bar_steps: int = STEPS_PER_BAR, marked: Callable[[int], bool] | None = None) -> np.ndarray:
-    """The roll itself: ``steps`` columns, pitches ``low``..``high`` (notes outside are left out)."""
+def bare_roll(notes: Sequence[TimedNote], length: int, low: int, high: int, unit_px: int, pitch_px: int,
+              bar_units: int = STEPS_PER_BAR, beat_units: int = STEPS_PER_QUARTER, colours: Colours | None = None,
+              step_units: int = 0) -> np.ndarray:
+    """The roll itself: ``length`` time units (steps, pulses...) of ``unit_px`` columns each, pitches
+    ``low``..``high`` (notes outside are left out). Lines every ``bar_units`` (dark), ``beat_units``
+    (grey) and, if > 0, ``step_units`` (faint). ``colours(note)``: its (edge, fill), default blue.
+    A note covers its columns less one at each end (so touching notes stay apart), at least one."""
     rows = high - low + 1
-    image = np.empty((rows * pitch_px, steps * step_px, 3), dtype=np.uint8)
+    image = np.empty((rows * pitch_px, length * unit_px, 3), dtype=np.uint8)
     image[:] = WHITE
     for pitch in range(low, high + 1):
         top = (high - pitch) * pitch_px
@@ -116,16 +193,16 @@ def bare_roll(notes: Sequence[Note], steps: int, low: int, high: int, step_px: i
             image[top : top + pitch_px] = BLACK_KEY
         if pitch % 12 == 0 and pitch > low:  # the line between B and C marks the octave
             image[top + pitch_px - 1] = OCTAVE
-    for step in range(0, steps, STEPS_PER_QUARTER):
-        image[:, step * step_px] = BEAT
-    for step in range(0, steps, bar_steps):
-        image[:, step * step_px] = BAR
+    for every, colour in ((step_units, STEP_LINE), (beat_units, BEAT), (bar_units, BAR)):
+        if every > 0:
+            image[:, 0 : length * unit_px : every * unit_px] = colour
     for note in notes:
         if not low <= note.pitch <= high:
             continue
         top = (high - note.pitch) * pitch_px
-        left, right = note.start * step_px + 1, note.end * step_px - 1
-        edge, fill = (MARKED_EDGE, MARKED) if marked is not None and marked(note.pitch) else (NOTE_EDGE, NOTE)
+        left = note.start * unit_px + 1
+        right = max((length if note.end is None else note.end) * unit_px - 1, left + 1)
+        edge, fill = colours(note) if colours is not None else (NOTE_EDGE, NOTE)
         image[top : top + pitch_px, left:right] = edge
         image[top + 1 : top + pitch_px - 1, left + 1 : right - 1] = fill
     return image

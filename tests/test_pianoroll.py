@@ -8,6 +8,7 @@ import numpy as np
 from device.encoding import NO_EVENT, NOTE_OFF
 from device.pianoroll import (
     BAR,
+    GLYPH_H,
     LABEL_H,
     LABEL_W,
     NOTE,
@@ -147,3 +148,92 @@ def test_marked_notes_are_drawn_in_orange():
     high = 69
     assert tuple(image[(high - 64) * 5 + 2, 4 * 6 + 3]) == MARKED
     assert tuple(image[(high - 60) * 5 + 2, 0 * 6 + 3]) == NOTE
+
+
+# Pulse rolls: notes as the box plays them (device.dynamics.articulate), in pulses, shaded by velocity.
+
+
+def brightness(colour):
+    """Perceived lightness of an RGB colour, 0 (black) .. 255 (white)."""
+    red, green, blue = (int(channel) for channel in colour)
+    return 0.299 * red + 0.587 * green + 0.114 * blue
+
+
+def test_a_louder_note_is_drawn_darker_at_its_pulse_columns():
+    from device.capture import Note
+    from device.pianoroll import pulse_roll_image, velocity_shades
+
+    notes = [Note(60, 120, 0, 12), Note(62, 60, 12, 24)]  # a loud 8th, then a soft one
+    image = pulse_roll_image(notes, 24, pulse_px=2, pitch_px=5, axes=False, pitches=(58, 64))
+    loud, soft = velocity_shades(120)[1], velocity_shades(60)[1]
+
+    def fill_columns(pitch, colour):
+        row = image[(64 - pitch) * 5 + 2]
+        return np.nonzero(np.all(row == colour, axis=1))[0].tolist()
+
+    # a note covers its pulses' columns less one at each end, the edge inside that, the fill within
+    assert fill_columns(60, loud) == list(range(2, 22))
+    assert fill_columns(62, soft) == list(range(26, 46))
+    assert brightness(loud) < brightness(soft) - 60
+
+
+def test_the_velocity_shades_darken_with_every_step_of_velocity():
+    from device.pianoroll import velocity_shades
+
+    fills = [velocity_shades(velocity)[1] for velocity in range(1, 128)]
+    assert all(brightness(louder) < brightness(softer) for softer, louder in zip(fills, fills[1:], strict=False))
+    assert velocity_shades(0) == velocity_shades(1) and velocity_shades(200) == velocity_shades(127)
+
+
+def test_a_gated_note_ends_at_its_pulse_column():
+    from device.controlstate import ControlState
+    from device.dynamics import Dynamics, articulate
+    from device.pianoroll import pulse_roll_image
+
+    tokens = [60, NO_EVENT, 62, NO_EVENT]  # C for two 16ths (12 pulses), then D
+
+    def row_of_c(gate):
+        notes = articulate(tokens, ControlState(gate=gate), Dynamics(100))
+        image = pulse_roll_image(notes, 24, pulse_px=3, pitch_px=5, axes=False, pitches=(58, 64))
+        return notes[0].end, np.any(image[(64 - 60) * 5 + 2] != WHITE, axis=1)
+
+    end, inked = row_of_c(1.0)  # legato: up to the D, less the one-column gap
+    assert end == 12 and inked[1:35].all() and not inked[35]
+    end, inked = row_of_c(0.5)  # 4 of the last 16th's 6 pulses sound: it ends at pulse 10
+    assert end == 10 and inked[1:29].all() and not inked[29:36].any()
+
+
+def test_a_pulse_roll_has_bar_numbers_beat_lines_and_note_names():
+    from device.capture import Note
+    from device.pianoroll import BEAT, STEP_LINE, pulse_roll_image
+
+    notes = [Note(67, 100, 0, 30)]
+    # two bars of 3/4 (12 16ths, 72 pulses each), one pixel a pulse, with a title
+    image = pulse_roll_image(notes, 144, pulse_px=1, pitch_px=5, pitches=(55, 74), title="gate 0.5", bar_steps=12)
+    top = 2 * LABEL_H
+    assert image.shape == (top + 20 * 5, LABEL_W + 144, 3)
+
+    def written(text, top, left):
+        label = ink_of(text_image(text))
+        return np.array_equal(ink_of(image[top : top + label.shape[0], left : left + label.shape[1]]), label)
+
+    assert written("gate 0.5", TEXT_SCALE, TEXT_SCALE)
+    assert written("1", LABEL_H + TEXT_SCALE, LABEL_W + TEXT_SCALE)
+    assert written("2", LABEL_H + TEXT_SCALE, LABEL_W + 72 + TEXT_SCALE)  # above the second bar line
+    row = top + (74 - 62) * 5 + 2  # D4: a white key, no note
+    assert tuple(image[row, LABEL_W + 72]) == BAR  # bar 2 starts 72 pulses in
+    assert tuple(image[row, LABEL_W + 24]) == BEAT  # a quarter is 24 pulses
+    assert tuple(image[row, LABEL_W + 6]) == STEP_LINE  # a 16th is 6 pulses
+    assert tuple(image[row, LABEL_W + 3]) == WHITE
+    assert written("C4", top + (74 - 60) * 5 + 2 - GLYPH_H // 2, TEXT_SCALE)  # beside the C4 row's middle
+
+
+def test_the_velocity_legend_says_darker_is_louder_and_shows_each_shade():
+    from device.pianoroll import velocity_legend, velocity_shades
+
+    legend = velocity_legend((40, 120))
+    words = ink_of(text_image("velocity, darker = louder:"))
+    assert np.array_equal(ink_of(legend[:, : words.shape[1]]), words)
+    middle = legend[legend.shape[0] // 2]
+    for velocity in (40, 120):
+        assert np.all(middle == velocity_shades(velocity)[1], axis=1).sum() >= 10

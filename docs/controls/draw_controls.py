@@ -1,8 +1,10 @@
 """Draw docs/controls/*.png, one piano roll per musical control: the same seed with the control at 0, 1/2
-and 1, as `melodybox generate` plays it with the shipped model. With --measure, also print the
-measured effect of each control over many seeds (the figures in the README's "Controls"):
+and 1, as `melodybox generate` plays it with the shipped model. Gate and accent change how the notes
+are played, not which: their pictures show one melody's first bars as played (device.dynamics.articulate),
+in transport pulses, each note shaded by its velocity. With --measure, also print the measured effect
+of each control over many seeds (the figures in the README's "Controls"):
 
-    .venv/bin/python docs/controls/draw_controls.py             # writes the four pictures
+    .venv/bin/python docs/controls/draw_controls.py             # writes the six pictures
     .venv/bin/python docs/controls/draw_controls.py --measure   # and prints the measurements
 """
 
@@ -20,9 +22,18 @@ sys.path.insert(0, str(ROOT))
 from device.assembly import open_generator  # noqa: E402
 from device.config import Config, ModelConfig  # noqa: E402
 from device.controlstate import ControlState  # noqa: E402
+from device.dynamics import Dynamics, articulate  # noqa: E402
 from device.encoding import is_note_on, tokens_to_notes  # noqa: E402
-from device.pianoroll import pitch_span, png_bytes, roll_image, stack  # noqa: E402
+from device.pianoroll import (  # noqa: E402
+    pitch_span,
+    png_bytes,
+    pulse_roll_image,
+    roll_image,
+    stack,
+    velocity_legend,
+)
 from device.scales import in_scale  # noqa: E402
+from device.transport import PULSES_PER_STEP  # noqa: E402
 
 BARS, BAR = 8, 16
 SEED = 7
@@ -36,6 +47,14 @@ PICTURES = {
     "density": [(f"density {d}", {"density": d}) for d in (0, 0.5, 1)],
     "register": [("register off (all pitches)", {})] + [
         (f"register {c}:{w} (centre:width)", {"register_centre": c, "register_width": w}) for c, w in REGISTERS],
+}
+# Articulation: one melody (the same seed, every other control off) played at each setting, in pulses.
+ARTICULATION_BARS = 4  # fewer bars, two pixels a pulse: a gated end is seen within its 16th
+PLAYED = {
+    "gate": [("gate 1 (legato, the default)", {"gate": 1.0}), ("gate 0.5", {"gate": 0.5}),
+             ("gate 0.1 (staccato)", {"gate": 0.1})],
+    "accent": [(f"accent {a}, humanise 0", {"accent": a}) for a in (0, 0.5, 1)]
+    + [("accent 1, humanise 1", {"accent": 1, "humanise": 1})],
 }
 
 
@@ -56,6 +75,20 @@ def draw(name: str, out: Path) -> None:
     rolls = [roll_image(tokens, step_px=5, pitch_px=5, title=title, pitches=span, marked=marked)
              for title, tokens in takes]
     out.write_bytes(png_bytes(stack(rolls, gap=10)))
+    print(f"wrote {out.relative_to(ROOT)}")
+
+
+def draw_played(name: str, out: Path) -> None:
+    """One picture of articulation: the same tokens played at each setting of PLAYED[name], as
+    `melodybox generate --seed SEED` writes them to its MIDI file, one roll each, under a velocity legend."""
+    tokens = play({}, steps=ARTICULATION_BARS * BAR)
+    velocity = Config().midi.velocity
+    takes = [(title, articulate(tokens, ControlState(**settings), Dynamics(velocity, SEED, BAR)))
+             for title, settings in PLAYED[name]]
+    span = pitch_span([note for _, notes in takes for note in notes])
+    rolls = [pulse_roll_image(notes, len(tokens) * PULSES_PER_STEP, pulse_px=2, pitch_px=6, title=title,
+                              pitches=span, bar_steps=BAR) for title, notes in takes]
+    out.write_bytes(png_bytes(stack([velocity_legend(), *rolls], gap=10)))
     print(f"wrote {out.relative_to(ROOT)}")
 
 
@@ -97,6 +130,8 @@ def main() -> None:
     args = parser.parse_args()
     for name in PICTURES:
         draw(name, Path(__file__).with_name(f"{name}.png"))
+    for name in PLAYED:
+        draw_played(name, Path(__file__).with_name(f"{name}.png"))
     if args.measure:
         measure()
 
