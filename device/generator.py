@@ -41,7 +41,12 @@ class Generator:
         self.primer = [encoding.check_token(t) for t in primer]
         self.recorder = Recorder(bar_steps or getattr(model, "bar_steps", DEFAULT_BAR_STEPS))
         model.reset()
-        logits = model.step(encoding.START_TOKEN)
+        # the primer ends on a bar line, so the box's first step (transport step 0) starts a bar for the model
+        bar_steps = getattr(model, "bar_steps", None)
+        if bar_steps is None:
+            logits = model.step(encoding.START_TOKEN)
+        else:
+            logits = model.step(encoding.START_TOKEN, -len(self.primer) % bar_steps)
         for token in self.primer:
             logits = model.step(token)
         self._primed_state = model.get_state()
@@ -59,8 +64,11 @@ class Generator:
         """Whether a note sounds after the tokens played so far (the primer's included)."""
         return self._sounding
 
-    def next_token(self, controls: ControlState) -> int:
-        """Choose the next token under ``controls`` (déjà-vu included) and feed it back into the model."""
+    def next_token(self, controls: ControlState, step: int | None = None) -> int:
+        """Choose the next token under ``controls`` (déjà-vu included) and feed it back into the model.
+
+        ``step``: the transport step the token will play on, so that a model with bar-position inputs
+        hears the transport's bar (after a Song Position jump, a reset or a pause); None counts on."""
         loop_steps = self.recorder.loop_steps(controls.loop_bars)
         source = self.recorder.one_loop_ago(loop_steps) if controls.deja_vu > 0 else None
         replay = source is not None and self.sampler.replay(controls.deja_vu)
@@ -72,7 +80,10 @@ class Generator:
             draw = self.sampler.draw()
         token = self.sampler.choose(self._logits, controls, draw or 0.0, self._sounding)
         self.recorder.record(Take(self.model.get_state(), self._logits, draw, token))
-        self._logits = self.model.step(token)
+        if step is None:
+            self._logits = self.model.step(token)
+        else:
+            self._logits = self.model.step(token, step % self.model.bar_steps)
         self._sounding = sounding_after([token], self._sounding)
         return token
 

@@ -142,7 +142,7 @@ class Loop:
             self._listen()
         if self.state is None and self.answer is None:  # the first step: controls first, so the first note follows
             state = self._read_controls()
-            self._pending = self.generator.next_token(state)
+            self._pending = self.generator.next_token(state, tick.step)
             played = self._play_pending(tick.step)
         else:
             played = self._play_pending(tick.step)
@@ -159,7 +159,7 @@ class Loop:
         self._reset_reason = ""
         due = self.answer is None or self.answer.ready(tick.step, self.generator)
         if self._pending is None and due:
-            self._pending = self.generator.next_token(state)
+            self._pending = self.generator.next_token(state, tick.step + 1)
         self._gate(tick, state)
 
     def _gate(self, tick: Tick, state: ControlState) -> None:

@@ -377,7 +377,7 @@ def test_tokens_played_are_tokens(model):
 
 
 def test_priming_with_tokens_is_hearing_them_as_a_primer(model):
-    tune = [60, 129, 62, 129, 64, 128, 129, 67, 129, 129, 129, 129, 72, 129, 129, 129, 71]
+    tune = [60, 129, 62, 129, 64, 128, 129, 67, 129, 129, 129, 129, 72, 129, 129, 71]  # a whole bar
     as_primer = Generator(model, Sampler(seed=0), tune)
     primed = Generator(model, Sampler(seed=0))
     primed.prime(tune[:5], bar_step=0)

@@ -128,7 +128,7 @@ class Scripted:
     def __init__(self):
         self.count = 0
 
-    def next_token(self, state):
+    def next_token(self, state, step=None):
         self.count += 1
         return 48 + self.count % 24 if self.count % 4 else NO_EVENT
 

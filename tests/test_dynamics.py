@@ -22,7 +22,7 @@ class ScriptedGenerator:
         self.tokens = list(tokens)
         self.resets = 0
 
-    def next_token(self, state):
+    def next_token(self, state, step=None):
         return self.tokens.pop(0) if self.tokens else NO_EVENT
 
     def reset(self):

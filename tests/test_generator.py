@@ -27,15 +27,22 @@ def reference():
         yield loaded
 
 
+def primed_by_hand(reference, primer):
+    """Feed START_TOKEN then ``primer`` as the generator does (the primer ends on a bar line); the last logits."""
+    reference.reset()
+    logits = reference.step(START_TOKEN, -len(primer) % reference.bar_steps)
+    for token in primer:
+        logits = reference.step(token)
+    return logits
+
+
 def states_equal(a, b):
     return len(a) == len(b) and all(np.array_equal(x, y) for x, y in zip(a, b, strict=True))
 
 
-def test_priming_feeds_the_start_token_then_the_primer(model, reference):
+def test_priming_feeds_the_start_token_then_the_primer_ending_on_a_bar_line(model, reference):
     generator = Generator(model, Sampler(seed=0), primer=PRIMER)
-    reference.reset()
-    for token in [START_TOKEN, *PRIMER]:
-        expected = reference.step(token)
+    expected = primed_by_hand(reference, PRIMER)  # the primer's last step ends a bar
     np.testing.assert_array_equal(generator.logits, expected)
     assert states_equal(model.get_state(), reference.get_state())
 
@@ -48,9 +55,7 @@ def test_without_primer_only_the_start_token_is_fed(model, reference):
 
 def test_next_token_samples_the_current_logits_and_feeds_the_token_back(model, reference):
     generator = Generator(model, Sampler(seed=0), primer=PRIMER)
-    reference.reset()
-    for token in [START_TOKEN, *PRIMER]:
-        logits = reference.step(token)
+    logits = primed_by_hand(reference, PRIMER)
     for _ in range(12):
         expected = int(np.argmax(logits))  # temperature 0: greedy, no randomness involved
         assert generator.next_token(ControlState(0.0)) == expected
@@ -141,9 +146,7 @@ def test_deja_vu_zero_is_the_plain_model_and_sampler_draw_for_draw(model, refere
         generator = Generator(model, Sampler(seed=seed, pitch_range=model.contract.pitch_range), PRIMER)
         tokens = [generator.next_token(ControlState(1.2, deja_vu=0.0, loop_bars=1)) for _ in range(80)]
         plain = Sampler(seed=seed, pitch_range=reference.contract.pitch_range)
-        reference.reset()
-        for token in [START_TOKEN, *PRIMER]:
-            logits = reference.step(token)
+        logits = primed_by_hand(reference, PRIMER)
         expected = []
         for _ in range(80):
             expected.append(plain.sample(logits, ControlState(1.2)))
@@ -202,7 +205,7 @@ def test_density_keeps_the_encoding_canonical(model, density):
 
 def test_notes_stay_in_the_register_and_come_closer_to_its_centre_as_it_narrows(model):
     distances = []
-    for width in (128, 24, 12, 6, 0):
+    for width in (128, 12, 6, 0):  # 24 semitones around 72 hardly narrow these tunes: their own range is about that
         pitches = [t for seed in range(3) for t in play(model, ControlState(1.0, register_centre=72,
                                                                             register_width=width), seed, 96)
                    if encoding.is_note_on(t)]

@@ -51,12 +51,15 @@ class Box:
         self.loop, self.midi_out, self.transport = self.box.loop, self.box.midi_out, self.box.transport
 
 
-def offline_tokens(model, count, temperature=1.0, seed=SEED, reset_after=None):
-    """Tokens from a fresh Generator with the same seed; ``reset_after=k``: reset after the k-th token."""
+def offline_tokens(model, count, temperature=1.0, seed=SEED, reset_after=None, steps=None):
+    """Tokens from a fresh Generator with the same seed; ``reset_after=k``: reset after the k-th token.
+
+    ``steps``: the transport step each token was computed for (the model hears the transport's bar);
+    by default token i is step i's."""
     generator = Generator(model, Sampler(seed=seed, pitch_range=model.contract.pitch_range), PRIMER)
     tokens = []
-    for i in range(count):
-        tokens.append(generator.next_token(ControlState(temperature)))
+    for i, step in enumerate(range(count) if steps is None else steps):
+        tokens.append(generator.next_token(ControlState(temperature), step))
         if reset_after is not None and i + 1 == reset_after:
             generator.reset()
     return tokens
@@ -129,7 +132,8 @@ def test_reset_silences_and_restarts_from_the_primed_state(model):
 def test_pause_silences_keeps_time_and_resumes_with_the_held_token(model):
     box = Box(model, controls=FixedControls(1.0, pause_toggles_at={5, 12}))
     box.loop.run(24)
-    tokens = offline_tokens(model, 6 + (24 - 13))
+    # token 6 was computed at step 5 for step 6, held through the pause and played at 13; then on
+    tokens = offline_tokens(model, 6 + (24 - 13), steps=[*range(7), *range(14, 24)])
     assert box.port.messages == messages_for(tokens[:6]) + [ALL_NOTES_OFF] + messages_for(tokens[6:]) + [ALL_NOTES_OFF]
     first_after = next(t for m, t in zip(box.port.messages, box.port.times, strict=True) if t > 5 * STEP)
     assert first_after >= 13 * STEP  # nothing sounds while paused
@@ -141,7 +145,8 @@ def test_reset_while_paused_stays_paused_and_restarts_on_resume(model):
     box = Box(model, controls=FixedControls(1.0, pause_toggles_at={3, 8}, resets_at={6}))
     box.loop.run(20)
     # Token 4 was computed one step ahead (at step 3) and dropped by the reset: it used one random draw.
-    tokens = offline_tokens(model, 5 + (20 - 9), reset_after=5)
+    # After the reset at step 6 the next token is computed at once for step 7, held, played at 9; then on
+    tokens = offline_tokens(model, 5 + (20 - 9), reset_after=5, steps=[*range(5), 7, *range(10, 20)])
     before, after = tokens[:4], tokens[5:]
     silence_twice = [ALL_NOTES_OFF, ALL_NOTES_OFF]  # one for the pause, one for the reset
     assert box.port.messages == messages_for(before) + silence_twice + messages_for(after) + [ALL_NOTES_OFF]
