@@ -165,10 +165,12 @@ def play_calls(command: list[str], schedule, timeout: float = 60.0, env=None) ->
     """
     import mido
 
+    from device.ports import open_virtual_input
+
     tag = f"melodybox-player-{os.getpid()}"
     pending = sorted(schedule, key=lambda item: item[0])
     heard, pulse = [], -1
-    with mido.open_input(f"{tag}-in", virtual=True) as inport, mido.open_output(f"{tag}-out", virtual=True) as out:
+    with open_virtual_input(f"{tag}-in") as inport, mido.open_output(f"{tag}-out", virtual=True) as out:
         child = subprocess.Popen([*command, "--port", f"{tag}-in", "--input", f"{tag}-out"], cwd=ROOT, env=env,
                                  stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         end, exited = time.monotonic() + timeout, None

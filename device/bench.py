@@ -129,11 +129,11 @@ def timing(model_path: Path, seconds: float, bpm: float = 120.0, loaded: bool = 
 
 def startup(model_path: Path, timeout: float = 20.0) -> dict:
     """Spawn `melodybox run` into a virtual input opened here: seconds from spawn to the first note-on."""
-    import mido
+    from device import ports
 
     name = f"melodybox-bench-{os.getpid()}"
     try:
-        inport = mido.open_input(name, virtual=True)
+        inport = ports.open_virtual_input(name)  # read by polling (device/polled_input.py)
     except (OSError, RuntimeError, NotImplementedError) as error:
         return {"skipped": f"no virtual MIDI ports with this backend ({type(error).__name__}: {error})"}
     with inport:

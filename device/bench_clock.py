@@ -154,11 +154,11 @@ def _ready(process: subprocess.Popen) -> None:
 
 def _receiver(name: str):
     """A virtual input here that stamps each message with the monotonic clock on arrival."""
-    import mido
+    from device.polled_input import recording
+    from device.ports import open_virtual_input
 
-    stamps: list = []
-    port = mido.open_input(name, virtual=True, callback=lambda message: stamps.append((time.monotonic(), message)))
-    return port, stamps
+    port = open_virtual_input(name)
+    return port, recording(port)
 
 
 def follow_deviation(follower: str, jitter: float, seconds: float, bpm: float = 120.0, model: str = "") -> dict:

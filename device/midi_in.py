@@ -1,8 +1,9 @@
-"""MIDI input: messages from rtmidi's callback thread to the loop and the clock follower, never blocking.
+"""MIDI input: messages from the port's reader thread to the loop and the clock follower, never blocking.
 
-rtmidi calls ``MidiIn.receive`` on its own thread for every message (mido has already
-dropped bytes that are not MIDI). ``receive`` stamps the message with the box clock's
-time and sorts it:
+The port's reader calls ``MidiIn.receive`` on its own thread for every message: a real
+port is a device.polled_input.PolledInput (polled on our thread, each message with its
+arrival time: see there why never rtmidi's callback); another mido port calls it as its
+callback. ``receive`` stamps the message with the box clock's time and sorts it:
 
 - clock and transport messages (clock 0xF8, start, stop, continue, songpos) go to the
   clock queue, read by the follower with ``wait_clock(deadline)``;
@@ -99,9 +100,10 @@ class MidiIn:
     def name(self) -> str:
         return getattr(self._port, "name", "") or ""
 
-    def receive(self, message: mido.Message) -> None:
-        """The port's callback (rtmidi's thread): stamp, sort, queue. Never blocks on the loop, never raises."""
-        now = self.clock.now()
+    def receive(self, message: mido.Message, time: float | None = None) -> None:
+        """The port's callback (the reader's thread): stamp (``time``, else now), sort, queue. Never blocks on
+        the loop, never raises."""
+        now = self.clock.now() if time is None else time
         if message.type in CLOCK_TYPES:
             queue, capacity = self._clock_events, self._capacities[1]
         elif self.keep_events and getattr(message, "channel", None) is not None \
@@ -182,6 +184,9 @@ class MidiIn:
 
     def _attach(self, port: BaseInput) -> None:
         self._port, self.connected, self._missing = port, True, 0
+        if hasattr(port, "on_bytes"):  # a device.polled_input.PolledInput: raw bytes and arrival times
+            port.on_bytes(self.receive_stamped_bytes)
+            return
         rtmidi_in = getattr(port, "_rt", None)  # mido's rtmidi port: take its raw bytes, to count garbage
         if rtmidi_in is not None and hasattr(rtmidi_in, "set_callback"):
             rtmidi_in.cancel_callback()
@@ -191,12 +196,17 @@ class MidiIn:
 
     def receive_bytes(self, event, data=None) -> None:
         """rtmidi's callback: ``event`` is (bytes, delta seconds). Bytes that are not one MIDI message are counted."""
+        self.receive_stamped_bytes(event[0], None)
+
+    def receive_stamped_bytes(self, data, time: float | None) -> None:
+        """Bytes that arrived at ``time`` (box clock seconds; None: now). Bytes that are not one MIDI message
+        are counted."""
         try:
-            message = mido.Message.from_bytes(event[0])
+            message = mido.Message.from_bytes(data)
         except (ValueError, TypeError, IndexError):
             self.garbage += 1
             return
-        self.receive(message)
+        self.receive(message, time)
 
     def _lose(self, why: str) -> None:
         name = self.name

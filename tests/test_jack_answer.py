@@ -45,8 +45,6 @@ def late_echoes(echoes, notes):
     return [(d, e) for d, e in zip(due, sorted(echoes), strict=False) if e[0] - d[0] > 3 or e[1:] != d[1:]]
 
 
-@pytest.mark.skip(reason="fails on an idle machine (2026-12-02): the answer began on step 50, not on the bar line "
-                  "(48), through real JACK ports; open in issue 7")
 def test_a_player_on_real_ports_is_answered_on_the_bar_line_for_as_long_as_the_call(jack):
     plan = answer_plan([CALL])
     (start, bars, notes), steps = plan[0], 72
@@ -63,5 +61,6 @@ def test_a_player_on_real_ports_is_answered_on_the_bar_line_for_as_long_as_the_c
                     f" {late_echoes(echoes, notes)}")
     played = sorted((pulse // 6, kind, pitch) for pulse, kind, pitch in heard if pulse >= start * 6)
     assert (start, bars) == (48, 1)
+    # token i of the answer on step 48 + i (the answer may begin with a rest: its first note comes later)
     assert played == answer_events(start, answer_reference(shipped_model_path(), plan, SEED)[0])
-    assert played[0][:2] == (48, "on") and max(step for step, _, _ in played) == 64
+    assert played and max(step for step, _, _ in played) == 64  # over after one bar, as long as the call

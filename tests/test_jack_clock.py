@@ -20,6 +20,8 @@ import time
 import mido
 import pytest
 
+from device import ports
+from device.polled_input import recording
 from tests.jack_server import JackServer, JackUnavailable, wait_until
 from tests.recording import ROOT, note_events, shipped_model_path, sounding_notes
 from tests.test_box import offline_tokens, reference_events
@@ -129,10 +131,8 @@ def observe(backend, drum_name):
     Expectations come from what arrived, not from what was sent: RtMidi 1.5 on JACK can lose a message being
     written while the JACK cycle reads it (see tests/jack_server.py), for the box and this observer alike.
     """
-    heard = []
-    port = backend.open_input(next(n for n in backend.get_input_names() if drum_name in n))
-    port.callback = lambda message: heard.append((time.monotonic(), message))
-    return port, heard
+    port = ports.open_input(next(n for n in backend.get_input_names() if drum_name in n))
+    return port, recording(port)
 
 
 def song_positions(heard):
@@ -164,14 +164,11 @@ STEPS = list(range(0, 11)) + list(range(32, 40)) + list(range(40, 52))  # the st
 STOPS_AFTER = {10, 18, 30}  # token indexes after which a Stop comes
 
 
-@pytest.mark.skip(reason="fails on an idle machine (2026-12-02): through real JACK ports the followed box plays a "
-                  "different note sequence than the fake-clock run of the same plan; open in issue 7")
 def test_the_box_plays_each_note_on_its_step_of_the_drum_machine_clock(jack):
     backend, env = jack
     drum_name, receiver_name = f"drum-{os.getpid()}", f"receiver-{os.getpid()}"
-    received = []
-    with backend.open_input(receiver_name, virtual=True) as receiver:
-        receiver.callback = lambda message: received.append((time.monotonic(), message))
+    with ports.open_virtual_input(receiver_name) as receiver:
+        received = recording(receiver)
         drum = start_drum(env, drum_name, PLAN)
         box, lines = start_box(env, drum_name, receiver_name)
         observer, heard = observe(backend, drum_name)
@@ -184,7 +181,8 @@ def test_the_box_plays_each_note_on_its_step_of_the_drum_machine_clock(jack):
     positions, stops = song_positions(heard)
     steps = [p // 6 for _, p in positions if p is not None and p % 6 == 0]
     assert len(stops) == len(STOPS_AFTER) and len(steps) >= len(STEPS) - 2  # the plan, but for lost pulses
-    tokens = offline_tokens([1.0] * len(steps), seed=SEED)
+    # each token is computed one step ahead, for the step after the last one played (held over a Stop)
+    tokens = offline_tokens([1.0] * len(steps), seed=SEED, steps=[steps[0]] + [s + 1 for s in steps[:-1]])
     expected = reference_events(tokens, silences_after=stops)
     notes = [(t, m) for t, m in received if m.type in ("note_on", "note_off", "control_change")]
     assert note_events(m for _, m in notes)[:len(expected)] == expected, lines.lines
@@ -192,16 +190,13 @@ def test_the_box_plays_each_note_on_its_step_of_the_drum_machine_clock(jack):
     assert on_steps == [(steps[i], 0) for i, token in enumerate(tokens) if token < 128]
 
 
-@pytest.mark.skip(reason="fails on an idle machine (2026-12-02) when run after the test above is skipped: "
-                  "no note arrived before Stop through real JACK ports; open in issue 7")
 def test_silence_after_stop_nothing_until_continue(jack):
     backend, env = jack
     drum_name, receiver_name = f"drum-s-{os.getpid()}", f"receiver-s-{os.getpid()}"
     plan = [["clock", 6, 120], "start", ["clock", 30, 120], "stop", ["clock", 48, 120], "continue",
             ["clock", 13, 120], "stop", ["clock", 6, 120]]
-    received = []
-    with backend.open_input(receiver_name, virtual=True) as receiver:
-        receiver.callback = lambda message: received.append((time.monotonic(), message))
+    with ports.open_virtual_input(receiver_name) as receiver:
+        received = recording(receiver)
         drum = start_drum(env, drum_name, plan)
         box, lines = start_box(env, drum_name, receiver_name)
         observer, heard = observe(backend, drum_name)
@@ -225,9 +220,8 @@ def test_unplugging_and_replugging_the_drum_machine(jack):
     backend, env = jack
     drum_name, receiver_name = f"drum-u-{os.getpid()}", f"receiver-u-{os.getpid()}"
     plan = [["clock", 6, 120], "start", ["clock", 48, 120]]  # 8 steps: some of them notes
-    received = []
-    with backend.open_input(receiver_name, virtual=True) as receiver:
-        receiver.callback = lambda message: received.append((time.monotonic(), message))
+    with ports.open_virtual_input(receiver_name) as receiver:
+        received = recording(receiver)
         drum = start_drum(env, drum_name, plan)
         box, lines = start_box(env, drum_name, receiver_name)
         try:

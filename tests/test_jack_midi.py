@@ -14,6 +14,7 @@ import time
 
 import pytest
 
+from device import ports
 from device.encoding import is_note_on
 from tests.jack_server import JackServer, JackUnavailable, wait_until
 from tests.recording import ROOT, note_events, shipped_model_path, sounding_notes
@@ -48,7 +49,7 @@ def drain(port, messages):
 def test_box_plays_the_seeded_melody_into_a_real_port(jack):
     backend, env = jack
     receiver_name = f"melodybox-receiver-{os.getpid()}"
-    with backend.open_input(receiver_name, virtual=True) as receiver:
+    with ports.open_virtual_input(receiver_name) as receiver:
         box = start_box(env, "--port", receiver_name, "--steps", str(STEPS))
         _, stderr = box.communicate(timeout=60)
         messages = []
@@ -70,7 +71,7 @@ def test_sigterm_mid_note_leaves_nothing_sounding(jack):
                           seconds=20)
         assert box.poll() is None, box.stderr.read()
         name = next(n for n in backend.get_input_names() if port_name in n)
-        with backend.open_input(name) as receiver:  # connects this input to the box's virtual output
+        with ports.open_input(name) as receiver:  # connects this input to the box's virtual output
             messages = []
             assert wait_until(lambda: sounding_notes(drain(receiver, messages)), seconds=20), "no note arrived"
             heard = time.monotonic()
@@ -109,7 +110,7 @@ def test_virtual_opens_a_virtual_port_even_where_there_is_a_sound_card(jack):
 def test_ports_lists_the_outputs(jack):
     backend, env = jack
     name = f"melodybox-listed-{os.getpid()}"
-    with backend.open_input(name, virtual=True):
+    with ports.open_virtual_input(name):
         result = subprocess.run([sys.executable, "-m", "device", "ports"], cwd=ROOT, env=env, capture_output=True,
                                 text=True, timeout=60)
     assert result.returncode == 0, result.stderr
