@@ -133,6 +133,9 @@ class CcControls:
     def error(self, active: bool) -> None:
         self.inner.error(active)
 
+    def waiting(self, active: bool) -> None:
+        self.inner.waiting(active)
+
     def close(self) -> None:
         self.inner.close()
 

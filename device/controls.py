@@ -3,13 +3,15 @@
 The temperature knob is a potentiometer on an MCP3008 ADC (SPI0) or a rotary encoder;
 more potentiometers on the MCP3008's other channels set any control ([knobs] in box.toml);
 the button resets on a short press and pauses/resumes on a long one; an optional second
-button captures the last bars (device/capture.py); the LED blinks on the beat.
+button captures the last bars (device/capture.py); the LED blinks on the beat, and
+flashes briefly every WAIT_FLASH_SECONDS while the transport waits for Start.
 The pin factory is always passed in (MockFactory in tests, the
 default lgpio factory on a Pi); this module never sets gpiozero's global one.
 
 Three rates: gpiozero calls the button callbacks on its own thread and they only set
 flags under a lock; the loop calls ``read()`` once per step, which samples the knobs,
-times a held button and consumes the flags, and ``beat()`` once per step.
+times a held button and consumes the flags, and ``beat()`` once per step (``waiting()``
+on the ticks of a stopped transport, about once a step).
 """
 
 from __future__ import annotations
@@ -23,6 +25,8 @@ from device.knobs import KNOBS, value
 from device.sampling import temperature_from_knob
 
 STEPS_PER_BEAT = 4  # 16th-note steps per quarter note (the LED's beat)
+WAIT_FLASH_SECONDS = 2.0  # waiting for Start, the LED flashes once this often (the pin factory's clock) ...
+WAIT_ON_SECONDS = 0.25  # ... for this long, or one tick of the stopped transport if those are further apart
 
 
 class Hysteresis:
@@ -120,6 +124,7 @@ class GpioControls:
         self.holds = 0  # long presses seen
         self._factory = pin_factory
         self._error = False
+        self._flashed_at = None  # waiting for Start: the pin factory's ticks() at the last flash's start
         self._closed = False
         self._devices = []
         self.led = None
@@ -210,6 +215,23 @@ class GpioControls:
         else:
             on = step % (4 * STEPS_PER_BEAT) == 0
         self.led.value = on
+
+    def waiting(self, active: bool) -> None:
+        """While the transport is stopped (called on its ticks, about once a step): flash the LED for
+        WAIT_ON_SECONDS every WAIT_FLASH_SECONDS, timed on the pin factory's ticks(), the first flash at
+        once; so a waiting box is neither dark nor mistaken for a playing one, and a hung loop stops
+        flashing. In error the LED toggles on each tick instead. ``False``: the transport runs again, the
+        beat takes over."""
+        if self._closed:
+            return
+        if not active:
+            self._flashed_at = None
+            return
+        now = self._factory.ticks()
+        since = None if self._flashed_at is None else self._factory.ticks_diff(now, self._flashed_at)
+        if since is None or since >= WAIT_FLASH_SECONDS:
+            self._flashed_at, since = now, 0.0
+        self.led.value = (not self.led.value) if self._error else since < WAIT_ON_SECONDS
 
     def error(self, active: bool) -> None:
         """Enter or leave the error pattern (LED on at once; fast blink while steps go on)."""

@@ -80,6 +80,11 @@ class Controls(Protocol):
         """Show (True) or clear (False) an error, e.g. the MIDI port is lost."""
         ...
 
+    def waiting(self, active: bool) -> None:
+        """Feedback (an LED) while the transport is stopped, waiting for Start or Continue: True on each tick
+        it delivers then (about once a step), False once at the first step after it runs again."""
+        ...
+
     def close(self) -> None: ...
 
 
@@ -88,7 +93,7 @@ class FixedControls:
 
     ``state``: the ControlState every read returns (its own events ignored).
     ``resets_at`` / ``pause_toggles_at``: the read numbers (0 = the first read) that report that event.
-    Records ``reads`` (count), ``beats`` [(step, playing)] and ``errors`` [active, ...] (changes only).
+    Records ``reads`` (count), ``beats`` [(step, playing)], ``errors`` and ``waits`` [active, ...] (changes only).
     """
 
     def __init__(
@@ -103,6 +108,7 @@ class FixedControls:
         self.reads = 0
         self.beats: list[tuple[int, bool]] = []
         self.errors: list[bool] = []
+        self.waits: list[bool] = []
         self.closed = False
 
     def read(self) -> ControlState:
@@ -116,6 +122,10 @@ class FixedControls:
     def error(self, active: bool) -> None:
         if not self.errors or self.errors[-1] != active:
             self.errors.append(active)
+
+    def waiting(self, active: bool) -> None:
+        if not self.waits or self.waits[-1] != active:
+            self.waits.append(active)
 
     def close(self) -> None:
         self.closed = True

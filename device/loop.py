@@ -8,8 +8,10 @@ too (one inference before the first note, once).
 
 The ticks between steps are where MIDI clock goes out in lead mode and, in call-and-response
 mode (device/answer.py), where the input is heard; the answer says which steps play.
-When the transport stops, the loop silences the synth and keeps reading the controls
-on the ticks the transport delivers while stopped.
+When the transport stops, the loop silences the synth and, on the ticks the transport delivers
+while stopped (about once a step, from before the first Start on), still reads the controls, lets
+them show the wait (``Controls.waiting``: the LED flashes) and reports, so the status line says
+"waiting for Start".
 """
 
 from __future__ import annotations
@@ -31,11 +33,13 @@ from device.transport import PULSES_PER_STEP, Tick, Transport
 
 @dataclass(frozen=True)
 class StepReport:
-    """What happened at one step. ``token`` is what was played (None while paused or stopped);
+    """What happened at one step, or at a tick of a stopped transport (``running`` False, ``step`` the
+    position it holds). ``token`` is what was played (None while paused, listening or stopped);
     ``controls`` the state read at this step; ``lateness`` in seconds after the step's deadline;
     ``connected``: the MIDI port is up; ``running``: the transport plays; ``reset``: why the
     generator went back to its primed state at this step ("" if it did not: "button", or the
-    collapse guard's reason)."""
+    collapse guard's reason); ``answering``: call and response only, True on the answer's steps and
+    False while the box listens (None in solo). ``state`` says it all in one word."""
 
     step: int
     token: int | None
@@ -46,6 +50,20 @@ class StepReport:
     running: bool = True
     reset: str = ""
     bpm: float = 0.0  # the transport's tempo: set (internal, lead) or estimated from MIDI clock (follow)
+    answering: bool | None = None
+
+    @property
+    def state(self) -> str:
+        """What the box is doing, in one word (the status line shows it): "waiting" (the transport is
+        stopped: a followed clock waits for Start or Continue), "paused" (the button), "listening" or
+        "answering" (call and response), else "playing"."""
+        if not self.running:
+            return "waiting"
+        if self.paused:
+            return "paused"
+        if self.answering is None:
+            return "playing"
+        return "answering" if self.answering else "listening"
 
     @property
     def temperature(self) -> float:
@@ -90,6 +108,7 @@ class Loop:
         self._stop = threading.Event()
         self._error_shown = False
         self._reset_reason = ""  # why the generator was reset at the current step
+        self._waiting = False  # the transport was stopped at the last tick: the controls show the wait
 
     def stop(self) -> None:
         """Ask run() to end after the current tick (safe from signal handlers and other threads)."""
@@ -130,17 +149,18 @@ class Loop:
         if tick.on_step:
             self._step(tick)
             self.steps_done += 1
-        elif not tick.running and self.state is not None:
-            self._read_controls()  # stopped (following a clock): about once a step the controls still answer
+        elif not tick.running:
+            self._wait(tick)
 
     def _step(self, tick: Tick) -> None:
         """One step: play the pending token now (unless paused), read the controls, then compute the next token.
 
         While paused, time goes on but the generator waits: the held token plays on resume.
         """
-        if self.answer is not None and not self.answer.plays(tick.step):
+        answering = None if self.answer is None else self.answer.plays(tick.step)
+        if answering is False:
             self._listen()
-        if self.state is None and self.answer is None:  # the first step: controls first, so the first note follows
+        if self.steps_done == 0 and self.answer is None:  # the first step: controls first, so the first note follows
             state = self._read_controls()
             self._pending = self.generator.next_token(state, tick.step)
             played = self._play_pending(tick.step)
@@ -152,15 +172,29 @@ class Loop:
             if reason is not None:
                 self._reset(reason)
         self._show_error(not self.midi_out.connected)
+        if self._waiting:
+            self._waiting = False
+            self.controls.waiting(False)
         self.controls.beat(tick.step, not self.paused)
-        if self.on_step is not None:
-            self.on_step(StepReport(tick.step, played, state, tick.lateness, self.paused, self.midi_out.connected,
-                                    self.running, self._reset_reason, self.transport.bpm))
-        self._reset_reason = ""
+        self._report(tick, played, state, answering)
         due = self.answer is None or self.answer.ready(tick.step, self.generator)
         if self._pending is None and due:
             self._pending = self.generator.next_token(state, tick.step + 1)
         self._gate(tick, state)
+
+    def _wait(self, tick: Tick) -> None:
+        """A tick of the stopped transport (a followed clock before Start or after Stop: about once a step):
+        the controls still answer and show the wait, and the report says so."""
+        state = self._read_controls()
+        self._waiting = True
+        self.controls.waiting(True)
+        self._report(tick, None, state)
+
+    def _report(self, tick: Tick, played: int | None, state: ControlState, answering: bool | None = None) -> None:
+        if self.on_step is not None:
+            self.on_step(StepReport(tick.step, played, state, tick.lateness, self.paused, self.midi_out.connected,
+                                    self.running, self._reset_reason, self.transport.bpm, answering))
+        self._reset_reason = ""
 
     def _gate(self, tick: Tick, state: ControlState) -> None:
         """If the next step's token ends the sounding note, end it earlier within this step by the gate."""

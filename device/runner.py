@@ -51,9 +51,11 @@ def run(config: Config, steps: int | None, seed: int | None, sim: bool, say: Say
 
 
 class Systemd:
-    """The box's side of systemd's notify protocol (device/sdnotify.py): READY=1 once the first step has
-    played, WATCHDOG=1 from the loop's thread on its ticks (so a hung loop stops them and systemd restarts
-    the box), STOPPING=1 on the way out. Outside systemd (no NOTIFY_SOCKET) it sends nothing."""
+    """The box's side of systemd's notify protocol (device/sdnotify.py): READY=1 at the loop's first report
+    (the first step, or the first tick while a followed clock waits for Start: systemd must not time the
+    start out while the drum machine is stopped), WATCHDOG=1 from the loop's thread on its ticks (so a hung
+    loop stops them and systemd restarts the box), STOPPING=1 on the way out. Outside systemd (no
+    NOTIFY_SOCKET) it sends nothing."""
 
     def __init__(self, environ=None):
         from device.sdnotify import Notifier, Watchdog, watchdog_interval
@@ -63,12 +65,12 @@ class Systemd:
         self.ready = False
 
     def watch(self, on_step: Callable | None = None) -> Callable:
-        """An on_step for the loop that says READY=1 at the first step, then calls ``on_step``."""
+        """An on_step for the loop that says READY=1 at the first report, then calls ``on_step``."""
 
         def step(report) -> None:
             if not self.ready:
                 self.ready = True
-                self.notifier.ready(f"playing at step {report.step}")
+                self.notifier.ready(f"{report.state} at step {report.step}")
             if on_step is not None:
                 on_step(report)
 

@@ -149,6 +149,9 @@ class SimControls:
     def error(self, active: bool) -> None:
         """No LED on a desktop: the live view shows the MIDI connection."""
 
+    def waiting(self, active: bool) -> None:
+        """No LED on a desktop: the live view says "waiting for Start"."""
+
     def close(self) -> None:
         self._stop.set()
         if self._thread is not None and self._thread is not threading.current_thread():
@@ -189,7 +192,10 @@ def note_name(token: int | None) -> str:
 
 LEGEND = ("status: step, note, T temperature, D density %, V deja-vu %/loop bars, scale (off: chromatic),\n"
           "  S strictness %, R register centre/width, G gate %, A accent %, H humanise %,\n"
-          "  > playing, || paused, [] stopped, ! MIDI lost, RESET:why (button, or what the guard heard)")
+          "  > playing, || paused, [] stopped, ! MIDI lost, the tempo, then what the box does: playing, paused,\n"
+          "  listening or answering (call and response), waiting for Start (a followed clock is stopped),\n"
+          "  RESET:why (button, or what the guard heard)")
+STATE_TEXT = {"waiting": "waiting for Start"}  # a StepReport's state as the status line says it (else the word)
 RESET_SHOWN_STEPS = 8  # a reset stays on the status line this many steps (two beats), long enough to see
 
 
@@ -199,7 +205,7 @@ def percent(value: float) -> int:
 
 
 def status_line(report) -> str:
-    """One StepReport as the status line (symbols: LEGEND), without the reset."""
+    """One StepReport as the status line (symbols: LEGEND), without the reset; it ends with the state."""
     from device.scales import scale_text
 
     c = report.controls
@@ -213,12 +219,13 @@ def status_line(report) -> str:
             f"{state}")
     if report.bpm:
         line += f" {report.bpm:.0f}bpm"
-    return line
+    return f"{line} {STATE_TEXT.get(report.state, report.state)}"
 
 
 class LiveView:
-    """One status line (step, note, every control, state, tempo, a reset) rewritten in place with ``\\r``,
-    under a legend written once; only when ``stream`` is a terminal, otherwise it writes nothing."""
+    """One status line (step, note, every control, state, tempo, what the box does, a reset) rewritten in
+    place with ``\\r``, under a legend written once; only when ``stream`` is a terminal, otherwise it writes
+    nothing."""
 
     def __init__(self, stream: TextIO | None = None, every: int = 1):
         self.stream = sys.stdout if stream is None else stream
@@ -227,6 +234,7 @@ class LiveView:
         self._shown = False
         self._reset = ""  # the last reset's reason, shown until step _reset_until
         self._reset_until = -1
+        self._width = 80  # the longest line shown so far: a shorter one pads over all of it
 
     def update(self, report) -> None:
         """Show a StepReport."""
@@ -241,7 +249,8 @@ class LiveView:
         line = status_line(report)
         if report.step < self._reset_until:
             line += f" RESET:{self._reset}"
-        self.stream.write("\r" + line.ljust(80))
+        self._width = max(self._width, len(line))
+        self.stream.write("\r" + line.ljust(self._width))
         self.stream.flush()
         self._shown = True
 

@@ -102,6 +102,9 @@ class SoakControls:
     def error(self, active: bool) -> None:
         pass
 
+    def waiting(self, active: bool) -> None:
+        pass
+
     def close(self) -> None:
         pass
 

@@ -140,6 +140,11 @@ def test_the_box_is_silent_while_the_player_plays_and_answers_on_the_next_bar_li
     assert box.messages_until(32 * STEP - PULSE) == []
 
 
+def test_the_reports_say_listening_then_answering_then_listening_again():
+    box = AnswerBox(CALL).run(64)
+    assert [r.state for r in box.reports] == ["listening"] * 32 + ["answering"] * 16 + ["listening"] * 16
+
+
 def test_the_answer_is_the_model_primed_with_the_call_from_its_reset_state(model):
     box = AnswerBox(CALL).run(64)
     assert box.answer_tokens == reference_answer(model, call_tokens(CALL, 0, 16), 16)
@@ -319,7 +324,9 @@ def test_stop_silences_the_answer_and_forgets_it_and_start_listens_anew():
             + [(restart + PULSE + i * PULSE, mido.Message("clock")) for i in range(6 * 40)])
     transport = FollowTransport(ScriptedClockSource(clock, drum), clock, dejitter=False)
     box = AnswerBox(call, clock_mode="follow", transport=transport, clock=clock).run(74)
-    assert [r.step for r in box.reports] == list(range(36)) + list(range(38))  # played on after the new Start
+    assert [r.step for r in box.reports if r.running] == list(range(36)) + list(range(38))  # on after the Start
+    # while stopped, a report a step apart: before the first Start (0.125, 0.25), the Stop and 7 ticks after it
+    assert [(r.step, r.state) for r in box.reports if not r.running] == [(0, "waiting")] * 2 + [(36, "waiting")] * 8
     assert box.answer_steps == [32, 33, 34, 35]  # stopped mid-answer; after the new Start no call was heard
     assert sounding_notes(box.messages_until(stop)) == set()
 

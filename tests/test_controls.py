@@ -268,6 +268,40 @@ def test_led_error_pattern_is_on_at_once_then_fast_blink(factory, adc):
     assert recovered == [True, False, False, False]
 
 
+def led_waiting(factory, controls, clock, ticks, seconds=0.125):
+    """The LED at each of ``ticks`` ticks of a stopped transport, ``seconds`` apart on the factory's clock."""
+    states = []
+    for _ in range(ticks):
+        controls.waiting(True)
+        states.append(factory.pin(LED).state)
+        clock.advance(seconds)
+    return states
+
+
+def test_led_flashes_every_two_seconds_while_waiting_for_start_and_beats_again_when_playing(factory, adc, clock):
+    with knob_controls(factory) as controls:
+        waiting = led_waiting(factory, controls, clock, 40)  # 5 s of idle ticks a step apart at 120 bpm
+        controls.waiting(False)
+        playing = led_states(factory, controls, 8)
+        waiting_again = led_waiting(factory, controls, clock, 3)
+    assert [i for i, on in enumerate(waiting) if on] == [0, 1, 16, 17, 32, 33]  # 0.25 s on at 0, 2 and 4 s
+    assert playing == [True, False, False, False, True, False, False, False]
+    assert waiting_again == [True, True, False]  # a new wait flashes at once
+
+
+def test_led_flashes_for_one_tick_when_the_stopped_transport_ticks_slowly(factory, adc, clock):
+    with knob_controls(factory) as controls:
+        states = led_waiting(factory, controls, clock, 8, seconds=0.75)  # a step at 20 bpm
+    assert states == [True, False, False, True, False, False, True, False]  # at 0, 2.25 and 4.5 s
+
+
+def test_led_toggles_on_each_tick_while_waiting_in_error(factory, adc, clock):
+    with knob_controls(factory) as controls:
+        controls.error(True)
+        states = led_waiting(factory, controls, clock, 4)
+    assert states == [False, True, False, True]
+
+
 def test_close_is_idempotent_and_turns_the_led_off(factory, adc):
     controls = knob_controls(factory)
     controls.beat(0, True)

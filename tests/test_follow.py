@@ -233,7 +233,7 @@ def test_the_status_line_shows_the_tempo_the_step_report_carries():
     view = LiveView(stream)
     view.active = True  # as on a terminal
     view.update(StepReport(8, 60, ControlState(1.0), 0.0, False, True, bpm=97.6))
-    assert stream.getvalue().rstrip().endswith("> 98bpm")  # > playing (see device.sim_controls.LEGEND)
+    assert stream.getvalue().rstrip().endswith("> 98bpm playing")  # see device.sim_controls.LEGEND
 
 
 def test_while_the_followed_clock_is_stopped_the_loop_still_reads_the_controls():
@@ -246,6 +246,24 @@ def test_while_the_followed_clock_is_stopped_the_loop_still_reads_the_controls()
         while clock.now() < 1.0:
             loop.tick(transport.next_tick())
     assert controls.reads == 2 + 1 + 7  # steps 0 and 1; the Stop; idle ticks a step apart from 0.26 s to 1.01 s
+
+
+def test_a_stopped_clock_reports_waiting_from_before_start_and_the_controls_show_the_wait():
+    start, stop = 0.3, 0.3 + 13.5 * PULSE  # steps 0, 1 and 2 (pulses 0..12 from start + PULSE), then Stop
+    events = [(start, msg("start"))] + pulses(start + PULSE, 13) + [(stop, msg("stop"))]
+    transport, clock, _ = follower(events)
+    controls, reports = FixedControls(1.0), []
+    with StepModel(shipped_model_path()) as model:
+        loop = Loop(Generator(model, Sampler(seed=1, pitch_range=model.contract.pitch_range), [60]),
+                    MidiOut(RecordingOutput(), clock=clock), controls, transport, on_step=reports.append)
+        while clock.now() < 0.8:
+            loop.tick(transport.next_tick())
+    # idle ticks a step apart: 0.125 and 0.25 before Start; the Stop, then stop + 0.125 and stop + 0.25
+    assert [(r.step, r.state) for r in reports] == ([(0, "waiting")] * 2 + [(0, "playing"), (1, "playing"),
+                                                     (2, "playing")] + [(2, "waiting")] * 3)
+    assert [r.token is None for r in reports] == [True] * 2 + [False] * 3 + [True] * 3
+    assert controls.waits == [True, False, True]  # the LED waits, beats from step 0, waits again
+    assert controls.beats == [(0, True), (1, True), (2, True)]
 
 
 def drum_machine_events(plan, jitter=0.0, start=1.0):

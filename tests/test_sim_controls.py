@@ -21,6 +21,7 @@ from device.sim_controls import (
     SimControls,
     note_name,
     split_keys,
+    status_line,
 )
 
 TEMPERATURE = TemperatureConfig(low=0.05, high=3.0, initial=1.0)
@@ -193,4 +194,26 @@ def test_the_status_line_shows_a_reset_and_why_for_two_beats():
 def test_the_status_line_shows_the_scale_the_register_and_a_stopped_transport():
     report = StepReport(9, 62, ControlState(0.5, scale="dorian", scale_root=2, register_centre=72, register_width=12,
                                             density=0.25, gate=0.5), 0.0, False, True, False, "", 98.4)
-    assert "     9   D4 T0.50 D25 V0/2 D:dorian S100 R72/12 G50 A0 H0 [] 98bpm" in live_text([report])
+    assert "     9   D4 T0.50 D25 V0/2 D:dorian S100 R72/12 G50 A0 H0 [] 98bpm waiting for Start" in live_text([report])
+
+
+@pytest.mark.parametrize("running, paused, answering, end", [
+    (True, False, None, "> 121bpm playing"),
+    (True, True, None, "|| 121bpm paused"),
+    (True, False, False, "> 121bpm listening"),
+    (True, False, True, "> 121bpm answering"),
+    (True, True, True, "|| 121bpm paused"),
+    (False, False, None, "[] 121bpm waiting for Start"),
+    (False, True, False, "[] 121bpm waiting for Start"),
+])
+def test_the_status_line_ends_with_what_the_box_does(running, paused, answering, end):
+    report = StepReport(32, None, ControlState(), 0.0, paused, True, running, "", 121.2, answering)
+    assert status_line(report).endswith(f"H0 {end}")
+
+
+def test_a_shorter_status_line_covers_all_of_a_longer_one():
+    long = StepReport(4, None, ControlState(scale="natural_minor", scale_root=9), 0.0, True, False, False, "button",
+                      120.0)
+    short = StepReport(5, 60, ControlState(), 0.0, False, True, True, "", 120.0)
+    lines = live_text([long, short]).rstrip("\r\n").split("\r")
+    assert len(lines[-2]) > 80 and len(lines[-1]) == len(lines[-2])
