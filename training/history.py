@@ -53,7 +53,7 @@ def plot_curves(data: dict[str, list[float]], path: Path) -> None:
 
     figure, axis = pyplot.subplots(figsize=(6, 3.5), dpi=100)
     epochs = range(1, len(data.get("loss", [])) + 1)
-    axis.plot(epochs, data.get("loss", []), marker="o", label="training (dropout, transposed)")
+    axis.plot(epochs, data.get("loss", []), marker="o", label="training (with dropout)")
     if "val_loss" in data:
         axis.plot(epochs, data["val_loss"], marker="o", label="validation")
     axis.set_xlabel("epoch")
