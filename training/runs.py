@@ -49,7 +49,7 @@ class TrainConfig:
     max_minutes: float = 19.0
     learning_rate: float = 4e-3
     patience: int = 3
-    max_transpose: int = 0  # +-3 put 44-54 % of generated tunes in keys the corpus hardly uses, +-1 62 %; 0: none (models/README.md)
+    max_transpose: int = 0  # +-3 put 44-54 % of generated tunes in rare keys, +-1 62 %: none (models/README.md)
     strategy: str = "default"
     base: str = ""  # --from: the trained model whose weights start the run ("" = random initial weights)
 
