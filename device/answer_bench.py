@@ -156,12 +156,14 @@ def _deadline(transport, pulse: int) -> float:
         return float("inf")
 
 
-def play_calls(command: list[str], schedule, timeout: float = 60.0, env=None) -> tuple[list, str, int]:
-    """Be the player of a box in answer mode with lead clock on real ports: ``command`` (``melodybox run ...``)
-    is started with ``--port`` and ``--input`` set to two virtual ports opened here; each (pulse, message) of
-    ``schedule`` is sent when the box's pulse ``pulse`` (0 = the first after Start) arrives. Returns the box's
-    note messages as (pulse number before it, "on"/"off", pitch), its stderr and the number of pulses that
-    arrived (fewer than it sent: some were lost on the way, and the count is off).
+def play_calls(command: list[str], schedule, timeout: float = 60.0, env=None,
+               bpm: float = 120.0) -> tuple[list, str, int]:
+    """Be the player of a box in answer mode with lead clock on real ports: ``command`` (``melodybox run ...``,
+    at ``bpm``) is started with ``--port`` and ``--input`` set to two virtual ports opened here; each (pulse,
+    message) of ``schedule`` is sent when the box's pulse ``pulse`` (0 = the first after Start) arrives. A pulse's
+    number is its time since pulse 0 in pulses, rounded (the box sends them on absolute deadlines), so a pulse
+    that RtMidi lost on JACK now and then does not shift the count. Returns the box's note messages as (pulse
+    number before it, "on"/"off", pitch), its stderr and the number of the last pulse + 1.
     """
     import mido
 
@@ -169,7 +171,7 @@ def play_calls(command: list[str], schedule, timeout: float = 60.0, env=None) ->
 
     tag = f"melodybox-player-{os.getpid()}"
     pending = sorted(schedule, key=lambda item: item[0])
-    heard, pulse = [], -1
+    heard, pulse, first, pulse_seconds = [], -1, None, 60.0 / bpm / 24
     with open_virtual_input(f"{tag}-in") as inport, mido.open_output(f"{tag}-out", virtual=True) as out:
         child = subprocess.Popen([*command, "--port", f"{tag}-in", "--input", f"{tag}-out"], cwd=ROOT, env=env,
                                  stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
@@ -177,9 +179,11 @@ def play_calls(command: list[str], schedule, timeout: float = 60.0, env=None) ->
         while time.monotonic() < end and (exited is None or time.monotonic() < exited + 0.3):
             for message in inport.iter_pending():
                 if message.type == "start":
-                    pulse = -1
+                    pulse, first = -1, None
                 elif message.type == "clock":
-                    pulse += 1
+                    now = time.monotonic()
+                    first = now if first is None else first
+                    pulse = max(pulse, round((now - first) / pulse_seconds))
                     while pending and pending[0][0] <= pulse:
                         out.send(pending.pop(0)[1])
                 elif message.type in ("note_on", "note_off"):

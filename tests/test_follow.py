@@ -299,7 +299,8 @@ def test_the_drum_machine_plan_of_the_jack_test_plays_each_note_on_its_step(jitt
     with assemble(config, SEED, parts) as box:
         while clock.now() < events[-1][0] + 0.5:
             box.loop.tick(transport.next_tick())
-    tokens = offline_tokens([1.0] * len(STEPS), seed=SEED)
+    # each token is computed one step ahead, for the step after the last one played (held over a Stop)
+    tokens = offline_tokens([1.0] * len(STEPS), seed=SEED, steps=[STEPS[0]] + [s + 1 for s in STEPS[:-1]])
     assert note_events(port.messages)[:-1] == reference_events(tokens, silences_after=STOPS_AFTER)
     positions = [max((t, p) for t, p in pulse_positions if t <= time)[1]
                  for message, time in zip(port.messages, port.times, strict=True) if message.type == "note_on"]

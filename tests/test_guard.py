@@ -88,15 +88,17 @@ def box_config(model, **guard):
                                guard=dataclasses.replace(config.guard, **guard))
 
 
-# Greedy (temperature 0), real models fall into a state they never leave: the shipped default into
-# silence, the repository's tiny untrained model into a figure of three notes.
-DEGENERATE = [(shipped_model_path(), "only rests for 4 bars"),
-              (TINY_MODEL, "a cycle of 8 steps or fewer for 8 bars")]
+# Greedy (temperature 0), real models fall into a state they never leave: the shipped default, asked for
+# few notes (density 0.1), into silence; the repository's tiny untrained model into a figure
+# of three notes. (Greedy alone, the shipped default plays a 48-step tune over and over: no collapse.)
+DEGENERATE = [((shipped_model_path(), 0.1), "only rests for 4 bars"),
+              ((TINY_MODEL, 0.5), "a cycle of 8 steps or fewer for 8 bars")]
 
 
-def play_greedy(model, steps, **guard):
+def play_greedy(model_and_density, steps, **guard):
+    model, density = model_and_density
     port, reports = RecordingOutput(), []
-    parts = Parts(clock=FakeClock(), output=port, controls=FixedControls(ControlState(0.0)))
+    parts = Parts(clock=FakeClock(), output=port, controls=FixedControls(ControlState(0.0, density=density)))
     with assemble(box_config(model, **guard), seed=1, parts=parts, on_step=reports.append) as box:
         box.run(steps)
     return port, reports
