@@ -60,7 +60,7 @@ bench: $(VENV)/.corpus $(TFLITE_RUNTIME_VENV)/.ready ## Run the benchmarks (figu
 corpus: $(VENV)/.corpus ## Rebuild the bundled public-domain corpus from music21
 	$(BIN)/python -m training.corpus.build
 
-train: $(VENV)/.train ## Train the default model on the bundled corpus (runs/default; about 15 min on 2 cores)
+train: $(VENV)/.train ## Train the default model on the bundled corpus (runs/default; stops at its 19-minute budget on 2 cores)
 	$(BIN)/melodybox-train train --run runs/default
 
 export: $(VENV)/.train ## Export runs/default to models/default*.tflite + .json (float32 shipped; float16, int8 too)
