@@ -80,10 +80,11 @@ class Generator:
             draw = self.sampler.draw()
         token = self.sampler.choose(self._logits, controls, draw or 0.0, self._sounding)
         self.recorder.record(Take(self.model.get_state(), self._logits, draw, token))
-        if step is None:
+        bar_steps = getattr(self.model, "bar_steps", None)
+        if step is None or bar_steps is None:
             self._logits = self.model.step(token)
         else:
-            self._logits = self.model.step(token, step % self.model.bar_steps)
+            self._logits = self.model.step(token, step % bar_steps)
         self._sounding = sounding_after([token], self._sounding)
         return token
 
