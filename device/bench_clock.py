@@ -5,13 +5,14 @@ share the monotonic clock, so times compare directly:
 
 - follow: a drum machine sends MIDI clock on ideal deadlines (± a uniform jitter) into a
   follower that plays to a receiver here. Each note message's deviation is its arrival minus
-  the ideal time of the step pulse it belongs to (the last step pulse sent before it). The
-  followers: the box (``melodybox run --clock follow``, dejittered, and the same box playing
-  each pulse on arrival) and the reference, a process that sends a note from rtmidi's
-  callback the moment each step pulse arrives.
+  the ideal time of the pulse sent last before it (a note whose last pulse is not a step pulse
+  is counted apart: a pulse lost on the way makes a follower's count slip). The followers: the
+  box (``melodybox run --clock follow``, dejittered, and the same box playing each pulse on
+  arrival) and the reference, a process that sends a note the moment each step pulse reaches
+  it, its input read as the box reads its own (device/polled_input.py).
 - lead: the box (``melodybox run --clock lead``) and the reference, a process sending pulses on
   ideal absolute deadlines, both into a receiver here; the jitter of a pulse is its distance
-  from the least-squares line through all arrivals.
+  from the least-squares line through all arrivals, pulses numbered by their time.
 
 Run as ``python -m device.bench_clock ROLE ...``, this module is one of those processes.
 """
@@ -69,7 +70,7 @@ def role_drum(port_name: str, seconds: float, bpm: float, jitter: float) -> None
 
 
 def role_reference_follower(input_name: str, output_name: str) -> None:
-    """The perfect follower: from rtmidi's callback, a note the moment each step pulse (every 6th) arrives."""
+    """The perfect follower: a note the moment each step pulse (every 6th) reaches its input's reader."""
     import mido
 
     from device.ports import open_input, open_output
@@ -162,7 +163,8 @@ def _receiver(name: str):
 
 
 def follow_deviation(follower: str, jitter: float, seconds: float, bpm: float = 120.0, model: str = "") -> dict:
-    """Deviation (ms) of ``follower``'s notes from the ideal step-pulse grid: "reference", "box" or "box-on-arrival"."""
+    """Deviation (ms) of ``follower``'s notes ("reference", "box" or "box-on-arrival") from the ideal time of the
+    pulse sent last before each, and the number of notes whose last pulse was not a step pulse."""
     tag = f"mb-bench-{os.getpid()}-{follower}-{int(jitter * 1e6)}"
     port, stamps = _receiver(f"{tag}-recv")
     with port:
