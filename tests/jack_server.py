@@ -89,3 +89,20 @@ def wait_until(condition, seconds: float) -> bool:
             return True
         time.sleep(0.02)
     return bool(condition())
+
+
+def once_more_if_midi_was_lost(scenario):
+    """Run ``scenario(attempt)``; if it fails, run it once more. RtMidi 1.5 on JACK now and then loses a message
+    for one of the ports reading it (see JackServer): seen here in 2 of 9 runs at 64-frame periods, a
+    Stop that the box or an observer never got, so the two disagree about where the transport stood; and,
+    beside the parallel suite, an answer note-on the player never got while its note-off arrived. The same
+    failure twice in a row is the box's."""
+
+    def test(jack):
+        try:
+            scenario(jack, 0)
+        except AssertionError:
+            scenario(jack, 1)
+
+    test.__name__, test.__doc__ = scenario.__name__, scenario.__doc__
+    return test

@@ -16,7 +16,7 @@ import sys
 import pytest
 
 from device.answer_bench import answer_events, answer_plan, answer_reference, answer_schedule, play_calls
-from tests.jack_server import JackServer, JackUnavailable
+from tests.jack_server import JackServer, JackUnavailable, once_more_if_midi_was_lost
 from tests.recording import shipped_model_path
 
 pytestmark = pytest.mark.jack
@@ -46,7 +46,8 @@ def late_echoes(echoes, notes):
     return [(d, e) for d, e in zip(due, sorted(echoes), strict=False) if e[0] - d[0] > 3 or e[1:] != d[1:]]
 
 
-def test_a_player_on_real_ports_is_answered_on_the_bar_line_for_as_long_as_the_call(jack):
+@once_more_if_midi_was_lost
+def test_a_player_on_real_ports_is_answered_on_the_bar_line_for_as_long_as_the_call(jack, attempt):
     plan = answer_plan([CALL])
     (start, bars, notes), steps = plan[0], 72
     heard, stderr, pulses = play_calls(box_command(steps), answer_schedule(plan), timeout=60, env=jack)

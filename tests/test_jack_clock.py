@@ -22,7 +22,7 @@ import pytest
 
 from device import ports
 from device.polled_input import recording
-from tests.jack_server import JackServer, JackUnavailable, wait_until
+from tests.jack_server import JackServer, JackUnavailable, once_more_if_midi_was_lost, wait_until
 from tests.recording import ROOT, note_events, shipped_model_path, sounding_notes
 from tests.test_box import offline_tokens, reference_events
 
@@ -163,22 +163,6 @@ PLAN = [["clock", 24, 120], "start", ["clock", 66, 120], "stop", ["clock", 12, 1
         ["clock", 6, 90]]
 STEPS = list(range(0, 11)) + list(range(32, 40)) + list(range(40, 52))  # the steps the box must play, in order
 STOPS_AFTER = {10, 18, 30}  # token indexes after which a Stop comes
-
-
-def once_more_if_midi_was_lost(scenario):
-    """Run ``scenario(attempt)``; if it fails, run it once more. RtMidi 1.5 on JACK now and then loses a message
-    for one of the ports reading it (tests/jack_server.py): seen here in 2 of 9 runs at 64-frame periods, a
-    Stop that the box or this observer never got, so the two disagree about where the transport stood. The
-    same failure twice in a row is the box's."""
-
-    def test(jack):
-        try:
-            scenario(jack, 0)
-        except AssertionError:
-            scenario(jack, 1)
-
-    test.__name__, test.__doc__ = scenario.__name__, scenario.__doc__
-    return test
 
 
 @once_more_if_midi_was_lost
