@@ -255,6 +255,20 @@ def test_a_bar_cut_short_before_a_repeat_is_filled_with_silence_so_the_repeat_st
     assert abc_tokens("D|:GAB c2B|A3 G2:|c6|\n", SIX_EIGHT) == [[N] * 10 + [62, N] + once + once + [72] + [N] * 11]
 
 
+def test_a_pickup_played_again_after_a_bar_cut_short_completes_that_bar():
+    # the repeat holds the pickup D: the bar cut short (5 eighths) and the D make one bar, not two
+    once = [67, N, 69, N, 71, N, 72, N, N, N, 71, N, 69, N, N, N, N, N, 67, N, N, N]
+    assert abc_tokens("|:D|GAB c2B|A3 G2:|c6|\n", SIX_EIGHT) == [
+        [N] * 10 + [62, N] + once + [62, N] + once + [OFF, N, 72] + [N] * 11]
+
+
+def test_a_short_bar_that_starts_off_the_bar_lines_ends_on_the_next_one():
+    # after the first ending's short bar, the B part's pickup d ends that bar, on the beat before c3
+    tokens = abc_tokens("|:D|GAB c2B|A3 G2:||:d|c3 B3|A3 G2:|\n", SIX_EIGHT)[0]
+    bar_of_c3 = tokens.index(72, 24 + 12 + 12)
+    assert (bar_of_c3 % 12, tokens[bar_of_c3 - 2]) == (0, 74)
+
+
 def test_a_tune_is_written_with_repeats_expanded_and_same_pitch_ties_merged():
     once = [60, N, N, N, N, N, N, N, 62, N, 64, N, 65, N, N, N]  # C2-C2 merged; D-E (a slur) stays two notes
     assert abc_tokens("|:C2-C2|D-E F2:|G2 A2|c4|]\n") == [once + once + [67, N, N, N, 69, N, N, N, 72] + [N] * 7]

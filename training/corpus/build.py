@@ -29,7 +29,7 @@ HERE = Path(__file__).resolve().parent
 DEFAULT_CACHE = HERE.parent.parent / "build" / "corpus_midi"
 DEFAULT_OUT = HERE / "folk.npz"
 STAMP = "cache.json"
-CACHE_VERSION = 2  # 2: time signatures and pickups in the MIDI files
+CACHE_VERSION = 3  # 2: time signatures and pickups in the MIDI files; 3: a pickup played again completes its bar
 
 
 def tune_texts(abc_path: Path) -> list[str]:
@@ -93,9 +93,11 @@ def _bar_starts(part, measure_class) -> tuple[list[tuple[int, int]], list[tuple[
     """(shifts, signatures) that put the tune's bars on a regular grid of bar lines in the MIDI file.
 
     ``shifts``: ``(tick, extra)`` pairs, increasing; a note starting at or after ``tick`` (music21's time)
-    is written ``extra`` ticks later. A pickup is delayed to the end of a silent first bar, and a bar cut
-    short (typically the last bar before a repeat, where players play the pickup again) is filled with
-    silence up to the next bar line, so the bars after it stay on the grid. ``signatures``: a time signature
+    is written ``extra`` ticks later. A pickup is delayed to the end of a silent first bar. A bar that
+    starts off the bar lines (after a bar cut short, typically the last bar before a repeat) is moved
+    later: a short one (the pickup played again) so that it ends on the next bar line, where it completes
+    the bar cut short; a whole one to the next bar line, the gap filled with silence. So the bars after it
+    stay on the grid and a repeat lasts as long as it is played. ``signatures``: a time signature
     ``(tick, numerator, denominator)`` (in the MIDI file's time) at the first bar and at each change; one that
     says nothing about bars (music21 gives 1/4 to bars it misreads) is ignored.
     A part that music21 left without measures keeps its time, with its signatures where they stand.
@@ -118,7 +120,9 @@ def _bar_starts(part, measure_class) -> tuple[list[tuple[int, int]], list[tuple[
             signatures.append((line, found.numerator, found.denominator))
             anchor, bar = line, found.numerator * 4 * TICKS_PER_BEAT // found.denominator
         elif signatures and (start + extra - anchor) % bar:
-            extra += -(start + extra - anchor) % bar
+            length = round(Fraction(measure.duration.quarterLength) * TICKS_PER_BEAT)
+            end = start + extra - anchor + (length if length < bar else 0)  # a short bar ends on the line
+            extra += -end % bar
             shifts.append((start, extra))
     return shifts, signatures
 
