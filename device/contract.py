@@ -16,7 +16,7 @@ loads), all keys required unless marked optional::
       "tensors": {
         "token":  {"name": "token",  "shape": [1, 1],   "dtype": "int32"},
         "inputs": [{"name": "token", "shape": [1, 1], "dtype": "int32", "feature": "token"},
-                   {"name": "lookback", "shape": [1, 3], "dtype": "int32", "feature": "lookback"}, ...],
+                   {"name": "lookback", "shape": [1, 4], "dtype": "int32", "feature": "lookback"}, ...],
         "logits": {"name": "logits", "shape": [1, 130], "dtype": "float32"},
         "states": [{"input": "h1", "output": "h1_out", "shape": [1, 256], "dtype": "float32"}, ...]
       },

@@ -22,12 +22,13 @@ def test_position_code_is_five_binary_digits_least_significant_first():
     np.testing.assert_array_equal(position_code(31), [1, 1, 1, 1, 1])
 
 
-def test_lookback_holds_the_tokens_one_two_and_four_bars_before_the_predicted_step():
-    melody = np.arange(10) + 60
+def test_lookback_holds_the_tokens_one_two_four_and_eight_bars_before_the_predicted_step():
+    melody = np.arange(18) + 60
     lookback = melody_features(melody, bar_steps=2)["lookback"]
-    assert lookback[:, 0].tolist() == [NONE] * 2 + [60, 61, 62, 63, 64, 65, 66, 67]
-    assert lookback[:, 1].tolist() == [NONE] * 4 + [60, 61, 62, 63, 64, 65]
-    assert lookback[:, 2].tolist() == [NONE] * 8 + [60, 61]
+    assert lookback[:, 0].tolist() == [NONE] * 2 + list(range(60, 76))
+    assert lookback[:, 1].tolist() == [NONE] * 4 + list(range(60, 74))
+    assert lookback[:, 2].tolist() == [NONE] * 8 + list(range(60, 70))
+    assert lookback[:, 3].tolist() == [NONE] * 16 + [60, 61]
 
 
 def test_bar_position_describes_the_predicted_step_from_the_bar_offset():
@@ -35,24 +36,25 @@ def test_bar_position_describes_the_predicted_step_from_the_bar_offset():
     np.testing.assert_array_equal(found, position_code(np.array([2, 3, 0, 1, 2])))
 
 
-def test_repeats_flag_a_fed_token_equal_to_the_one_one_two_and_four_bars_before_it():
-    melody = np.array([60, 62, 60, 64, 60, 62, 67, 60, 60, 61])
+def test_repeats_flag_a_fed_token_equal_to_the_one_one_two_four_and_eight_bars_before_it():
+    melody = np.array([60, 62, 60, 64, 60, 62, 67, 60, 60, 61, 60, 61, 62, 63, 64, 65, 60, 66])
     repeats = melody_features(melody, bar_steps=2)["repeats"]
     # row i feeds melody[i - 1] and compares it with melody[i - 1 - 2k]; bars of 2 steps
-    assert repeats[:, 0].tolist() == [0, 0, 0, 1, 0, 1, 0, 0, 0, 0]
-    assert repeats[:, 1].tolist() == [0, 0, 0, 0, 0, 1, 1, 0, 0, 1]
-    assert repeats[:, 2].tolist() == [0, 0, 0, 0, 0, 0, 0, 0, 0, 1]
+    assert repeats[:10, 0].tolist() == [0, 0, 0, 1, 0, 1, 0, 0, 0, 0]
+    assert repeats[:10, 1].tolist() == [0, 0, 0, 0, 0, 1, 1, 0, 0, 1]
+    assert repeats[:10, 2].tolist() == [0, 0, 0, 0, 0, 0, 0, 0, 0, 1]
+    assert np.flatnonzero(repeats[:, 3]).tolist() == [17]  # melody[16] == melody[0]
 
 
 def test_start_token_repeats_nothing_even_when_the_melody_begins_with_no_event():
     repeats = melody_features(np.full(40, NO_EVENT), bar_steps=16)["repeats"]
-    assert repeats[0].tolist() == [0, 0, 0]
-    assert repeats[17].tolist() == [1, 0, 0]
+    assert repeats[0].tolist() == [0, 0, 0, 0]
+    assert repeats[17].tolist() == [1, 0, 0, 0]
 
 
 def test_an_empty_melody_has_no_rows():
     assert {k: v.shape for k, v in melody_features(np.zeros(0, np.int16)).items()} == {
-        "lookback": (0, 3), "bar_position": (0, 5), "repeats": (0, 3)}
+        "lookback": (0, 4), "bar_position": (0, 5), "repeats": (0, 4)}
 
 
 def test_bar_steps_beyond_the_position_code_are_rejected():
@@ -101,9 +103,9 @@ def test_tracker_reset_forgets_the_history():
     for token in (START_TOKEN, 60, 62, 64):
         tracker.features(token)
     tracker.reset()
-    assert tracker.features(START_TOKEN)["lookback"].tolist() == [[NONE, NONE, NONE]]
+    assert tracker.features(START_TOKEN)["lookback"].tolist() == [[NONE] * 4]
 
 
 def test_tracker_state_of_another_bar_length_is_rejected():
-    with pytest.raises(ValueError, match=r"feature state shapes \[65\], \[2\] differ from \[49\], \[2\]"):
+    with pytest.raises(ValueError, match=r"feature state shapes \[129\], \[2\] differ from \[97\], \[2\]"):
         FeatureTracker(12).set_state(FeatureTracker(16).get_state())

@@ -7,7 +7,7 @@
 
 ``inputs`` picks what the LSTM reads at each step: "token" (the token's embedding
 only: the course's model, kept as a baseline) or "lookback" (also the features of
-device/features.py: the tokens one, two and four bars back through a small embedding of
+device/features.py: the tokens one, two, four and eight bars back through a small embedding of
 their own, the bar position and the repeat flags, concatenated to the token's
 embedding). With "lookback" both graphs take those features as extra inputs, named
 as in ``device.features.INPUTS``: [batch, time, ...] for the sequence model, [1, ...]

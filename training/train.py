@@ -107,7 +107,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--dropout", type=float, help=f"dropout after each LSTM (default {m.dropout})")
     parser.add_argument("--inputs", choices=INPUT_KINDS,
                         help="what the LSTM reads: the token only (the course's model, a baseline) or also the bar "
-                        f"position and the tokens 1, 2 and 4 bars back (default {m.inputs})")
+                        f"position and the tokens 1, 2, 4 and 8 bars back (default {m.inputs})")
 
 
 MODEL_FLAGS = ("embedding", "layers", "units", "dropout", "inputs")
