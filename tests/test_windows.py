@@ -4,9 +4,11 @@ import numpy as np
 import pytest
 
 from device.encoding import NO_EVENT, NOTE_OFF, START_TOKEN
-from device.features import FEATURES, NONE, melody_features
+from device.features import FEATURES, LOOKBACK_BARS, NONE, melody_features
 from training.dataset import MelodySet
-from training.windows import make_windows, metres, sequence_inputs, window_starts
+from training.windows import length_bucket_bounds, make_windows, metres, sequence_inputs, window_starts
+
+BACK = len(LOOKBACK_BARS)  # bars the lookback reaches: one column each
 
 
 def test_windows_start_at_the_melody_then_on_bar_lines():
@@ -28,7 +30,7 @@ def test_lookback_windows_carry_the_features_of_the_whole_melody():
                                             feature_names=FEATURES)
     whole = melody_features(melody, 4, 0)
     assert sorted(inputs) == ["bar_position", "lookback", "repeats", "tokens"]
-    assert inputs["lookback"].shape == (3, 16, 3)
+    assert inputs["lookback"].shape == (3, 16, BACK)
     np.testing.assert_array_equal(inputs["lookback"][1], whole["lookback"][16:32])  # 16 steps in: sees bars back
     np.testing.assert_array_equal(inputs["tokens"][1], melody[15:31])
     np.testing.assert_array_equal(targets[1], melody[16:32])
@@ -39,8 +41,8 @@ def test_padded_steps_look_back_at_nothing():
     inputs, _, weights = make_windows([np.array([60, 62, 64])], window=5, stride=5, melody_metres=[(1, 0)],
                                       feature_names=FEATURES)
     assert weights[0].tolist() == [1, 1, 1, 0, 0]
-    assert inputs["lookback"][0, 3:].tolist() == [[NONE] * 3] * 2
-    assert inputs["repeats"][0, 3:].tolist() == [[0, 0, 0]] * 2
+    assert inputs["lookback"][0, 3:].tolist() == [[NONE] * BACK] * 2
+    assert inputs["repeats"][0, 3:].tolist() == [[0] * BACK] * 2
 
 
 def test_a_token_only_model_gets_the_tokens_alone():
@@ -52,7 +54,7 @@ def test_sequence_inputs_of_a_whole_melody_for_a_lookback_model():
     found = sequence_inputs(np.array([60, 62, 64]), (16, 0), FEATURES)
     assert found["tokens"].tolist() == [[START_TOKEN, 60, 62]]
     assert {name: array.shape for name, array in found.items()} == {
-        "tokens": (1, 3), "lookback": (1, 3, 3), "bar_position": (1, 3, 5), "repeats": (1, 3, 3)}
+        "tokens": (1, 3), "lookback": (1, 3, BACK), "bar_position": (1, 3, 5), "repeats": (1, 3, BACK)}
 
 
 def test_metres_default_to_four_four_from_the_bar_line_without_metre_data():
@@ -82,3 +84,25 @@ def test_transposition_moves_lookback_notes_with_the_tokens():
         assert np.asarray(moved["lookback"]).tolist() == [[NONE] * 3, [NONE] * 3, [60 + shift, NONE, NONE],
                                                           [62 + shift, NO_EVENT, NONE]]
     assert shifts <= {-1, 0, 1} and shifts - {0}  # real shifts among them, never beyond max_shift
+
+
+def test_length_buckets_split_the_window_into_equal_ranges():
+    assert length_bucket_bounds(256) == [65, 129, 193]
+    assert length_bucket_bounds(3) == [2, 3]
+
+
+@pytest.mark.tf
+def test_training_batches_hold_windows_of_one_length_range_cut_to_the_longest_of_them():
+    pytest.importorskip("tensorflow")
+    from training.windows import make_dataset
+
+    melodies = [np.full(length, 60 + i % 12) for i, length in enumerate([10, 250, 12, 240, 70, 9, 255, 66] * 4)]
+    inputs, targets, weights = make_windows(melodies, window=256, stride=256, feature_names=FEATURES)
+    batches = list(make_dataset(inputs, targets, weights, batch_size=4, shuffle=True, seed=1))
+    lengths = [np.asarray(w).sum(axis=1).astype(int) for _, _, w in batches]
+    assert all(np.asarray(w).shape[1] == max(found) for (_, _, w), found in zip(batches, lengths, strict=True))
+    assert all(len({(n - 1) * 4 // 256 for n in found}) == 1 for found in lengths)  # one length range a batch
+    assert sorted(np.concatenate(lengths).tolist()) == sorted(len(m) for m in melodies)  # each window once
+    x, y = next((x, y) for x, y, w in batches if np.asarray(w)[0].sum() == 250)  # a window of 250 steps, whole
+    pitch = int(np.asarray(y)[0, 0])
+    np.testing.assert_array_equal(np.asarray(x["lookback"])[0, :250], melody_features(np.full(250, pitch))["lookback"])

@@ -11,7 +11,7 @@ others where the predicted step is a bar's first step, every ``stride`` steps
 rounded up to whole bars. A model with lookback inputs gets them per window as
 well, computed over the whole melody by device.features (so a window that starts
 in bar 9 still sees bars 7 and 8): the inputs are then a dict {"tokens": ...,
-"lookback": ..., "bar_position": ..., "repeats": ...}, else the tokens alone.
+"lookback": ..., "bar_position": ..., ...}, else the tokens alone.
 A melody's metre is (bar_steps, bar_offset): steps per bar and the bar step of
 its first step; data without metre is taken as (16, 0), 4/4 from the bar line.
 """
@@ -25,6 +25,7 @@ import numpy as np
 from device import encoding, features
 
 PAD_TOKEN = encoding.NO_EVENT
+LENGTH_BUCKETS = 4  # training batches group windows of 4 length ranges (make_dataset)
 DEFAULT_METRE = (features.DEFAULT_BAR_STEPS, 0)
 
 
@@ -138,8 +139,8 @@ def make_windows(melodies: list[np.ndarray], window: int, stride: int, melody_me
 
 
 def transpose_window(inputs, targets, weights, max_shift: int, seed: int | None = None):
-    """Shift every note-on of one window (inputs, lookback tokens and targets alike) by one random number of
-    semitones.
+    """Shift every note-on of one window (inputs, lookback tokens and targets alike, and the pitch classes with
+    them) by one random number of semitones.
 
     The shift is drawn uniformly from the shifts in -max_shift..max_shift that keep
     all notes in 0..127; other tokens are untouched. ``inputs`` is the tokens or a dict
@@ -169,11 +170,34 @@ def transpose_window(inputs, targets, weights, max_shift: int, seed: int | None 
     moved = {**inputs, "tokens": move(tokens)}
     if "lookback" in inputs:
         moved["lookback"] = move(inputs["lookback"])
+    if "pitch_classes" in inputs:  # the share of C moves to C# when the notes move up a semitone
+        moved["pitch_classes"] = tf.roll(inputs["pitch_classes"], shift, axis=-1)
     return moved, move(targets), weights
 
 
+def length_bucket_bounds(window: int, buckets: int = LENGTH_BUCKETS) -> list[int]:
+    """Upper bounds (exclusive) of the window lengths of each bucket but the last: ``buckets`` equal parts of
+    ``window`` steps, e.g. [65, 129, 193] for 256 steps in 4 buckets."""
+    return [window * i // buckets + 1 for i in range(1, buckets) if window * i // buckets > 0]
+
+
+def trim_window(inputs, targets, weights):
+    """Cut one padded window to its real steps (the padding is at its end). A function for ``Dataset.map``."""
+    import tensorflow as tf
+
+    length = tf.cast(tf.reduce_sum(weights), tf.int32)
+    return tf.nest.map_structure(lambda a: a[:length], (inputs, targets, weights))
+
+
 def make_dataset(inputs, targets, weights, batch_size: int, shuffle: bool, seed: int, max_shift: int = 0):
-    """A tf.data pipeline over windows: (optionally) shuffle each epoch, transpose, batch, prefetch."""
+    """A tf.data pipeline over windows: (optionally) shuffle each epoch, transpose, batch, prefetch.
+
+    Shuffled (training) windows are batched by length: each batch takes windows of one of LENGTH_BUCKETS
+    length ranges and is only as long as its longest window, so short melodies and melody ends cost
+    their own steps instead of a whole window of padding (a quarter of the steps of the folk corpus's
+    256-step windows). Padded steps keep weight 0; the model is causal, so padding after a window's real
+    steps changes none of their predictions.
+    """
     import tensorflow as tf
 
     data = tf.data.Dataset.from_tensor_slices((inputs, targets, weights))
@@ -182,4 +206,9 @@ def make_dataset(inputs, targets, weights, batch_size: int, shuffle: bool, seed:
     if max_shift > 0:
         data = data.map(lambda x, y, w: transpose_window(x, y, w, max_shift, seed=seed),
                         num_parallel_calls=1, deterministic=True)
-    return data.batch(batch_size).prefetch(tf.data.AUTOTUNE)
+    if not shuffle:
+        return data.batch(batch_size).prefetch(tf.data.AUTOTUNE)
+    bounds = length_bucket_bounds(int(np.shape(targets)[1]))
+    data = data.map(trim_window, num_parallel_calls=1, deterministic=True)
+    data = data.bucket_by_sequence_length(lambda x, y, w: tf.shape(y)[0], bounds, [batch_size] * (len(bounds) + 1))
+    return data.prefetch(tf.data.AUTOTUNE)
