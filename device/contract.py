@@ -262,10 +262,10 @@ def _features(inputs: list, token: TensorSpec) -> tuple[InputSpec, ...]:
         if spec.feature not in features.FEATURES:
             raise ContractError(f"input {spec.name!r} holds feature {spec.feature!r}, which this box cannot compute "
                                 f"(it can feed {list(features.FEATURES)})")
-        shape, dtype, _ = features.INPUTS[spec.feature]
+        shape, dtype, holds = features.INPUTS[spec.feature]
         if spec.shape != (1, *shape) or spec.dtype != dtype:
             raise ContractError(f"input {spec.name!r} ({spec.feature}) is {spec.dtype} {list(spec.shape)}, this box "
-                                f"feeds {dtype} {[1, *shape]}")
+                                f"feeds {dtype} {[1, *shape]} ({holds}); retrain the model with this version")
     names = [spec.feature for spec in specs[1:]]
     if len(set(names)) != len(names):
         raise ContractError(f"'tensors.inputs' names a feature twice: {names}")

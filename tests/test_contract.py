@@ -26,9 +26,9 @@ def write_model(tmp_path, payload=b"TFL3 model bytes", **overrides):
     return model
 
 
-LOOKBACK_INPUTS = (InputSpec("lookback", (1, 3), "int32", "lookback"),
+LOOKBACK_INPUTS = (InputSpec("lookback", (1, 4), "int32", "lookback"),
                    InputSpec("bar_position", (1, 5), "float32", "bar_position"),
-                   InputSpec("repeats", (1, 3), "float32", "repeats"))
+                   InputSpec("repeats", (1, 4), "float32", "repeats"))
 
 
 def edit_json(model, change):
@@ -110,8 +110,8 @@ def test_a_contract_with_features_names_every_input_and_its_feature(tmp_path):
     data = json.loads(model.with_suffix(".json").read_text())
     assert data["format_version"] == 2
     assert [(i["name"], i["shape"], i["dtype"], i["feature"]) for i in data["tensors"]["inputs"]] == [
-        ("token", [1, 1], "int32", "token"), ("lookback", [1, 3], "int32", "lookback"),
-        ("bar_position", [1, 5], "float32", "bar_position"), ("repeats", [1, 3], "float32", "repeats")]
+        ("token", [1, 1], "int32", "token"), ("lookback", [1, 4], "int32", "lookback"),
+        ("bar_position", [1, 5], "float32", "bar_position"), ("repeats", [1, 4], "float32", "repeats")]
     assert load_contract(model).features == LOOKBACK_INPUTS
 
 
@@ -121,6 +121,10 @@ def unknown_feature(data):
 
 def another_shape(data):
     data["tensors"]["inputs"][2].update(shape=[1, 7])
+
+
+def lookback_of_three_bars(data):
+    data["tensors"]["inputs"][1].update(shape=[1, 3])  # a model made when the lookback reached 4 bars back
 
 
 def token_not_first(data):
@@ -138,6 +142,9 @@ def feature_twice(data):
                           r"\['lookback', 'bar_position', 'repeats'\]\)"),
         (another_shape, r"input 'bar_position' \(bar_position\) is float32 \[1, 7\], this box feeds float32 "
                         r"\[1, 5\]"),
+        (lookback_of_three_bars, r"input 'lookback' \(lookback\) is int32 \[1, 3\], this box feeds int32 \[1, 4\] "
+                                 r"\(tokens 1, 2, 4 and 8 bars before the predicted step; 130 = none\); retrain the "
+                                 r"model with this version"),
         (token_not_first, r"'tensors.inputs' must begin with the token 'token'"),
         (feature_twice, r"'tensors.inputs' names a feature twice"),
     ],
