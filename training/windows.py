@@ -25,7 +25,7 @@ import numpy as np
 from device import encoding, features
 
 PAD_TOKEN = encoding.NO_EVENT
-LENGTH_BUCKETS = 4  # training batches group windows of 4 length ranges (make_dataset)
+LENGTH_BUCKETS = 4  # training batches group windows of 4 length ranges (length_buckets)
 DEFAULT_METRE = (features.DEFAULT_BAR_STEPS, 0)
 
 
@@ -175,10 +175,24 @@ def transpose_window(inputs, targets, weights, max_shift: int, seed: int | None 
     return moved, move(targets), weights
 
 
-def length_bucket_bounds(window: int, buckets: int = LENGTH_BUCKETS) -> list[int]:
-    """Upper bounds (exclusive) of the window lengths of each bucket but the last: ``buckets`` equal parts of
-    ``window`` steps, e.g. [65, 129, 193] for 256 steps in 4 buckets."""
-    return [window * i // buckets + 1 for i in range(1, buckets) if window * i // buckets > 0]
+def length_buckets(window: int, batch_size: int, buckets: int = LENGTH_BUCKETS) -> tuple[list[int], list[int]]:
+    """How training batches group windows by length: (bounds, batch sizes).
+
+    ``buckets`` equal length ranges of ``window`` steps; ``bounds`` are the first lengths of every range but
+    the first (e.g. [65, 129, 193] for 256 steps in 4). A batch of a range holds as many windows as fill
+    ``batch_size`` whole windows' steps: batch_size * window // (the range's longest), e.g. 256, 128, 85 and
+    64 windows. So every batch holds about as many steps, and each step weighs as much in training.
+    """
+    tops = sorted({max(1, window * i // buckets) for i in range(1, buckets + 1)})
+    return [top + 1 for top in tops[:-1]], [max(1, batch_size * window // top) for top in tops]
+
+
+def batches_per_pass(weights: np.ndarray, batch_size: int) -> int:
+    """Training batches in one pass over windows with these weights [windows, window] (see length_buckets)."""
+    bounds, sizes = length_buckets(weights.shape[1], batch_size)
+    bucket = np.searchsorted(bounds, weights.sum(axis=1), side="right")
+    return int(sum(-(-int(count) // size) for count, size in zip(np.bincount(bucket, minlength=len(sizes)), sizes,
+                                                                  strict=True)))
 
 
 def trim_window(inputs, targets, weights):
@@ -192,11 +206,12 @@ def trim_window(inputs, targets, weights):
 def make_dataset(inputs, targets, weights, batch_size: int, shuffle: bool, seed: int, max_shift: int = 0):
     """A tf.data pipeline over windows: (optionally) shuffle each epoch, transpose, batch, prefetch.
 
-    Shuffled (training) windows are batched by length: each batch takes windows of one of LENGTH_BUCKETS
-    length ranges and is only as long as its longest window, so short melodies and melody ends cost
-    their own steps instead of a whole window of padding (a quarter of the steps of the folk corpus's
-    256-step windows). Padded steps keep weight 0; the model is causal, so padding after a window's real
-    steps changes none of their predictions.
+    Shuffled (training) windows are batched by length (``length_buckets``): each batch takes windows of one
+    length range, as many as fill ``batch_size`` whole windows' steps, and is only as long as its longest
+    window. So short melodies and melody ends cost their own steps instead of a whole window of padding (a
+    quarter of the steps of the folk corpus's 256-step windows), and every batch weighs about as many steps.
+    Padded steps keep weight 0; the model is causal, so padding after a window's real steps changes none of
+    their predictions.
     """
     import tensorflow as tf
 
@@ -208,7 +223,7 @@ def make_dataset(inputs, targets, weights, batch_size: int, shuffle: bool, seed:
                         num_parallel_calls=1, deterministic=True)
     if not shuffle:
         return data.batch(batch_size).prefetch(tf.data.AUTOTUNE)
-    bounds = length_bucket_bounds(int(np.shape(targets)[1]))
+    bounds, sizes = length_buckets(int(np.shape(targets)[1]), batch_size)
     data = data.map(trim_window, num_parallel_calls=1, deterministic=True)
-    data = data.bucket_by_sequence_length(lambda x, y, w: tf.shape(y)[0], bounds, [batch_size] * (len(bounds) + 1))
+    data = data.bucket_by_sequence_length(lambda x, y, w: tf.shape(y)[0], bounds, sizes)
     return data.prefetch(tf.data.AUTOTUNE)
