@@ -83,8 +83,8 @@ def test_contract_names_the_signature_tensors(exported):
 def test_contract_names_each_feature_input_of_a_lookback_model(exported):
     contract = load_contract(exported["float32"])
     assert [(i.name, i.shape, i.dtype, i.feature) for i in contract.inputs] == [
-        ("token", (1, 1), "int32", "token"), ("lookback", (1, 3), "int32", "lookback"),
-        ("bar_position", (1, 5), "float32", "bar_position"), ("repeats", (1, 3), "float32", "repeats")]
+        ("token", (1, 1), "int32", "token"), ("lookback", (1, 4), "int32", "lookback"),
+        ("bar_position", (1, 5), "float32", "bar_position"), ("repeats", (1, 4), "float32", "repeats")]
 
 
 def test_contract_records_data_config_metrics_and_provenance(run, exported):
