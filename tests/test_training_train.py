@@ -169,9 +169,9 @@ def test_a_small_corpus_gets_several_passes_per_epoch_and_a_short_warm_up():
     from training.runs import TrainConfig
     from training.train import MIN_STEPS_PER_EPOCH, schedule
 
-    plan = schedule(TrainConfig(batch_size=64, epochs=12), per_pass=2)
+    plan = schedule(TrainConfig(batch_size=64, epochs=12), windows=66)
     assert plan.steps_per_epoch == MIN_STEPS_PER_EPOCH == 25
-    assert plan.passes_per_epoch == 12.5
+    assert plan.passes_per_epoch == pytest.approx(25 * 64 / 66)
     assert plan.warmup_steps == 30  # a tenth of 12 x 25 batches
 
 
@@ -179,15 +179,15 @@ def test_a_large_corpus_gets_one_pass_per_epoch_and_the_full_warm_up():
     from training.runs import TrainConfig
     from training.train import schedule
 
-    plan = schedule(TrainConfig(batch_size=64, epochs=12), per_pass=152)
-    assert (plan.steps_per_epoch, plan.passes_per_epoch, plan.warmup_steps) == (152, 1.0, 100)
+    plan = schedule(TrainConfig(batch_size=64, epochs=12), windows=9_700)
+    assert (plan.steps_per_epoch, plan.passes_per_epoch, plan.warmup_steps) == (152, 152 * 64 / 9_700, 100)
 
 
 def test_steps_per_epoch_given_on_the_command_line_win():
     from training.runs import TrainConfig
     from training.train import schedule
 
-    assert schedule(TrainConfig(batch_size=8, epochs=2, steps_per_epoch=7), per_pass=125).steps_per_epoch == 7
+    assert schedule(TrainConfig(batch_size=8, epochs=2, steps_per_epoch=7), windows=1_000).steps_per_epoch == 7
 
 
 # --- what train says at the end ----------------------------------------------------------------------------------

@@ -6,14 +6,7 @@ import pytest
 from device.encoding import NO_EVENT, NOTE_OFF, START_TOKEN
 from device.features import FEATURES, LOOKBACK_BARS, NONE, melody_features
 from training.dataset import MelodySet
-from training.windows import (
-    batches_per_pass,
-    length_buckets,
-    make_windows,
-    metres,
-    sequence_inputs,
-    window_starts,
-)
+from training.windows import make_windows, metres, sequence_inputs, window_starts
 
 BACK = len(LOOKBACK_BARS)  # bars the lookback reaches: one column each
 
@@ -91,35 +84,3 @@ def test_transposition_moves_lookback_notes_with_the_tokens():
         assert np.asarray(moved["lookback"]).tolist() == [[NONE] * 3, [NONE] * 3, [60 + shift, NONE, NONE],
                                                           [62 + shift, NO_EVENT, NONE]]
     assert shifts <= {-1, 0, 1} and shifts - {0}  # real shifts among them, never beyond max_shift
-
-
-def test_length_buckets_split_the_window_into_equal_ranges_with_batches_of_as_many_steps():
-    assert length_buckets(256, batch_size=64) == ([65, 129, 193], [256, 128, 85, 64])
-    assert length_buckets(3, batch_size=2) == ([2, 3], [6, 3, 2])
-
-
-def test_a_pass_counts_the_batches_of_each_length_range():
-    weights = np.zeros((300, 256), np.float32)
-    for row, length in enumerate([10] * 257 + [100] + [256] * 42):
-        weights[row, :length] = 1
-    assert batches_per_pass(weights, batch_size=64) == 2 + 1 + 1  # 257 short: 256 + 1; 1 of 100; 42 whole
-
-
-@pytest.mark.tf
-def test_training_batches_hold_windows_of_one_length_range_cut_to_the_longest_of_them():
-    pytest.importorskip("tensorflow")
-    from training.windows import make_dataset
-
-    melodies = [np.full(length, 60 + i % 12) for i, length in enumerate([10, 250, 12, 240, 70, 9, 255, 66] * 4)]
-    inputs, targets, weights = make_windows(melodies, window=256, stride=256, feature_names=FEATURES)
-    batches = list(make_dataset(inputs, targets, weights, batch_size=4, shuffle=True, seed=1))
-    lengths = [np.asarray(w).sum(axis=1).astype(int) for _, _, w in batches]
-    assert all(np.asarray(w).shape[1] == max(found) for (_, _, w), found in zip(batches, lengths, strict=True))
-    ranges = [{(n - 1) * 4 // 256 for n in found} for found in lengths]
-    assert all(len(found) == 1 for found in ranges)  # one length range a batch
-    assert sorted(np.concatenate(lengths).tolist()) == sorted(len(m) for m in melodies)  # each window once
-    assert len(batches) == batches_per_pass(weights, batch_size=4)
-    assert max(len(found) for found in lengths) == 12  # 12 short windows (16 in all): 4 whole windows' steps
-    x, y = next((x, y) for x, y, w in batches if np.asarray(w)[0].sum() == 250)  # a window of 250 steps, whole
-    pitch = int(np.asarray(y)[0, 0])
-    np.testing.assert_array_equal(np.asarray(x["lookback"])[0, :250], melody_features(np.full(250, pitch))["lookback"])

@@ -38,7 +38,7 @@ from training.runs import (
     read_json,
     write_json,
 )
-from training.windows import batches_per_pass, make_dataset, run_windows, split_melodies
+from training.windows import make_dataset, run_windows, split_melodies
 
 STRATEGIES = ("default", "mirrored", "one-device")
 WARMUP_STEPS = 100  # batches of linear learning-rate warm-up, at most WARMUP_SHARE of all batches
@@ -80,9 +80,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="share of melodies held out for validation, 0..1 (default %(default)s)")
     parser.add_argument("--window", type=int, default=d.window, help="steps per example (default %(default)s)")
     parser.add_argument("--stride", type=int, default=d.stride, help="steps between windows (default %(default)s)")
-    parser.add_argument("--batch-size", type=int, default=d.batch_size,
-                        help="windows per batch; a batch of shorter windows holds more of them, as many steps in all "
-                        "(default %(default)s)")
+    parser.add_argument("--batch-size", type=int, default=d.batch_size, help="windows per batch (default %(default)s)")
     parser.add_argument("--epochs", type=int, default=None,
                         help=f"maximum epochs (default {d.epochs}; with --resume: extend the run to this many)")
     parser.add_argument("--steps-per-epoch", type=int, default=d.steps_per_epoch,
@@ -108,9 +106,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--embedding", type=int, help=f"embedding size (default {m.embedding})")
     parser.add_argument("--dropout", type=float, help=f"dropout after each LSTM (default {m.dropout})")
     parser.add_argument("--inputs", choices=INPUT_KINDS,
-                        help="what the LSTM reads: the token only (the course's model, a baseline); also the bar "
-                        "position and the tokens 1, 2, 4 and 8 bars back (lookback); or those and the pitch classes "
-                        f"of the last 8 bars (lookback-pitch-classes) (default {m.inputs})")
+                        help="what the LSTM reads: the token only (the course's model, a baseline) or also the bar "
+                        f"position and the tokens 1, 2, 4 and 8 bars back (default {m.inputs})")
 
 
 MODEL_FLAGS = ("embedding", "layers", "units", "dropout", "inputs")
@@ -179,13 +176,13 @@ class Schedule:
     warmup_steps: int
 
 
-def schedule(train: TrainConfig, per_pass: int) -> Schedule:
-    """The schedule for ``per_pass`` batches in a pass over the training windows: one pass per epoch, at least
-    MIN_STEPS_PER_EPOCH batches (or --steps-per-epoch); warm-up WARMUP_STEPS or WARMUP_SHARE of all batches,
-    the fewer."""
+def schedule(train: TrainConfig, windows: int) -> Schedule:
+    """The schedule for ``windows`` training windows: one pass per epoch, at least MIN_STEPS_PER_EPOCH batches
+    (or --steps-per-epoch); warm-up WARMUP_STEPS or WARMUP_SHARE of all batches, the fewer."""
+    per_pass = -(-windows // train.batch_size)
     steps = train.steps_per_epoch or max(per_pass, MIN_STEPS_PER_EPOCH)
     warmup = min(WARMUP_STEPS, int(WARMUP_SHARE * steps * train.epochs))
-    return Schedule(steps, steps / per_pass, warmup)
+    return Schedule(steps, steps * train.batch_size / windows, warmup)
 
 
 def fit(run_path: Path, resume: bool = False, clock: Callable[[], float] = time.monotonic,
@@ -208,7 +205,7 @@ def fit(run_path: Path, resume: bool = False, clock: Callable[[], float] = time.
     data = {name: run_windows(run, name, train.window, train.stride) for name in ("train", "validation")}
     train_set = make_dataset(*data["train"], train.batch_size, True, train.seed, train.max_transpose)
     val_set = make_dataset(*data["validation"], train.batch_size, False, train.seed)
-    plan = schedule(train, batches_per_pass(data["train"][2], train.batch_size))
+    plan = schedule(train, len(data["train"][1]))
     with make_strategy(train.strategy).scope():
         model = _load_or_build(run, resume, learning_rate_schedule(train, plan))
     early, budget = keras.callbacks.EarlyStopping(monitor="val_loss", patience=train.patience), \

@@ -11,7 +11,7 @@ others where the predicted step is a bar's first step, every ``stride`` steps
 rounded up to whole bars. A model with lookback inputs gets them per window as
 well, computed over the whole melody by device.features (so a window that starts
 in bar 9 still sees bars 7 and 8): the inputs are then a dict {"tokens": ...,
-"lookback": ..., "bar_position": ..., ...}, else the tokens alone.
+"lookback": ..., "bar_position": ..., "repeats": ...}, else the tokens alone.
 A melody's metre is (bar_steps, bar_offset): steps per bar and the bar step of
 its first step; data without metre is taken as (16, 0), 4/4 from the bar line.
 """
@@ -25,7 +25,6 @@ import numpy as np
 from device import encoding, features
 
 PAD_TOKEN = encoding.NO_EVENT
-LENGTH_BUCKETS = 4  # training batches group windows of 4 length ranges (length_buckets)
 DEFAULT_METRE = (features.DEFAULT_BAR_STEPS, 0)
 
 
@@ -139,8 +138,8 @@ def make_windows(melodies: list[np.ndarray], window: int, stride: int, melody_me
 
 
 def transpose_window(inputs, targets, weights, max_shift: int, seed: int | None = None):
-    """Shift every note-on of one window (inputs, lookback tokens and targets alike, and the pitch classes with
-    them) by one random number of semitones.
+    """Shift every note-on of one window (inputs, lookback tokens and targets alike) by one random number of
+    semitones.
 
     The shift is drawn uniformly from the shifts in -max_shift..max_shift that keep
     all notes in 0..127; other tokens are untouched. ``inputs`` is the tokens or a dict
@@ -170,49 +169,11 @@ def transpose_window(inputs, targets, weights, max_shift: int, seed: int | None 
     moved = {**inputs, "tokens": move(tokens)}
     if "lookback" in inputs:
         moved["lookback"] = move(inputs["lookback"])
-    if "pitch_classes" in inputs:  # the share of C moves to C# when the notes move up a semitone
-        moved["pitch_classes"] = tf.roll(inputs["pitch_classes"], shift, axis=-1)
     return moved, move(targets), weights
 
 
-def length_buckets(window: int, batch_size: int, buckets: int = LENGTH_BUCKETS) -> tuple[list[int], list[int]]:
-    """How training batches group windows by length: (bounds, batch sizes).
-
-    ``buckets`` equal length ranges of ``window`` steps; ``bounds`` are the first lengths of every range but
-    the first (e.g. [65, 129, 193] for 256 steps in 4). A batch of a range holds as many windows as fill
-    ``batch_size`` whole windows' steps: batch_size * window // (the range's longest), e.g. 256, 128, 85 and
-    64 windows. So every batch holds about as many steps, and each step weighs as much in training.
-    """
-    tops = sorted({max(1, window * i // buckets) for i in range(1, buckets + 1)})
-    return [top + 1 for top in tops[:-1]], [max(1, batch_size * window // top) for top in tops]
-
-
-def batches_per_pass(weights: np.ndarray, batch_size: int) -> int:
-    """Training batches in one pass over windows with these weights [windows, window] (see length_buckets)."""
-    bounds, sizes = length_buckets(weights.shape[1], batch_size)
-    bucket = np.searchsorted(bounds, weights.sum(axis=1), side="right")
-    return int(sum(-(-int(count) // size) for count, size in zip(np.bincount(bucket, minlength=len(sizes)), sizes,
-                                                                  strict=True)))
-
-
-def trim_window(inputs, targets, weights):
-    """Cut one padded window to its real steps (the padding is at its end). A function for ``Dataset.map``."""
-    import tensorflow as tf
-
-    length = tf.cast(tf.reduce_sum(weights), tf.int32)
-    return tf.nest.map_structure(lambda a: a[:length], (inputs, targets, weights))
-
-
 def make_dataset(inputs, targets, weights, batch_size: int, shuffle: bool, seed: int, max_shift: int = 0):
-    """A tf.data pipeline over windows: (optionally) shuffle each epoch, transpose, batch, prefetch.
-
-    Shuffled (training) windows are batched by length (``length_buckets``): each batch takes windows of one
-    length range, as many as fill ``batch_size`` whole windows' steps, and is only as long as its longest
-    window. So short melodies and melody ends cost their own steps instead of a whole window of padding (a
-    quarter of the steps of the folk corpus's 256-step windows), and every batch weighs about as many steps.
-    Padded steps keep weight 0; the model is causal, so padding after a window's real steps changes none of
-    their predictions.
-    """
+    """A tf.data pipeline over windows: (optionally) shuffle each epoch, transpose, batch, prefetch."""
     import tensorflow as tf
 
     data = tf.data.Dataset.from_tensor_slices((inputs, targets, weights))
@@ -221,9 +182,4 @@ def make_dataset(inputs, targets, weights, batch_size: int, shuffle: bool, seed:
     if max_shift > 0:
         data = data.map(lambda x, y, w: transpose_window(x, y, w, max_shift, seed=seed),
                         num_parallel_calls=1, deterministic=True)
-    if not shuffle:
-        return data.batch(batch_size).prefetch(tf.data.AUTOTUNE)
-    bounds, sizes = length_buckets(int(np.shape(targets)[1]), batch_size)
-    data = data.map(trim_window, num_parallel_calls=1, deterministic=True)
-    data = data.bucket_by_sequence_length(lambda x, y, w: tf.shape(y)[0], bounds, sizes)
-    return data.prefetch(tf.data.AUTOTUNE)
+    return data.batch(batch_size).prefetch(tf.data.AUTOTUNE)
