@@ -14,11 +14,6 @@ features fed with the token of step p describe the predicted step p+1:
     lookback      int32   [4]  tokens of steps p+1-k*bar_steps for k = 1, 2, 4, 8; NONE (130) before the melody
     bar_position  float32 [5]  bar_step of p+1 as 5 binary digits, least significant first, -1/+1 (bars <= 32 steps)
     repeats       float32 [4]  1.0 where the token of step p equals the token k = 1, 2, 4, 8 bars before it, else 0.0
-    pitch_classes float32 [12] share of each pitch class (C, C#, ..., B) among the note-ons of steps
-                               p+1-8*bar_steps .. p (the 8 bars before the predicted step); all 0 before a note
-
-The pitch classes tell the model which key the tune is in, from the notes it has played; a model may take
-any of the features (its contract names which), and the box feeds those.
 
 START_TOKEN, fed first, occupies no step: its features describe the melody's first step (no lookback,
 no repeats), and the first melody token is fed at that same bar step.
@@ -43,10 +38,8 @@ INPUTS = {
     "lookback": ((len(LOOKBACK_BARS),), "int32", "tokens 1, 2, 4 and 8 bars before the predicted step; 130 = none"),
     "bar_position": ((POSITION_BITS,), "float32", "bar step of the predicted step, 5 binary digits (LSB first), -1/+1"),
     "repeats": ((len(LOOKBACK_BARS),), "float32", "1.0 where the fed token equals the token 1, 2, 4, 8 bars before it"),
-    "pitch_classes": ((12,), "float32", "share of each pitch class C..B among the note-ons of the 8 bars before "
-                      "the predicted step"),
 }
-FEATURES = ("lookback", "bar_position", "repeats", "pitch_classes")  # the inputs beyond the token, in this order
+FEATURES = ("lookback", "bar_position", "repeats")  # the inputs beyond the token, in this order
 
 
 def check_bar_steps(bar_steps: int) -> int:
@@ -77,18 +70,9 @@ def melody_features(melody: np.ndarray, bar_steps: int = DEFAULT_BAR_STEPS, bar_
     repeats = np.stack([(steps >= 1) & (steps - 1 - k * bar_steps >= 0)
                         & (fed == padded[np.maximum(depth + steps - 1 - k * bar_steps, 0)])
                         for k in LOOKBACK_BARS], axis=1)
-    is_note = melody < encoding.NUM_PITCHES
-    counted = np.zeros((n + 1, 12), np.int64)  # counted[q]: note-ons of each pitch class in steps < q
-    counted[1:] = np.cumsum(np.eye(12, dtype=np.int64)[melody % 12] * is_note[:, None], axis=0)
     return {"lookback": lookback.astype(np.int32),
             "bar_position": position_code((bar_offset + steps) % bar_steps),
-            "repeats": repeats.astype(np.float32),
-            "pitch_classes": pitch_class_shares(counted[steps] - counted[np.maximum(steps - depth, 0)])}
-
-
-def pitch_class_shares(counts: np.ndarray) -> np.ndarray:
-    """Note-on counts per pitch class [..., 12] -> float32 shares of their total (0 where there is none)."""
-    return (counts / np.maximum(counts.sum(axis=-1, keepdims=True), 1)).astype(np.float32)
+            "repeats": repeats.astype(np.float32)}
 
 
 class FeatureTracker:
@@ -124,12 +108,9 @@ class FeatureTracker:
         lookback = [history[top + 1 - k * self.bar_steps] for k in LOOKBACK_BARS]
         repeats = [0.0 if first else float(history[top - k * self.bar_steps] == token) for k in LOOKBACK_BARS]
         self._counters[:] = predicted, min(2, int(self._counters[1]) + 1)
-        recent = history[1:]  # the 8 bars before the predicted step
-        notes = recent[recent < encoding.NUM_PITCHES]
         return {"lookback": np.array([lookback], np.int32),
                 "bar_position": position_code(predicted)[None],
-                "repeats": np.array([repeats], np.float32),
-                "pitch_classes": pitch_class_shares(np.bincount(notes % 12, minlength=12).astype(np.int64))[None]}
+                "repeats": np.array([repeats], np.float32)}
 
     def get_state(self) -> tuple[np.ndarray, np.ndarray]:
         """A copy of the history and the counters."""

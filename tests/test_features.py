@@ -46,17 +46,6 @@ def test_repeats_flag_a_fed_token_equal_to_the_one_one_two_four_and_eight_bars_b
     assert np.flatnonzero(repeats[:, 3]).tolist() == [17]  # melody[16] == melody[0]
 
 
-def test_pitch_classes_are_the_shares_of_the_note_ons_of_the_eight_bars_before_the_predicted_step():
-    # bars of 1 step: row i sees steps i-8 .. i-1
-    melody = np.array([60, 72, 62, NOTE_OFF, NO_EVENT, 60, 64, 67, 71, 62, 62])
-    shares = melody_features(melody, bar_steps=1)["pitch_classes"]
-    assert shares[0].tolist() == [0.0] * 12  # nothing played yet
-    assert shares[2][[0]].tolist() == [1.0]  # C4 and C5: both C
-    assert shares[8][[0, 2, 4, 7]].tolist() == pytest.approx([0.5, 1 / 6, 1 / 6, 1 / 6])  # steps 0..7: C C D C E G
-    assert shares[10][[0, 2, 4, 7, 11]].tolist() == pytest.approx([1 / 6, 2 / 6, 1 / 6, 1 / 6, 1 / 6])  # 2..9
-    assert shares.sum(axis=1)[1:].tolist() == pytest.approx([1.0] * 10)
-
-
 def test_start_token_repeats_nothing_even_when_the_melody_begins_with_no_event():
     repeats = melody_features(np.full(40, NO_EVENT), bar_steps=16)["repeats"]
     assert repeats[0].tolist() == [0, 0, 0, 0]
@@ -65,7 +54,7 @@ def test_start_token_repeats_nothing_even_when_the_melody_begins_with_no_event()
 
 def test_an_empty_melody_has_no_rows():
     assert {k: v.shape for k, v in melody_features(np.zeros(0, np.int16)).items()} == {
-        "lookback": (0, 4), "bar_position": (0, 5), "repeats": (0, 4), "pitch_classes": (0, 12)}
+        "lookback": (0, 4), "bar_position": (0, 5), "repeats": (0, 4)}
 
 
 def test_bar_steps_beyond_the_position_code_are_rejected():
