@@ -231,7 +231,7 @@ def test_tflite_runtime_gives_the_same_logits(model):
 
 TINY_TOKEN = ROOT / "tests" / "data" / "tiny-token.tflite"  # untrained; tests/data/make_tiny_models.py
 TINY_LOOKBACK = ROOT / "tests" / "data" / "tiny-lookback.tflite"
-LONG_MELODY = [60, 62, encoding.NO_EVENT, 64, 65, encoding.NOTE_OFF, 67, 60] * 5  # 40 steps: bars 1 and 2 back
+LONG_MELODY = [60, 62, encoding.NO_EVENT, 64, 65, encoding.NOTE_OFF, 67, 60] * 10  # 80 steps: 1 to 8 bars back
 
 
 @pytest.fixture()
@@ -294,7 +294,7 @@ def test_reset_forgets_the_lookback_history(lookback):
     run(lookback, LONG_MELODY)
     lookback.reset()
     history, counters = lookback.get_state()[-2:]
-    assert history.tolist() == [NONE] * 33
+    assert history.tolist() == [NONE] * 65  # 8 bars of 8 steps, and the step fed
     assert counters.tolist() == [0, 0]
 
 
@@ -335,5 +335,5 @@ def test_a_bar_longer_than_the_position_code_is_refused():
 
 def test_the_lookback_history_follows_the_bar_length(lookback):
     with StepModel(TINY_LOOKBACK, bar_steps=12) as triple:
-        assert [a.shape for a in triple.get_state()[-2:]] == [(49,), (2,)]
-    assert [a.shape for a in lookback.get_state()[-2:]] == [(33,), (2,)]
+        assert [a.shape for a in triple.get_state()[-2:]] == [(97,), (2,)]
+    assert [a.shape for a in lookback.get_state()[-2:]] == [(65,), (2,)]
