@@ -63,7 +63,8 @@ corpus: $(VENV)/.corpus ## Rebuild the bundled public-domain corpus from music21
 train: $(VENV)/.train ## Train the default model on the bundled corpus (runs/default; stops at its 19-minute budget on 2 cores)
 	$(BIN)/melodybox-train train --run runs/default
 
-export: $(VENV)/.train ## Export runs/default to models/default*.tflite + .json (float32 shipped; float16, int8 too)
+export: $(VENV)/.train ## Evaluate runs/default, export it to models/default*.tflite + .json (float32 shipped; float16, int8 too)
+	$(BIN)/melodybox-train evaluate --run runs/default
 	$(BIN)/melodybox-train export --run runs/default --name default --out models
 	$(BIN)/melodybox-train export --run runs/default --name default-float16 --out models --precision float16
 	$(BIN)/melodybox-train export --run runs/default --name default-int8 --out models --precision int8 --min-agreement 0.985
