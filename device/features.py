@@ -4,8 +4,9 @@ As in Magenta's lookback RNN, the model gets, with each token it is fed, where t
 predict lies in the bar and what was played one, two, four and eight bars before that step (folk tunes
 repeat whole phrases: in the folk corpus the note-on to predict is the one 1, 2, 4 and 8 bars before it
 14 %, 21 %, 42 % and 51 % of the time, and 42 % of its bars repeat one of those bars exactly). Training
-computes the features of whole melodies at once (``melody_features``); the box computes them step by step from its
-own history (``FeatureTracker``). Both follow the rules below; a test checks that they agree token for token.
+computes the features of whole melodies at once (``melody_features``); the box computes them step by step
+from its own history (``FeatureTracker``). Both follow the rules below; a test checks that they agree token
+for token.
 
 Steps and bars: the model is fed the token of step p and predicts step p+1. A bar has ``bar_steps`` steps
 (16 in 4/4); ``bar_step`` (0..bar_steps-1) is a step's position in its bar, 0 on the bar line. The
@@ -32,12 +33,16 @@ POSITION_BITS = 5
 MAX_BAR_STEPS = 2 ** POSITION_BITS
 DEFAULT_BAR_STEPS = 16  # 4/4 in 16th notes
 
+_BARS_LISTED = ", ".join(map(str, LOOKBACK_BARS))  # "1, 2, 4, 8"
+_BARS_SAID = _BARS_LISTED.rpartition(", ")[0] + f" and {LOOKBACK_BARS[-1]}"  # "1, 2, 4 and 8"
+
 # Every input a step model may have: name -> (shape per step, dtype, what it holds). The contract names these.
 INPUTS = {
     "token": ((1,), "int32", "the token of the step fed (0..129), START_TOKEN first"),
-    "lookback": ((len(LOOKBACK_BARS),), "int32", "tokens 1, 2, 4 and 8 bars before the predicted step; 130 = none"),
+    "lookback": ((len(LOOKBACK_BARS),), "int32", f"tokens {_BARS_SAID} bars before the predicted step; 130 = none"),
     "bar_position": ((POSITION_BITS,), "float32", "bar step of the predicted step, 5 binary digits (LSB first), -1/+1"),
-    "repeats": ((len(LOOKBACK_BARS),), "float32", "1.0 where the fed token equals the token 1, 2, 4, 8 bars before it"),
+    "repeats": ((len(LOOKBACK_BARS),), "float32",
+                f"1.0 where the fed token equals the token {_BARS_LISTED} bars before it"),
 }
 FEATURES = ("lookback", "bar_position", "repeats")  # the inputs beyond the token, in this order
 
