@@ -21,6 +21,7 @@ import numpy as np
 from device import encoding
 from device.contract import sha256_of
 from training.dataset import DatasetError, MelodySet, load_many
+from training.keys import to_native_key
 from training.model import ModelConfig, check_keys
 from training.windows import Split
 
@@ -73,9 +74,11 @@ class Run:
     split: Split
 
     def side(self, name: str) -> list[np.ndarray]:
-        """The melodies of one side of the split: ``"train"`` or ``"validation"``."""
+        """The melodies of one side of the split: ``"train"`` or ``"validation"``; moved to C for a
+        key-normalised model (training/keys.py)."""
         indices = self.split.train if name == "train" else self.split.validation
-        return [self.melodies.melodies[i] for i in indices]
+        melodies = [self.melodies.melodies[i] for i in indices]
+        return [to_native_key(m) for m in melodies] if self.model.key_normalised else melodies
 
     @property
     def best_weights(self) -> Path:
