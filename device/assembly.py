@@ -26,17 +26,14 @@ from device.cc_map import open_cc_controls
 from device.clock import Clock, MonotonicClock
 from device.clock_out import ClockOut
 from device.config import DEFAULT_VIRTUAL, DEFAULT_VIRTUAL_INPUT, Config, MidiConfig
-from device.contract import ContractError, KeySpec
 from device.controlstate import Controls
 from device.dynamics import Dynamics
 from device.generator import Generator
 from device.guard import CollapseGuard
-from device.keyshift import shift_for
 from device.loop import Loop, StepReport
 from device.midi_in import MidiIn
 from device.midi_out import MidiOut
 from device.sampling import Sampler
-from device.scales import PITCH_CLASSES, parse_key
 from device.transport import InternalTransport, Transport
 
 Say = Callable[[str], None]
@@ -109,9 +106,7 @@ def assemble(config: Config, seed: int | None = None, parts: Parts = Parts(), sa
     with ExitStack() as stack:
         model, generator = open_generator(config, seed)
         stack.callback(model.close)
-        key = model.contract.key
-        in_key = f", in {PITCH_CLASSES[(key.native + generator.shift) % 12]}" if key else ""
-        say(f"model {config.model.path} on {model.runtime_name}{in_key}, {config.tempo.bpm:g} bpm")
+        say(f"model {config.model.path} on {model.runtime_name}, {config.tempo.bpm:g} bpm")
         midi_out = open_midi_out(config.midi, config.tempo.bpm, clock, parts, say)
         stack.callback(midi_out.close)
         controls = parts.controls or open_controls(config, parts, say)
@@ -146,30 +141,11 @@ def open_generator(config: Config, seed: int | None):
         primer = list(config.primer.tokens)
         if config.primer.midi_file:
             primer = primer_from_midi(config.primer.midi_file, config.primer.max_steps)
-        return model, box_generator(model, seed, primer, config.music.key)
+        sampler = Sampler(seed=seed, pitch_range=model.contract.pitch_range)
+        return model, Generator(model, sampler, primer)
     except BaseException:
         model.close()
         raise
-
-
-def box_generator(model, seed: int | None, primer=(), key: str = "") -> Generator:
-    """The box's generator for ``model`` (a StepModel): in ``key`` ("": the contract's; key_shift), sampling
-    within the contract's pitch range as it sounds, warmed up with ``primer`` (sounding tokens)."""
-    shift = key_shift(model.path, model.contract.key, key)
-    low, high = model.contract.pitch_range
-    sampler = Sampler(seed=seed, pitch_range=(max(0, low + shift), min(127, high + shift)))
-    return Generator(model, sampler, primer, shift=shift)
-
-
-def key_shift(model_path, key: KeySpec | None, wanted: str) -> int:
-    """Semitones from a key-normalised model's key to ``wanted`` (a key name; "": the contract's default key).
-    0 for a model of the keys as played; ContractError if such a model is asked for a key."""
-    if key is None:
-        if wanted:
-            raise ContractError(f"{model_path}: this model plays in the keys it learned, it cannot be asked for a "
-                                f"key (music.key = {wanted!r}); leave the key out, or lock a scale instead")
-        return 0
-    return shift_for(key.native, parse_key(wanted) if wanted else key.default)
 
 
 def open_midi_out(midi: MidiConfig, bpm: float, clock: Clock, parts: Parts, say: Say) -> MidiOut:

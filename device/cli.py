@@ -73,8 +73,6 @@ def register_text(text: str) -> tuple[int, int]:
 
 def add_music_arguments(parser: argparse.ArgumentParser) -> None:
     """The musical controls as flags (they override the config's [music] section; see the README's Controls)."""
-    parser.add_argument("--key", metavar="KEY", help="the key to play in: D, G, Bb, ...; Am, Em, ... for minor "
-                        "(default: the key most of the model's tunes were in)")
     parser.add_argument("--scale", metavar="ROOT:NAME", help="scale lock, e.g. C:major, A:minor_pentatonic, "
                         "F#:dorian; chromatic = off (default)")
     parser.add_argument("--strictness", type=float, metavar="0-1", help="scale lock: 0 free .. 1 only in-scale "
@@ -197,7 +195,7 @@ def config_from_args(args: argparse.Namespace) -> Config:
 
 def music_from_args(music, args: argparse.Namespace):
     """The config's [music] section with the musical flags given on the command line applied."""
-    flags = {key: getattr(args, key, None) for key in ("key", "scale", "strictness", "deja_vu", "loop_bars", "density",
+    flags = {key: getattr(args, key, None) for key in ("scale", "strictness", "deja_vu", "loop_bars", "density",
                                                         "gate", "accent", "humanise")}
     if getattr(args, "register", None) is not None:
         flags["register_centre"], flags["register_width"] = args.register

@@ -19,7 +19,7 @@ from device import controlstate as neutral
 from device.dejavu import LOOP_BARS
 from device.features import DEFAULT_BAR_STEPS, MAX_BAR_STEPS
 from device.guard import GuardSettings
-from device.scales import ScaleError, parse_key, parse_scale
+from device.scales import ScaleError, parse_scale
 
 CONTROL_KINDS = ("mcp3008", "encoder", "none")
 DEFAULT_VIRTUAL = "Melody Box"  # the virtual output opened when no MIDI device is plugged in
@@ -199,7 +199,6 @@ class MusicConfig:
     accent: float = neutral.DEFAULT_ACCENT  # 0 every note at midi.velocity .. 1 strong beats loudest
     humanise: float = neutral.DEFAULT_HUMANISE  # 0 exact .. 1 velocities vary at random (seeded)
     bar_steps: int = DEFAULT_BAR_STEPS  # 16th steps per bar: 16 for 4/4, 12 for 3/4
-    key: str = ""  # a key-normalised model plays in this key ("D", "Bm", ...); "": the key its contract names
 
     def control_values(self) -> dict[str, Any]:
         """These values as ControlState fields: ``dataclasses.replace(state, **music.control_values())``."""
@@ -400,11 +399,6 @@ def _check_music(music: MusicConfig, source: str) -> None:
         parse_scale(music.scale)
     except ScaleError as error:
         raise ConfigError(f"{source}: music.scale = {music.scale!r}: {str(error).partition(': ')[2]}") from None
-    try:
-        if music.key:
-            parse_key(music.key)
-    except ScaleError as error:
-        raise ConfigError(f"{source}: music.key = {music.key!r}: {error}") from None
     rules = [
         ("strictness", 0 <= music.strictness <= 1, "must be 0..1"),
         ("deja_vu", 0 <= music.deja_vu <= 1, "must be 0..1"),

@@ -11,8 +11,7 @@ loads), all keys required unless marked optional::
     {
       "format": "melodybox-model", "format_version": 2,
       "encoding": {"version": 1, "vocab_size": 130, "note_off": 128, "no_event": 129,
-                   "steps_per_quarter": 4, "pitch_range": [lo, hi],
-                   "key": {"native": "C", "default": "D"}},  # optional: a key-normalised model
+                   "steps_per_quarter": 4, "pitch_range": [lo, hi]},
       "signature": "step",                       # TFLite signature key
       "tensors": {
         "token":  {"name": "token",  "shape": [1, 1],   "dtype": "int32"},
@@ -28,10 +27,6 @@ loads), all keys required unless marked optional::
       "provenance": {"command": "...", "code_version": "...", "created": "ISO-8601"},
       "notes": "free text (optional)"
     }
-
-``encoding.key`` (optional) marks a key-normalised model: it plays in the diatonic set of ``native``
-(C: C major, A minor, D dorian, ...) and the box moves it to a chosen key, ``default`` unless told
-(the key most of its training melodies were in). ``pitch_range`` is then the model's, in ``native``.
 """
 
 from __future__ import annotations
@@ -43,7 +38,6 @@ from pathlib import Path
 from typing import Any
 
 from device import encoding, features
-from device.scales import PITCH_CLASSES, ScaleError, pitch_class
 
 FORMAT = "melodybox-model"
 FORMAT_VERSION = 2  # written when a model has inputs beyond the token; a token-only model is written as 1
@@ -86,14 +80,6 @@ class StateSpec:
 
 
 @dataclass(frozen=True)
-class KeySpec:
-    """A key-normalised model's keys, as pitch classes 0..11 (0 = C): the one it plays in, and the box's default."""
-
-    native: int
-    default: int
-
-
-@dataclass(frozen=True)
 class Contract:
     """Everything the device needs to know about a model, and where it came from."""
 
@@ -114,7 +100,6 @@ class Contract:
     provenance: dict[str, Any] = field(default_factory=dict)
     notes: str = ""
     features: tuple[InputSpec, ...] = ()
-    key: KeySpec | None = None
 
     @property
     def inputs(self) -> tuple[InputSpec, ...]:
@@ -140,8 +125,6 @@ class Contract:
                 "no_event": encoding.NO_EVENT,
                 "steps_per_quarter": encoding.STEPS_PER_QUARTER,
                 "pitch_range": list(self.pitch_range),
-                **({"key": {"native": PITCH_CLASSES[self.key.native], "default": PITCH_CLASSES[self.key.default]}}
-                   if self.key else {}),
             },
             "signature": self.signature,
             "tensors": tensors,
@@ -265,18 +248,7 @@ def _from_json(data: Any) -> Contract:
         provenance=data.get("provenance", {}),
         notes=data.get("notes", ""),
         features=extra,
-        key=_key(enc.get("key")),
     )
-
-
-def _key(data: Any) -> KeySpec | None:
-    """``encoding.key``, or None for a model of the keys as played."""
-    if data is None:
-        return None
-    try:
-        return KeySpec(pitch_class(data["native"]), pitch_class(data["default"]))
-    except ScaleError as error:
-        raise ContractError(f"'encoding.key': {error}") from None
 
 
 def _features(inputs: list, token: TensorSpec) -> tuple[InputSpec, ...]:

@@ -55,15 +55,12 @@ def check_runtime() -> Check:
 def check_model(path: str, runtime: str) -> Check:
     from device.contract import ContractError
     from device.model import StepModel
-    from device.scales import PITCH_CLASSES
 
     try:
         with StepModel(path, runtime=runtime or None) as model:
             c = model.contract
             low, high = c.pitch_range
-            keys = f"learned in {PITCH_CLASSES[c.key.native]}, plays in {PITCH_CLASSES[c.key.default]} unless told" \
-                if c.key else "the keys as played"
-            detail = (f"{path}: {c.precision}, {c.tflite_bytes / 1e6:.2f} MB, pitches {low}..{high}, {keys}, "
+            detail = (f"{path}: {c.precision}, {c.tflite_bytes / 1e6:.2f} MB, pitches {low}..{high}, "
                       f"{len(c.states)} state tensors, loads on {model.runtime_name}")
             return Check("model", "ok", detail)
     except ContractError as error:

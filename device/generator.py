@@ -9,10 +9,6 @@ choice, not a random note. So at p = 1 the melody repeats exactly with a period 
 first loop; at p = 0 nothing is replayed and the generator is the plain model + sampler, draw for
 draw; turning p back to 0 continues from wherever the loop was.
 
-Key: with ``shift`` (a key-normalised model played in another key, device/keyshift.py) the generator
-works in sounding pitches (its tokens, logits, primer and primed calls) and the model hears them moved
-back to its own key.
-
 A primer melody is read from MIDI by ``device.midireader.primer_from_midi`` (also importable from here,
 with ``PrimerError``, for the CLI and the runner).
 """
@@ -27,7 +23,6 @@ from device import encoding
 from device.controlstate import ControlState
 from device.dejavu import Recorder, Take
 from device.features import DEFAULT_BAR_STEPS
-from device.keyshift import model_token, sounding_logits
 from device.midireader import PrimerError, primer_from_midi  # noqa: F401 - re-exported for cli.py and runner.py
 from device.sampling import Sampler
 
@@ -38,14 +33,11 @@ class Generator:
     On construction it feeds START_TOKEN then ``primer`` (tokens 0..129) to warm
     the state, and keeps that primed state so ``reset()`` can return to it exactly.
     ``bar_steps``: steps per bar for the déjà-vu loop (default: the model's, else 16).
-    ``shift``: semitones from the model's key to the sounding one (0: as the model plays).
     """
 
-    def __init__(self, model, sampler: Sampler, primer: Sequence[int] = (), bar_steps: int | None = None,
-                 shift: int = 0):
+    def __init__(self, model, sampler: Sampler, primer: Sequence[int] = (), bar_steps: int | None = None):
         self.model = model
         self.sampler = sampler
-        self.shift = shift
         self.primer = [encoding.check_token(t) for t in primer]
         self.recorder = Recorder(bar_steps or getattr(model, "bar_steps", DEFAULT_BAR_STEPS))
         model.reset()
@@ -56,9 +48,9 @@ class Generator:
         else:
             logits = model.step(encoding.START_TOKEN, -len(self.primer) % bar_steps)
         for token in self.primer:
-            logits = model.step(model_token(token, shift))
+            logits = model.step(token)
         self._primed_state = model.get_state()
-        self._primed_logits = np.array(sounding_logits(logits, shift), copy=True)
+        self._primed_logits = np.array(logits, copy=True)
         self._primed_sounding = sounding_after(self.primer, False)
         self.reset()
 
@@ -89,11 +81,10 @@ class Generator:
         token = self.sampler.choose(self._logits, controls, draw or 0.0, self._sounding)
         self.recorder.record(Take(self.model.get_state(), self._logits, draw, token))
         bar_steps = getattr(self.model, "bar_steps", None)
-        heard = model_token(token, self.shift)
         if step is None or bar_steps is None:
-            self._logits = sounding_logits(self.model.step(heard), self.shift)
+            self._logits = self.model.step(token)
         else:
-            self._logits = sounding_logits(self.model.step(heard, step % bar_steps), self.shift)
+            self._logits = self.model.step(token, step % bar_steps)
         self._sounding = sounding_after([token], self._sounding)
         return token
 
@@ -101,11 +92,11 @@ class Generator:
         """Feed ``tokens`` (0..129) the box did not choose, e.g. a player's call, as if they had been played:
         the model hears them from its current state; nothing is sampled or recorded for deja-vu.
         ``bar_step``: where the first token's step lies in its bar (None: counting on)."""
-        for i, token in enumerate(model_token(encoding.check_token(t), self.shift) for t in tokens):
+        for i, token in enumerate(encoding.check_token(t) for t in tokens):
             if i == 0 and bar_step is not None:
-                self._logits = sounding_logits(self.model.step(token, bar_step), self.shift)
+                self._logits = self.model.step(token, bar_step)
             else:
-                self._logits = sounding_logits(self.model.step(token), self.shift)
+                self._logits = self.model.step(token)
         self._sounding = sounding_after(tokens, self._sounding)
 
     def reset(self) -> None:

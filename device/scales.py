@@ -64,17 +64,6 @@ def parse_scale(text: str) -> tuple[int, str]:
         raise ScaleError(f"scale {text!r}: {error}") from None
 
 
-def parse_key(text: str) -> int:
-    """A key as the pitch class of its major key (its key signature): ``"D"`` -> 2, ``"Bm"`` -> 2 (B minor
-    has D major's notes), ``"F#m"`` -> 9. ScaleError names the text."""
-    name = text.strip()
-    minor = len(name) > 1 and name.endswith("m")
-    try:
-        return (pitch_class(name[:-1] if minor else name) + 3 * minor) % 12
-    except ScaleError:
-        raise ScaleError(f"key {text!r} is not a key name (C, D, Bb, F#, ...; Am, F#m, ... for minor)") from None
-
-
 def scale_text(root: int, name: str) -> str:
     """The text form of a scale, as parse_scale reads it: ``C:major``, or ``chromatic``."""
     name = scale_name(name)

@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from mido.ports import BaseInput
 
 from device import encoding
-from device.assembly import Parts, assemble, box_generator
+from device.assembly import Parts, assemble
 from device.clock import FakeClock
 from device.config import ClockConfig, Config, ConfigError, PlayConfig, from_dict
 from device.controlstate import ControlState, FixedControls
@@ -128,7 +128,7 @@ def call_tokens(schedule, start, end):
 
 def reference_answer(model, tokens, steps):
     """What the box must play: a fresh generator, same seed, reset, hearing ``tokens`` from a bar line."""
-    generator = box_generator(model, SEED)
+    generator = Generator(model, Sampler(seed=SEED, pitch_range=model.contract.pitch_range))
     generator.reset()
     generator.prime(tokens, bar_step=0)
     return [generator.next_token(ControlState(1.0)) for _ in range(steps)]

@@ -9,13 +9,14 @@ import mido
 import pytest
 from mido.ports import BaseInput
 
-from device.assembly import Parts, assemble, box_generator
+from device.assembly import Parts, assemble
 from device.clock import FakeClock
 from device.config import Config
 from device.controlstate import ControlState
 from device.encoding import NOTE_OFF, is_note_on
+from device.generator import Generator
 from device.model import StepModel
-from device.sampling import temperature_from_knob
+from device.sampling import Sampler, temperature_from_knob
 from tests.mcp3008 import MockMCP3008, mock_pin_factory
 from tests.recording import RecordingOutput, assert_no_stuck_notes, note_events, shipped_model_path
 
@@ -100,7 +101,7 @@ def offline_tokens(temperatures, resets_after=(), seed=SEED, steps=None):
     default token i is step i's."""
     steps = list(range(len(temperatures))) if steps is None else list(steps)
     with StepModel(shipped_model_path()) as model:
-        generator = box_generator(model, seed)
+        generator = Generator(model, Sampler(seed=seed, pitch_range=model.contract.pitch_range))
         tokens = [generator.next_token(ControlState(temperatures[0]), steps[0])]
         for step in range(1, len(temperatures)):
             if step - 1 in resets_after:

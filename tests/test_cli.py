@@ -242,9 +242,10 @@ def test_bench_hands_its_arguments_to_the_benchmark(capsys):
 
 
 def test_generate_plays_the_musical_controls_given_as_flags(tmp_path):
-    from device.assembly import box_generator
     from device.controlstate import ControlState
+    from device.generator import Generator
     from device.model import StepModel
+    from device.sampling import Sampler
 
     out = tmp_path / "out.mid"
     assert main(["generate", "--model", MODEL, "--bars", "4", "--seed", "3", "-o", str(out), "--scale", "D:dorian",
@@ -253,7 +254,7 @@ def test_generate_plays_the_musical_controls_given_as_flags(tmp_path):
     controls = ControlState(scale="dorian", scale_root=2, strictness=1.0, deja_vu=1.0, loop_bars=1, density=0.7,
                             register_centre=70, register_width=14)
     with StepModel(shipped_model_path()) as model:
-        generator = box_generator(model, 3)
+        generator = Generator(model, Sampler(seed=3, pitch_range=model.contract.pitch_range))
         tokens = [generator.next_token(controls) for _ in range(64)]
     assert played_pitches(out) == [n.pitch for n in tokens_to_notes(tokens)]
 
@@ -267,21 +268,6 @@ def test_a_register_flag_without_width_is_a_usage_error(capsys):
 def test_a_bad_scale_flag_names_it(fails):
     fails(["generate", "--model", MODEL, "-o", "x.mid", "--scale", "C:lydian"],
           "command line: music.scale = 'C:lydian': unknown scale 'lydian'")
-
-
-def test_generate_plays_in_the_key_given(tmp_path):
-    from device.keyshift import sounding_token
-
-    out = {key: tmp_path / f"{key}.mid" for key in ("C", "Eb")}
-    for key, path in out.items():
-        assert main(["generate", "--model", MODEL, "--bars", "4", "--seed", "5", "-o", str(path), "--key", key]) == 0
-    in_c = played_pitches(out["C"])
-    assert in_c and played_pitches(out["Eb"]) == [sounding_token(p, 3) for p in in_c]
-
-
-def test_a_key_flag_that_names_no_key_names_it(fails):
-    fails(["generate", "--model", MODEL, "-o", "x.mid", "--key", "X"],
-          "command line: music.key = 'X': key 'X' is not a key name")
 
 
 def test_run_and_generate_find_the_shipped_model_from_any_folder(tmp_path):

@@ -5,16 +5,7 @@ import json
 import pytest
 
 from device import encoding
-from device.contract import (
-    Contract,
-    ContractError,
-    InputSpec,
-    KeySpec,
-    StateSpec,
-    TensorSpec,
-    load_contract,
-    sha256_of,
-)
+from device.contract import Contract, ContractError, InputSpec, StateSpec, TensorSpec, load_contract, sha256_of
 
 
 def write_model(tmp_path, payload=b"TFL3 model bytes", **overrides):
@@ -164,17 +155,3 @@ def test_a_model_whose_inputs_the_box_cannot_feed_is_refused_naming_the_file(tmp
     with pytest.raises(ContractError, match=message) as error:
         load_contract(model)
     assert "m.json" in str(error.value)
-
-
-def test_a_key_normalised_model_names_its_key_and_the_boxs_default_by_note_name(tmp_path):
-    model = write_model(tmp_path, key=KeySpec(native=0, default=2))
-    assert json.loads(model.with_suffix(".json").read_text())["encoding"]["key"] == {"native": "C", "default": "D"}
-    assert load_contract(model).key == KeySpec(0, 2)
-    assert load_contract(write_model(tmp_path)).key is None  # the keys as played: no key recorded
-
-
-def test_a_key_that_is_not_a_note_name_is_refused_naming_the_file(tmp_path):
-    model = write_model(tmp_path, key=KeySpec(native=0, default=2))
-    edit_json(model, lambda data: data["encoding"]["key"].update(default="H"))
-    with pytest.raises(ContractError, match=r"m\.json: 'encoding\.key': 'H' is not a note name"):
-        load_contract(model)

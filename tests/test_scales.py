@@ -2,16 +2,7 @@
 
 import pytest
 
-from device.scales import (
-    SCALES,
-    ScaleError,
-    in_scale,
-    note_name,
-    parse_key,
-    parse_scale,
-    pitch_class,
-    scale_text,
-)
+from device.scales import SCALES, ScaleError, in_scale, note_name, parse_scale, pitch_class, scale_text
 
 
 def pitch_classes(root, name):
@@ -83,9 +74,3 @@ def test_pitch_class_knows_sharps_and_flats():
 
 def test_note_names_put_middle_c_in_octave_4():
     assert [note_name(p) for p in (60, 61, 21, 0, 127)] == ["C4", "C#4", "A0", "C-1", "G9"]
-
-
-def test_a_key_is_the_pitch_class_of_its_key_signatures_major_key():
-    assert [parse_key(k) for k in ("C", "D", "Bb", "F#", "Am", "Bm", "F#m", "Ebm")] == [0, 2, 10, 6, 0, 2, 9, 6]
-    with pytest.raises(ScaleError, match="key 'Hm' is not a key name"):
-        parse_key("Hm")

@@ -112,11 +112,6 @@ def test_a_config_saved_before_inputs_existed_is_the_token_only_model():
     assert ModelConfig.from_json({"embedding": 8, "layers": 1, "units": 4, "dropout": 0.0}).inputs == "token"
 
 
-def test_a_config_saved_before_key_normalisation_is_a_model_of_the_keys_as_played():
-    assert not ModelConfig.from_json({"embedding": 8, "layers": 1, "units": 4, "dropout": 0.0}).key_normalised
-    assert ModelConfig().key_normalised
-
-
 def test_config_rejects_unknown_inputs():
     with pytest.raises(ValueError, match=r"inputs 'pitch' is not one of \['token', 'lookback'\]"):
         ModelConfig(inputs="pitch")

@@ -411,20 +411,3 @@ def test_base_weights_that_do_not_load_are_named_in_one_line(base_run, tmp_path)
     with pytest.raises(RunError, match=rf"^{base_run / 'checkpoints' / 'best.weights.h5'}: cannot load these "
                                        rf"weights into the model of {args.run / 'config.json'} \(.*\)$"):
         _load_or_build(load_run(args.run), False, 1e-3)
-
-
-def test_a_key_normalised_run_learns_its_melodies_moved_to_c_and_one_as_played_keeps_them():
-    from training.dataset import MelodySet
-    from training.model import ModelConfig
-    from training.runs import Run, TrainConfig
-    from training.windows import Split
-
-    d_major = np.array([62, 129, 64, 66, 67, 128, 69, 71, 73], dtype=np.int16)
-    melodies = MelodySet([d_major, d_major + 12], ["a.mid", "b.mid"])
-    split = Split(train=(0,), validation=(1,), seed=1, fraction=0.5)
-    normalised = Run(Path("run"), ModelConfig(key_normalised=True), TrainConfig(), melodies, split)
-    notes = d_major < 128
-    assert normalised.side("train")[0][notes].tolist() == (d_major[notes] - 2).tolist()
-    assert normalised.side("validation")[0][notes].tolist() == (d_major[notes] + 10).tolist()
-    as_played = Run(Path("run"), ModelConfig(key_normalised=False), TrainConfig(), melodies, split)
-    assert as_played.side("train")[0].tolist() == d_major.tolist()

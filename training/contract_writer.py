@@ -6,17 +6,7 @@ import subprocess
 from datetime import UTC, datetime
 from pathlib import Path
 
-from device.contract import (
-    Contract,
-    InputSpec,
-    KeySpec,
-    StateSpec,
-    TensorSpec,
-    contract_path_for,
-    load_contract,
-    sha256_of,
-)
-from training.keys import NATIVE_KEY, most_common_key
+from device.contract import Contract, InputSpec, StateSpec, TensorSpec, contract_path_for, load_contract, sha256_of
 from training.runs import Run, read_json, shown_path
 
 REPO = Path(__file__).parents[1]
@@ -53,14 +43,6 @@ def widened(pitches: tuple[int, int], semitones: int) -> tuple[int, int]:
     return max(0, pitches[0] - semitones), min(127, pitches[1] + semitones)
 
 
-def key_spec(run: Run) -> KeySpec | None:
-    """A key-normalised model's keys: it plays in NATIVE_KEY; the box's default is the key most of its training
-    melodies were in, before they were moved. None for a model of the keys as played."""
-    if not run.model.key_normalised:
-        return None
-    return KeySpec(NATIVE_KEY, most_common_key([run.melodies.melodies[i] for i in run.split.train]))
-
-
 def write_contract(model_path: Path, run: Run, tensors: dict, precision: str, runtimes: list[str], parity: dict,
                    metrics: dict, pitches: tuple[int, int], command: str, notes: str) -> Contract:
     """Build the contract for ``model_path``, save it beside the model, and check it loads."""
@@ -79,9 +61,8 @@ def write_contract(model_path: Path, run: Run, tensors: dict, precision: str, ru
         tflite_bytes=model_path.stat().st_size,
         runtimes=tuple(runtimes),
         training_data={**training_data(run), "pitch_range_in_files": list(pitches),
-                       "pitch_range_note": f"pitch_range is the training split's range "
-                                           f"{'(moved to C) ' if run.model.key_normalised else ''}widened by the "
-                                           f"random transposition of +-{run.train.max_transpose} semitones"},
+                       "pitch_range_note": f"pitch_range is the training split's range widened by the random "
+                                           f"transposition of +-{run.train.max_transpose} semitones"},
         config={"model": config_json["model"],
                 "train": {**config_json["train"], "data": [shown_path(p) for p in config_json["train"]["data"]]}},
         metrics=metrics,
@@ -91,7 +72,6 @@ def write_contract(model_path: Path, run: Run, tensors: dict, precision: str, ru
                     "code_version": code_version(), "created": datetime.now(UTC).isoformat(timespec="seconds"),
                     "run": str(run.path)},
         notes=notes,
-        key=key_spec(run),
     )
     contract.save(contract_path_for(model_path))
     return load_contract(model_path)

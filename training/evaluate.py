@@ -25,7 +25,6 @@ import numpy as np
 
 from device import encoding, features
 from training.baselines import Unigram, best_kneser_ney
-from training.keys import to_native_key
 from training.measure import scores
 from training.runs import RunError, load_data, load_run, write_json
 from training.windows import DEFAULT_METRE, metres, sequence_inputs
@@ -186,8 +185,6 @@ def evaluate_run(run_path: Path, data: Path | None = None, max_order: int = 6) -
     if data:
         melody_set = load_data((str(data),))
         melodies, melody_metres = melody_set.melodies, metres(melody_set, range(len(melody_set)))
-        if run.model.key_normalised:  # scored as it was trained: moved to C
-            melodies = [to_native_key(m) for m in melodies]
     else:
         melodies, melody_metres = run.side("validation"), metres(run.melodies, run.split.validation)
     report = evaluate(model, run.side("train"), melodies, max_order, melody_metres, run.model.feature_names)

@@ -19,7 +19,6 @@ import numpy as np
 from device.contract import load_contract, sha256_of
 from training.baselines import best_kneser_ney
 from training.dataset import MelodySet, load_melodies
-from training.keys import to_native_key
 from training.runs import REPO
 from training.windows import metres, split_melodies
 
@@ -74,17 +73,7 @@ def _joined(parts: list[MelodySet]) -> MelodySet:
 
 
 def reference_data(model_path: Path, data: Path | None):
-    """(melodies, metres, (training melodies, their metres) or None, what they are) for ``evaluate --model``;
-    moved to C (training/keys.py) for a key-normalised model, as it was trained."""
-    melodies, melody_metres, train_side, source = _reference_data(model_path, data)
-    if load_contract(model_path).key is None:
-        return melodies, melody_metres, train_side, source
-    if train_side is not None:
-        train_side = [to_native_key(m) for m in train_side[0]], train_side[1]
-    return [to_native_key(m) for m in melodies], melody_metres, train_side, f"{source}, moved to C"
-
-
-def _reference_data(model_path: Path, data: Path | None):
+    """(melodies, metres, (training melodies, their metres) or None, what they are) for ``evaluate --model``."""
     try:
         melody_set, train, validation = contract_sets(model_path)
         train_side = [melody_set.melodies[i] for i in train], metres(melody_set, train)

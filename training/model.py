@@ -39,8 +39,7 @@ if TYPE_CHECKING:  # keras is imported when a model is built, so configs load wi
 @dataclass(frozen=True)
 class ModelConfig:
     """Model shape. ``units``: LSTM width per layer; ``embedding``: token vector size; ``dropout``: 0..1;
-    ``inputs``: one of INPUT_KINDS; ``lookback_embedding``: vector size of each lookback token;
-    ``key_normalised``: trained on melodies moved to C (training/keys.py), played in a chosen key."""
+    ``inputs``: one of INPUT_KINDS; ``lookback_embedding``: vector size of each lookback token."""
 
     vocab_size: int = encoding.VOCAB_SIZE
     embedding: int = 256
@@ -49,7 +48,6 @@ class ModelConfig:
     dropout: float = 0.1
     inputs: str = "lookback"
     lookback_embedding: int = 32
-    key_normalised: bool = True
 
     def __post_init__(self):
         if self.vocab_size != encoding.VOCAB_SIZE:
@@ -75,9 +73,9 @@ class ModelConfig:
     @classmethod
     def from_json(cls, data: dict) -> ModelConfig:
         """Build from a dict; unknown keys raise ValueError naming them. A config written before ``inputs``
-        existed is the token-only model; one written before ``key_normalised``, a model of the keys as played."""
+        existed is the token-only model."""
         check_keys(cls, data, "model config")
-        return cls(**{"inputs": "token", "key_normalised": False, **data})
+        return cls(**{"inputs": "token", **data})
 
     def save(self, path: str | Path) -> None:
         Path(path).write_text(json.dumps(self.to_json(), indent=2) + "\n")

@@ -21,7 +21,6 @@ import numpy as np
 from device import encoding
 from device.contract import sha256_of
 from training.dataset import DatasetError, MelodySet, load_many
-from training.keys import to_native_key
 from training.model import ModelConfig, check_keys
 from training.windows import Split
 
@@ -74,11 +73,9 @@ class Run:
     split: Split
 
     def side(self, name: str) -> list[np.ndarray]:
-        """The melodies of one side of the split: ``"train"`` or ``"validation"``; moved to C for a
-        key-normalised model (training/keys.py)."""
+        """The melodies of one side of the split: ``"train"`` or ``"validation"``."""
         indices = self.split.train if name == "train" else self.split.validation
-        melodies = [self.melodies.melodies[i] for i in indices]
-        return [to_native_key(m) for m in melodies] if self.model.key_normalised else melodies
+        return [self.melodies.melodies[i] for i in indices]
 
     @property
     def best_weights(self) -> Path:

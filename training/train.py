@@ -108,12 +108,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--inputs", choices=INPUT_KINDS,
                         help="what the LSTM reads: the token only (the course's model, a baseline) or also the bar "
                         f"position and the tokens 1, 2, 4 and 8 bars back (default {m.inputs})")
-    parser.add_argument("--key-normalised", action=argparse.BooleanOptionalAction, default=None,
-                        help="learn every melody moved to C; the box then plays in the key you choose "
-                        f"(default {'on' if m.key_normalised else 'off'}; --no-key-normalised: the keys as played)")
 
 
-MODEL_FLAGS = ("embedding", "layers", "units", "dropout", "inputs", "key_normalised")
+MODEL_FLAGS = ("embedding", "layers", "units", "dropout", "inputs")
 
 
 def configs_from_args(args: argparse.Namespace) -> tuple[ModelConfig, TrainConfig]:
