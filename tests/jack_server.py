@@ -25,10 +25,16 @@ class JackServer:
     """``with JackServer() as jack:`` starts jackd (dummy driver), points this process's mido and
     environment at it, and stops it and restores both on exit.
 
-    ``period`` is frames per JACK cycle at 48 kHz. The tests use a long one (1024: 21 ms): the
-    RtMidi bundled with python-rtmidi 1.5 can lose or garble a message that is being written
-    while the JACK process callback reads it, and fewer callbacks make that much rarer. The
-    benchmark uses a short one (64: 1.3 ms), so the cycle adds little to what it measures.
+    ``period`` is frames per JACK cycle at 48 kHz: 64 (1.3 ms) for the tests and the benchmark that
+    measure timing, so the cycle adds little to what they measure; 1024 (21 ms) elsewhere.
+
+    The server runs synchronously (``-S``): each cycle waits for every client's process callback.
+    In JACK2's default asynchronous mode a client that is late for a cycle, as a non-realtime client
+    on a busy 2-core machine often is, misses that cycle's MIDI, or gets it twice. Measured with a
+    sender at 1,000 messages a second and two readers beside 2 or 3 busy processes: asynchronous,
+    every one of 7 runs of 3,000 messages lost some for one reader or both (2 to 22; once a reader
+    got 3,001); synchronous, none of 7 lost or doubled one. A test that saw "a message lost by one
+    of two readers of the same port" was seeing this.
     """
 
     def __init__(self, name: str | None = None, period: int = 1024, start_seconds: float = 10.0):
@@ -45,7 +51,7 @@ class JackServer:
         if shutil.which("jackd") is None:
             raise JackUnavailable("jackd is not installed (apt-get install jackd2; .ci/run installs it)")
         self._server = subprocess.Popen(
-            ["jackd", "-n", self.name, "--no-realtime", "-d", "dummy", "-r", "48000", "-p", str(self.period)],
+            ["jackd", "-n", self.name, "--no-realtime", "-S", "-d", "dummy", "-r", "48000", "-p", str(self.period)],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )
         self._previous_env = {key: os.environ.get(key) for key in self.env}
