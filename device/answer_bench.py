@@ -162,8 +162,8 @@ def play_calls(command: list[str], schedule, timeout: float = 60.0, env=None,
     at ``bpm``) is started with ``--port`` and ``--input`` set to two virtual ports opened here; each (pulse,
     message) of ``schedule`` is sent when the box's pulse ``pulse`` (0 = the first after Start) arrives. A pulse's
     number is its time since pulse 0 in pulses, rounded (the box sends them on absolute deadlines), so a pulse
-    that RtMidi lost on JACK now and then does not shift the count. Returns the box's note messages as (pulse
-    number before it, "on"/"off", pitch), its stderr and the number of the last pulse + 1.
+    lost on the way (JACK drops one now and then for a late client) does not shift the count. Returns the box's
+    note messages as (pulse number before it, "on"/"off", pitch), its stderr and the number of the last pulse + 1.
     """
     import mido
 

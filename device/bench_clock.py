@@ -194,8 +194,9 @@ def follow_deviation(follower: str, jitter: float, seconds: float, bpm: float = 
             deviations.append(arrival - sent[index][0])
             off_step += index % 6 != 0
     # Each note against the pulse sent last before it: the follower's timing, whatever the count. A note whose
-    # last pulse is not a step pulse came a pulse or more late, or from a count that slipped (RtMidi on JACK
-    # loses a pulse now and then, for the follower as for the reference): counted apart, in off_step_notes.
+    # last pulse is not a step pulse came a pulse or more late, or from a count that slipped (JACK, in its
+    # default asynchronous mode, drops a pulse for a client late for a cycle, the follower's or the
+    # reference's): counted apart, in off_step_notes.
     return {"follower": follower, "jitter_ms": jitter * 1000, "bpm": bpm, "seconds": seconds,
             "off_step_notes": off_step,
             **{f"dev_ms_{key}": value for key, value in _quantiles_ms(deviations).items()}}
@@ -260,7 +261,7 @@ def lead_jitter(leader: str, seconds: float, bpm: float = 120.0, model: str = ""
     if arrivals.size < 3:
         return {"leader": leader, "bpm": bpm, "pulses": int(arrivals.size), "fitted_bpm": float("nan"),
                 **{f"jitter_ms_{key}": value for key, value in _quantiles_ms([]).items()}}
-    # pulses numbered by time (a pulse RtMidi lost on JACK must not shift the rest against the line)
+    # pulses numbered by time (a pulse lost on the way must not shift the rest against the line)
     index = np.round((arrivals - arrivals[0]) / (60.0 / bpm / 24))
     slope, intercept = np.polyfit(index, arrivals, 1)
     residuals = np.abs(arrivals - (intercept + slope * index))

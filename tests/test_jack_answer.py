@@ -5,9 +5,9 @@ echo of the call says when it took each note).
 
 The expected answer is the reference of device/answer_bench.py: the bar line the rules give, and the notes of the same
 seeded model reset and primed with the same call. The player numbers the box's pulses by their arrival time
-(a pulse RtMidi lost on JACK, 1 or 2 of 427 in most runs here, does not shift the count); on a machine so
-loaded that the player itself is held back for pulses at a time, no step can be named, and the test says so
-and skips.
+(a pulse lost on the way, as JACK's asynchronous mode did for 1 or 2 of 427 in most runs, does not shift the
+count); on a machine so loaded that the player itself is held back for pulses at a time, no step can be named,
+and the test says so and skips.
 """
 
 import os

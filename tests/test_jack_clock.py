@@ -129,8 +129,8 @@ def play(drum, lines):
 def observe(backend, drum_name):
     """An input here on the drum machine's port: (arrival time, message) of all it sends, as the box hears it.
 
-    Expectations come from what arrived, not from what was sent: RtMidi 1.5 on JACK can lose a message being
-    written while the JACK cycle reads it (see tests/jack_server.py), for the box and this observer alike.
+    Expectations come from what arrived, not from what was sent: a JACK server in its asynchronous mode drops a
+    cycle's MIDI for a client late for that cycle (see tests/jack_server.py), for the box and this observer alike.
     """
     port = ports.open_input(next(n for n in backend.get_input_names() if drum_name in n))
     return port, recording(port)
