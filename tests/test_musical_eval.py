@@ -201,3 +201,30 @@ def test_the_shipped_model_plays_melodies_through_the_box_generator():
     first, again = box_melodies(model, 2, 16, 1.0, seed=5), box_melodies(model, 2, 16, 1.0, seed=5)
     assert [m.tolist() for m in first] == [m.tolist() for m in again]
     assert all(len(m) == 16 and m.min() >= 0 and m.max() <= NO_EVENT for m in first)
+
+
+def test_generated_melodies_take_their_bar_lengths_from_the_reference_in_its_proportions():
+    from training.musical_run import drawn_bar_steps
+
+    metres = [(12, 0)] * 3 + [(16, 4)]
+    drawn = drawn_bar_steps(metres, 400, seed=1)
+    assert set(drawn) == {12, 16}
+    assert 0.65 < drawn.count(12) / 400 < 0.85
+    assert drawn == drawn_bar_steps(metres, 400, seed=1)
+
+
+def test_the_box_plays_each_melody_in_the_bar_length_given_for_it():
+    from device.generator import Generator
+    from device.model import StepModel
+    from device.sampling import Sampler
+    from tests.recording import ROOT
+    from training.musical_run import box_controls, box_melodies
+
+    model = ROOT / "models" / "default.tflite"
+    played = box_melodies(model, 3, 24, 1.0, seed=5, bar_steps=[12, 16, 12])
+    sampler = Sampler(5)  # the same stream: the 12-step bars first, then the 16-step one
+    with StepModel(model, bar_steps=12) as in_12:
+        jigs = generate(Generator(in_12, sampler), 2, 24, box_controls(1.0))
+    with StepModel(model, bar_steps=16) as in_16:
+        reel = generate(Generator(in_16, sampler), 1, 24, box_controls(1.0))
+    assert [m.tolist() for m in played] == [jigs[0].tolist(), reel[0].tolist(), jigs[1].tolist()]

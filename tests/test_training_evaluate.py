@@ -183,6 +183,7 @@ def test_evaluate_model_musical_part_compares_model_ngram_and_real_melodies(mode
     assert all(0.0 <= row["oa"] <= 1.0 for rows in musical["rows"].values() for row in rows.values())
     assert musical["summary"]["model"]["melodies"] == 3
     assert musical["settings"]["reference_melodies"] == 3
+    assert musical["settings"]["bar_steps"] == {"16": 3}  # the model plays in the reference's metre: the scales' 4/4
     assert (folder / "musical.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 

@@ -132,6 +132,10 @@ def format_musical(report: dict) -> str:
         lines.append(f"| {name} | {row['melodies']} | {row['repeat_a_bar']:.0%} | {row['fully_in_one_key']:.0%} | "
                      f"{row['in_a_rare_key']:.0%} |")
     rare = ", ".join(report["rare_keys"]) or "none"
+    played_in = report.get("settings", {}).get("bar_steps")
+    if played_in:
+        lines.append("\nBars the model played in (16th steps: melodies): "
+                     + ", ".join(f"{bar}: {count}" for bar, count in played_in.items()) + ", drawn from the reference's.")
     lines.append(f"\nOA: overlap of feature distributions with the reference (1 = same, 0 = disjoint); KL in nats. "
                  f"Rare keys (under {RARE_KEY_SHARE:.0%} of the reference): {rare}.")
     return "\n".join(lines)

@@ -1,7 +1,9 @@
 """The sets a musical evaluation compares: melodies from the box's generator, the n-gram and the corpus.
 
 The model's melodies come from the code the box runs: device.model.StepModel and device.generator.Generator
-with its Sampler, reset to the primed state (no primer) before each melody, at a fixed temperature.
+with its Sampler, reset to the primed state (no primer) before each melody, at a fixed temperature. Each is
+played in a metre drawn from the reference melodies' (the box's ``music.bar_steps``), so jigs are compared
+with jigs: the folk corpus's validation melodies are a third in 4/4, the rest in 6/8, 2/4 and 9/8.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
+from device.features import DEFAULT_BAR_STEPS
 from training.musical_eval import compare_sets, cut, generate, sample_ngram
 from training.musical_features import Melody
 
@@ -21,35 +24,59 @@ def box_controls(temperature: float):
     return ControlState(temperature=temperature)
 
 
+def drawn_bar_steps(reference_metres, count: int, seed: int) -> list[int]:
+    """Bar lengths (16th steps) for ``count`` melodies, drawn with ``seed`` from the (bar_steps, bar_offset)
+    of the reference melodies: each metre as often as the reference has it, up to chance."""
+    bars = [int(bar) for bar, _ in reference_metres]
+    return [int(b) for b in np.random.default_rng(seed).choice(bars, count)]
+
+
 def box_melodies(model_path: Path, count: int, steps: int, temperature: float, seed: int,
-                 runtime: str | None = None) -> list[np.ndarray]:
-    """``count`` melodies of ``steps`` tokens played by the box's generator from ``model_path``."""
+                 runtime: str | None = None, bar_steps: list[int] | None = None) -> list[np.ndarray]:
+    """``count`` melodies of ``steps`` tokens played by the box's generator from ``model_path``.
+
+    ``bar_steps``: the bar length each melody is played in (a list of ``count``; None: all in 4/4)."""
     from device.generator import Generator
     from device.model import StepModel
     from device.sampling import Sampler
 
-    with StepModel(model_path, runtime=runtime) as model:
-        return generate(Generator(model, Sampler(seed)), count, steps, box_controls(temperature))
+    bar_steps = list(bar_steps or [DEFAULT_BAR_STEPS] * count)
+    if len(bar_steps) != count:
+        raise ValueError(f"{len(bar_steps)} bar lengths for {count} melodies")
+    sampler, melodies = Sampler(seed), [np.zeros(0, np.int64)] * count
+    for bar in sorted(set(bar_steps)):
+        played_in = [i for i, b in enumerate(bar_steps) if b == bar]
+        with StepModel(model_path, runtime=runtime, bar_steps=bar) as model:
+            played = generate(Generator(model, sampler), len(played_in), steps, box_controls(temperature))
+        for i, melody in zip(played_in, played, strict=True):
+            melodies[i] = melody
+    return melodies
 
 
 def musical_report(model_path: Path, melodies, melody_metres, train, train_metres, ngram, count: int, steps: int,
                    temperature: float, seed: int, runtime: str | None = None) -> dict:
     """compare_sets of the model's, the n-gram's and ``count`` training melodies against the reference.
 
-    Reference: every melody of ``melodies`` at least ``steps`` long, cut to ``steps`` (with its metre).
-    Without ``train`` (and ``ngram``) only the model's row is made.
+    Reference: every melody of ``melodies`` at least ``steps`` long, cut to ``steps`` (with its metre). The
+    model plays each melody in a bar length drawn from the reference's, from the bar line; the n-gram's melodies
+    are measured in the same bar lengths. Without ``train`` (and ``ngram``) only the model's row is made.
     """
-    reference = [Melody.of(m, *metre) for m, metre in cut(melodies, steps, melody_metres)]
+    cut_reference = cut(melodies, steps, melody_metres)
+    reference = [Melody.of(m, *metre) for m, metre in cut_reference]
     if len(reference) < 2:
         raise ValueError(f"only {len(reference)} reference melodies have {steps} steps or more: lower --steps")
-    sets = {"model": [Melody.of(m) for m in box_melodies(model_path, count, steps, temperature, seed, runtime)]}
+    bars = drawn_bar_steps([metre for _, metre in cut_reference], count, seed)
+    played = box_melodies(model_path, count, steps, temperature, seed, runtime, bars)
+    sets = {"model": [Melody.of(m, bar) for m, bar in zip(played, bars, strict=True)]}
     if ngram is not None:
-        sets["ngram"] = [Melody.of(m) for m in sample_ngram(ngram, count, steps, temperature, seed)]
+        sampled = sample_ngram(ngram, count, steps, temperature, seed)
+        sets["ngram"] = [Melody.of(m, bar) for m, bar in zip(sampled, bars, strict=True)]
     if train:
         long_enough = cut(train, steps, train_metres)
         picked = np.random.default_rng(seed).choice(len(long_enough), min(count, len(long_enough)), replace=False)
         sets["real"] = [Melody.of(long_enough[i][0], *long_enough[i][1]) for i in sorted(picked)]
     report = compare_sets(reference, sets)
     report["settings"] = {"melodies": count, "steps": steps, "temperature": temperature, "seed": seed,
-                          "reference_melodies": len(reference)}
+                          "reference_melodies": len(reference),
+                          "bar_steps": {str(b): bars.count(b) for b in sorted(set(bars))}}
     return report
