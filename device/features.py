@@ -15,15 +15,6 @@ features fed with the token of step p describe the predicted step p+1:
     lookback      int32   [4]  tokens of steps p+1-k*bar_steps for k = 1, 2, 4, 8; NONE (130) before the melody
     bar_position  float32 [5]  bar_step of p+1 as 5 binary digits, least significant first, -1/+1 (bars <= 32 steps)
     repeats       float32 [4]  1.0 where the token of step p equals the token k = 1, 2, 4, 8 bars before it, else 0.0
-    pitch_classes float32 [12] log(1 + number of note-ons) of each pitch class (C, C#, ..., B) in steps
-                               p+1-32*bar_steps .. p (the 32 bars before the predicted step); 0 before a note
-
-The pitch classes tell the model which key the tune is in and how long it has kept to it (the counts grow
-with every note of the key, and a note outside it shows as a count of its own): real tunes either keep to
-one scale or come back to their accidentals, and 75 % of the folk corpus's tunes hold no note outside one
-diatonic scale in their first 16 bars. The 32-bar window keeps the counts in the range training saw however
-long the box plays. A model may take any of the features (its contract names which), and the box feeds
-those.
 
 START_TOKEN, fed first, occupies no step: its features describe the melody's first step (no lookback,
 no repeats), and the first melody token is fed at that same bar step.
@@ -41,8 +32,6 @@ LOOKBACK_BARS = (1, 2, 4, 8)
 POSITION_BITS = 5
 MAX_BAR_STEPS = 2 ** POSITION_BITS
 DEFAULT_BAR_STEPS = 16  # 4/4 in 16th notes
-PITCH_CLASS_BARS = 32  # the pitch classes input counts the note-ons of this many bars before the predicted step
-HISTORY_BARS = max(*LOOKBACK_BARS, PITCH_CLASS_BARS)  # the bars of tokens the box's tracker keeps
 
 _BARS_LISTED = ", ".join(map(str, LOOKBACK_BARS))  # "1, 2, 4, 8"
 _BARS_SAID = _BARS_LISTED.rpartition(", ")[0] + f" and {LOOKBACK_BARS[-1]}"  # "1, 2, 4 and 8"
@@ -54,10 +43,8 @@ INPUTS = {
     "bar_position": ((POSITION_BITS,), "float32", "bar step of the predicted step, 5 binary digits (LSB first), -1/+1"),
     "repeats": ((len(LOOKBACK_BARS),), "float32",
                 f"1.0 where the fed token equals the token {_BARS_LISTED} bars before it"),
-    "pitch_classes": ((12,), "float32", f"log(1 + note-ons) of each pitch class C..B in the {PITCH_CLASS_BARS} "
-                      "bars before the predicted step"),
 }
-FEATURES = ("lookback", "bar_position", "repeats", "pitch_classes")  # the inputs beyond the token, in this order
+FEATURES = ("lookback", "bar_position", "repeats")  # the inputs beyond the token, in this order
 
 
 def check_bar_steps(bar_steps: int) -> int:
@@ -80,7 +67,7 @@ def melody_features(melody: np.ndarray, bar_steps: int = DEFAULT_BAR_STEPS, bar_
     """
     bar_steps = check_bar_steps(bar_steps)
     melody = np.asarray(melody, np.int32)
-    n, depth, pitch_depth = len(melody), bar_steps * max(LOOKBACK_BARS), bar_steps * PITCH_CLASS_BARS
+    n, depth = len(melody), bar_steps * max(LOOKBACK_BARS)
     padded = np.concatenate([np.full(depth, NONE, np.int32), melody])
     steps = np.arange(n)
     lookback = np.stack([padded[depth + steps - k * bar_steps] for k in LOOKBACK_BARS], axis=1)
@@ -88,24 +75,15 @@ def melody_features(melody: np.ndarray, bar_steps: int = DEFAULT_BAR_STEPS, bar_
     repeats = np.stack([(steps >= 1) & (steps - 1 - k * bar_steps >= 0)
                         & (fed == padded[np.maximum(depth + steps - 1 - k * bar_steps, 0)])
                         for k in LOOKBACK_BARS], axis=1)
-    is_note = melody < encoding.NUM_PITCHES
-    counted = np.zeros((n + 1, 12), np.int64)  # counted[q]: note-ons of each pitch class in steps < q
-    counted[1:] = np.cumsum(np.eye(12, dtype=np.int64)[melody % 12] * is_note[:, None], axis=0)
     return {"lookback": lookback.astype(np.int32),
             "bar_position": position_code((bar_offset + steps) % bar_steps),
-            "repeats": repeats.astype(np.float32),
-            "pitch_classes": pitch_class_code(counted[steps] - counted[np.maximum(steps - pitch_depth, 0)])}
-
-
-def pitch_class_code(counts: np.ndarray) -> np.ndarray:
-    """Note-on counts per pitch class [..., 12] -> float32 log(1 + count)."""
-    return np.log1p(np.asarray(counts, np.float64)).astype(np.float32)
+            "repeats": repeats.astype(np.float32)}
 
 
 class FeatureTracker:
     """The box's side of ``melody_features``: the features of each fed token, from a history of the tokens fed.
 
-    Its state (``get_state``/``set_state``) is two int32 arrays: the last 32*bar_steps+1 tokens (NONE where
+    Its state (``get_state``/``set_state``) is two int32 arrays: the last 8*bar_steps+1 tokens (NONE where
     nothing was fed), and [bar step of the next token, tokens fed since reset (at most 2)].
     """
 
@@ -115,7 +93,7 @@ class FeatureTracker:
 
     def reset(self) -> None:
         """Forget the history; the next token is the melody's START_TOKEN, at bar step 0 unless told."""
-        self._history = np.full(self.bar_steps * HISTORY_BARS + 1, NONE, np.int32)
+        self._history = np.full(self.bar_steps * max(LOOKBACK_BARS) + 1, NONE, np.int32)
         self._counters = np.zeros(2, np.int32)
 
     def features(self, token: int, bar_step: int | None = None) -> dict:
@@ -135,12 +113,9 @@ class FeatureTracker:
         lookback = [history[top + 1 - k * self.bar_steps] for k in LOOKBACK_BARS]
         repeats = [0.0 if first else float(history[top - k * self.bar_steps] == token) for k in LOOKBACK_BARS]
         self._counters[:] = predicted, min(2, int(self._counters[1]) + 1)
-        recent = history[len(history) - PITCH_CLASS_BARS * self.bar_steps:]  # the bars before the predicted step
-        notes = recent[recent < encoding.NUM_PITCHES]
         return {"lookback": np.array([lookback], np.int32),
                 "bar_position": position_code(predicted)[None],
-                "repeats": np.array([repeats], np.float32),
-                "pitch_classes": pitch_class_code(np.bincount(notes % 12, minlength=12))[None]}
+                "repeats": np.array([repeats], np.float32)}
 
     def get_state(self) -> tuple[np.ndarray, np.ndarray]:
         """A copy of the history and the counters."""

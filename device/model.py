@@ -153,8 +153,7 @@ class StepModel:
         interpreter.set_tensor(self._token_index, np.array([[value]], dtype=np.int32))
         if self._tracker is not None:
             for feature, array in self._tracker.features(value, bar_step).items():
-                if feature in self._feature_index:  # the features this model takes (its contract names them)
-                    interpreter.set_tensor(self._feature_index[feature], array)
+                interpreter.set_tensor(self._feature_index[feature], array)
         for index, array in zip(self._state_in, self._state, strict=True):
             interpreter.set_tensor(index, array)
         interpreter.invoke()

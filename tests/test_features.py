@@ -46,18 +46,6 @@ def test_repeats_flag_a_fed_token_equal_to_the_one_one_two_four_and_eight_bars_b
     assert np.flatnonzero(repeats[:, 3]).tolist() == [17]  # melody[16] == melody[0]
 
 
-def test_pitch_classes_count_the_note_ons_of_each_pitch_class_in_the_32_bars_before_the_predicted_step():
-    # bars of 1 step: row i counts steps i-32 .. i-1, as log(1 + count)
-    melody = np.array([60, 72, 62, NOTE_OFF, NO_EVENT, 61, *[NO_EVENT] * 30, 62])
-    counts = np.expm1(melody_features(melody, bar_steps=1)["pitch_classes"])
-    assert counts[0].tolist() == [0.0] * 12  # nothing played yet
-    assert counts[2][[0, 2]].tolist() == pytest.approx([2, 0])  # C4 and C5: both C
-    assert counts[6][[0, 1, 2]].tolist() == pytest.approx([2, 1, 1])  # C C D, C#
-    assert counts[33][[0, 1, 2]].tolist() == pytest.approx([1, 1, 1])  # steps 1..32: the first C has gone
-    assert counts[36][[0, 1, 2]].tolist() == pytest.approx([0, 1, 0])  # steps 4..35
-    assert counts.sum(axis=1).max() == pytest.approx(4)
-
-
 def test_start_token_repeats_nothing_even_when_the_melody_begins_with_no_event():
     repeats = melody_features(np.full(40, NO_EVENT), bar_steps=16)["repeats"]
     assert repeats[0].tolist() == [0, 0, 0, 0]
@@ -66,7 +54,7 @@ def test_start_token_repeats_nothing_even_when_the_melody_begins_with_no_event()
 
 def test_an_empty_melody_has_no_rows():
     assert {k: v.shape for k, v in melody_features(np.zeros(0, np.int16)).items()} == {
-        "lookback": (0, 4), "bar_position": (0, 5), "repeats": (0, 4), "pitch_classes": (0, 12)}
+        "lookback": (0, 4), "bar_position": (0, 5), "repeats": (0, 4)}
 
 
 def test_bar_steps_beyond_the_position_code_are_rejected():
@@ -119,5 +107,5 @@ def test_tracker_reset_forgets_the_history():
 
 
 def test_tracker_state_of_another_bar_length_is_rejected():
-    with pytest.raises(ValueError, match=r"feature state shapes \[513\], \[2\] differ from \[385\], \[2\]"):
+    with pytest.raises(ValueError, match=r"feature state shapes \[129\], \[2\] differ from \[97\], \[2\]"):
         FeatureTracker(12).set_state(FeatureTracker(16).get_state())

@@ -13,8 +13,7 @@ from training.model import ModelConfig, build_models, state_names, widen_to_look
 from training.windows import sequence_inputs  # noqa: E402
 
 CONFIG = ModelConfig(embedding=8, layers=2, units=16, dropout=0.1, inputs="token")
-LOOKBACK = ModelConfig(embedding=8, layers=2, units=16, dropout=0.1, lookback_embedding=4, inputs="lookback")
-PITCH_CLASSES = ModelConfig(**{**LOOKBACK.to_json(), "inputs": "lookback-pitch-classes"})
+LOOKBACK = ModelConfig(embedding=8, layers=2, units=16, dropout=0.1, lookback_embedding=4)
 MELODY = np.array([60, 129, 62, 128, 129, 64, 65, 67, 129, 60, 62, 64, 64, 65] * 2, np.int32)  # 28 steps
 
 
@@ -87,27 +86,17 @@ def test_lookback_sequence_model_takes_tokens_and_features(lookback_models):
                                                                        "tokens"]
 
 
-def test_a_pitch_classes_model_takes_them_beside_the_lookback_inputs():
-    keras.utils.set_random_seed(0)
-    step = build_models(PITCH_CLASSES).step
-    assert {t.name: tuple(t.shape) for t in step.inputs}["pitch_classes"] == (1, 12)
-
-
-@pytest.mark.parametrize("config", [LOOKBACK, PITCH_CLASSES], ids=lambda c: c.inputs)
-def test_a_step_model_fed_by_the_box_tracker_equals_the_sequence_model(config):
+def test_lookback_step_model_fed_by_the_box_tracker_equals_the_sequence_model(lookback_models):
     """Training's melody_features and the box's FeatureTracker feed the one model the same inputs."""
-    keras.utils.set_random_seed(0)
-    models = build_models(config)
     bar_steps, bar_offset, melody = 4, 1, np.tile(MELODY, 2)  # 56 steps: 8 bars back and more
-    expected = np.asarray(models.sequence(sequence_inputs(melody, (bar_steps, bar_offset), config.feature_names),
-                                          training=False))[0]
-    tracker, state, logits = FeatureTracker(bar_steps), zero_state(config), []
+    expected = np.asarray(lookback_models.sequence(sequence_inputs(melody, (bar_steps, bar_offset),
+                                                                   LOOKBACK.feature_names), training=False))[0]
+    tracker, state, logits = FeatureTracker(bar_steps), zero_state(LOOKBACK), []
     for index, token in enumerate([START_TOKEN, *melody[:-1]]):
         found = tracker.features(int(token), bar_offset if index == 0 else None)
-        fed = {name: found[name] for name in config.feature_names}
-        out = models.step({"token": np.array([[token]], np.int32), **fed, **state})
+        out = lookback_models.step({"token": np.array([[token]], np.int32), **found, **state})
         logits.append(np.asarray(out["logits"])[0])
-        for layer in range(1, config.layers + 1):
+        for layer in range(1, LOOKBACK.layers + 1):
             h, c, h_out, c_out = state_names(layer)
             state[h], state[c] = np.asarray(out[h_out]), np.asarray(out[c_out])
     assert np.abs(np.stack(logits) - expected).max() < 1e-5
@@ -124,7 +113,7 @@ def test_a_config_saved_before_inputs_existed_is_the_token_only_model():
 
 
 def test_config_rejects_unknown_inputs():
-    with pytest.raises(ValueError, match=r"inputs 'pitch' is not one of \['token', 'lookback', 'lookback-pitch-cl"):
+    with pytest.raises(ValueError, match=r"inputs 'pitch' is not one of \['token', 'lookback'\]"):
         ModelConfig(inputs="pitch")
 
 

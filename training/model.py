@@ -5,13 +5,13 @@
 * the step model (export, the box): batch 1, one token int32 [1, 1] and an
   explicit h/c state per layer in, logits [1, 130] and the new states out.
 
-``inputs`` picks what the LSTM reads at each step (INPUT_FEATURES): "token" (the token's
-embedding only: the course's model, kept as a baseline), "lookback" (also features of
+``inputs`` picks what the LSTM reads at each step: "token" (the token's embedding
+only: the course's model, kept as a baseline) or "lookback" (also the features of
 device/features.py: the tokens one, two, four and eight bars back through a small embedding of
-their own, the bar position and the repeat flags, concatenated to the token's embedding) or
-"lookback-pitch-classes" (those and the pitch classes of the last 8 bars). Both graphs take the
-features as extra inputs, named as in ``device.features.INPUTS``: [batch, time, ...] for the
-sequence model, [1, ...] for the step model.
+their own, the bar position and the repeat flags, concatenated to the token's
+embedding). With "lookback" both graphs take those features as extra inputs, named
+as in ``device.features.INPUTS``: [batch, time, ...] for the sequence model, [1, ...]
+for the step model.
 
 Each LSTM layer is ``RNN(LSTMCell)``. The step model calls that same cell once
 per step: exactly what ``LSTM(unroll=True)`` computes for a one-step sequence
@@ -28,12 +28,7 @@ from typing import TYPE_CHECKING, NamedTuple
 
 from device import encoding, features
 
-INPUT_FEATURES = {  # ModelConfig.inputs -> the features (device.features.FEATURES) the model reads
-    "token": (),
-    "lookback": ("lookback", "bar_position", "repeats"),
-    "lookback-pitch-classes": ("lookback", "bar_position", "repeats", "pitch_classes"),
-}
-INPUT_KINDS = tuple(INPUT_FEATURES)
+INPUT_KINDS = ("token", "lookback")
 TOKEN_NAME = "token"
 LOGITS_NAME = "logits"
 
@@ -70,7 +65,7 @@ class ModelConfig:
     @property
     def feature_names(self) -> tuple[str, ...]:
         """The model's inputs beyond the token (device.features.FEATURES, or none)."""
-        return INPUT_FEATURES[self.inputs]
+        return features.FEATURES if self.inputs == "lookback" else ()
 
     def to_json(self) -> dict:
         return asdict(self)
@@ -133,7 +128,7 @@ def build_models(config: ModelConfig) -> Models:
         if not extra:
             return x
         lookback = keras.layers.Reshape(time_shape + (lookback_width,))(lookback_embed(extra["lookback"]))
-        return keras.layers.Concatenate(axis=-1)([x, lookback, *(extra[name] for name in config.feature_names[1:])])
+        return keras.layers.Concatenate(axis=-1)([x, lookback, extra["bar_position"], extra["repeats"]])
 
     tokens = keras.Input(shape=(None,), dtype="int32", name="tokens")
     extra = feature_inputs((None, None))
