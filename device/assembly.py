@@ -141,7 +141,7 @@ def open_generator(config: Config, seed: int | None):
         primer = list(config.primer.tokens)
         if config.primer.midi_file:
             primer = primer_from_midi(config.primer.midi_file, config.primer.max_steps)
-        sampler = Sampler(seed=seed, pitch_range=model.contract.pitch_range)
+        sampler = Sampler(seed=seed, pitch_range=model.contract.pitch_range, tail_cut=config.temperature.tail_cut)
         return model, Generator(model, sampler, primer)
     except BaseException:
         model.close()

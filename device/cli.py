@@ -30,6 +30,7 @@ from device.config import (
 from device.contract import ContractError
 from device.generator import PrimerError
 from device.ports import PortError
+from device.sampling import DEFAULT_TAIL_CUT
 
 EXIT_USAGE = 2
 EXPECTED_ERRORS = (ConfigError, ContractError, PortError, PrimerError, OSError)
@@ -57,6 +58,9 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
                         "(default: the model shipped with the box, models/default.tflite)")
     parser.add_argument("--temperature", type=float, metavar="T",
                         help="randomness: 0.05 near-certain .. 1 as trained .. 3 wild (default 1.0)")
+    parser.add_argument("--tail-cut", type=float, metavar="C",
+                        help="never play a note, hold or rest the model finds less than C times as likely as its "
+                        f"first choice: 0 keeps them all, stray wrong notes too (default {DEFAULT_TAIL_CUT})")
     parser.add_argument("--seed", type=int, help="random seed: the same seed plays the same melody")
     parser.add_argument("--primer", metavar="FILE", help="a MIDI file whose first notes warm up the model")
     parser.add_argument("--bpm", type=float, help="tempo in quarter notes per minute (default 120)")
@@ -176,6 +180,8 @@ def config_from_args(args: argparse.Namespace) -> Config:
         model = dataclasses.replace(model, path=args.model)
     if getattr(args, "temperature", None) is not None:
         temperature = dataclasses.replace(temperature, initial=args.temperature)
+    if getattr(args, "tail_cut", None) is not None:
+        temperature = dataclasses.replace(temperature, tail_cut=args.tail_cut)
     tempo = config.tempo if getattr(args, "bpm", None) is None else dataclasses.replace(config.tempo, bpm=args.bpm)
     primer = config.primer
     if getattr(args, "primer", None):

@@ -19,6 +19,7 @@ from device import controlstate as neutral
 from device.dejavu import LOOP_BARS
 from device.features import DEFAULT_BAR_STEPS, MAX_BAR_STEPS
 from device.guard import GuardSettings
+from device.sampling import DEFAULT_TAIL_CUT
 from device.scales import ScaleError, parse_scale
 
 CONTROL_KINDS = ("mcp3008", "encoder", "none")
@@ -108,6 +109,7 @@ class TemperatureConfig:
     low: float = 0.05
     high: float = 3.0
     initial: float = 1.0
+    tail_cut: float = DEFAULT_TAIL_CUT  # a choice under this share of the likeliest one's chance never plays
 
 
 @dataclass(frozen=True)
@@ -327,6 +329,7 @@ def check(config: Config, source: str = "config") -> Config:
         ("temperature.low", t.low, 0 < t.low < 1, "must be between 0 and 1"),
         ("temperature.high", t.high, 1 < t.high <= 10, "must be above 1 and at most 10"),
         ("temperature.initial", t.initial, t.low <= t.initial <= t.high, f"must be {t.low}..{t.high} (low..high)"),
+        ("temperature.tail_cut", t.tail_cut, 0 <= t.tail_cut <= 0.5, "must be 0..0.5"),
         ("controls.kind", c.kind, c.kind in CONTROL_KINDS, f"must be one of {', '.join(CONTROL_KINDS)}"),
         ("controls.adc_channel", c.adc_channel, 0 <= c.adc_channel <= 7, "must be 0..7"),
         ("controls.spi_device", c.spi_device, c.spi_device in (0, 1), "must be 0 (CE0) or 1 (CE1)"),

@@ -70,6 +70,21 @@ def test_flags_override_the_config_file(tmp_path):
     assert (settings.midi.channel, settings.midi.virtual, settings.midi.midi_file) == (3, "", "x.mid")
 
 
+def test_the_tail_cut_comes_from_the_config_file_or_the_flag_and_reaches_the_sampler(tmp_path):
+    from device.assembly import open_generator
+    from device.sampling import DEFAULT_TAIL_CUT
+
+    config = tmp_path / "box.toml"
+    config.write_text("[temperature]\ntail_cut = 0.02\n")
+    cuts = []
+    for flags in ([], ["--config", str(config)], ["--config", str(config), "--tail-cut", "0"]):
+        args = build_parser().parse_args(["generate", "-o", "x.mid", *flags])
+        model, generator = open_generator(config_from_args(args), 1)
+        with model:
+            cuts.append(generator.sampler.tail_cut)
+    assert cuts == [DEFAULT_TAIL_CUT, 0.02, 0.0]
+
+
 def test_ports_without_a_midi_system_says_why_and_what_to_try():
     result = melodybox("ports", env=NO_MIDI_ENV)
     assert result.returncode == 0  # "none" is an answer, not a failure

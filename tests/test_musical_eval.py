@@ -162,6 +162,16 @@ def test_ngram_samples_follow_a_learned_cycle_and_repeat_with_the_seed():
     assert sum(pair in follows for pair in pairs) / len(pairs) > 0.9
 
 
+def test_ngram_samples_under_a_tail_cut_leave_out_a_rare_turn():
+    cycle, rare = np.tile([60, 62, 64, NO_EVENT], 50), np.tile([60, 61, 64, NO_EVENT], 2)
+    ngram = KneserNey.fit([cycle] * 2 + [rare], order=2)  # after 60: 62 100 times, 61 twice
+    turns = {}
+    for tail_cut in (0.0, 0.05):
+        sampled = sample_ngram(ngram, 40, 40, 1.0, seed=3, tail_cut=tail_cut)
+        turns[tail_cut] = sum(a == 60 and b == 61 for m in sampled for a, b in zip(m[:-1], m[1:], strict=True))
+    assert turns[0.0] > 0 and turns[0.05] == 0
+
+
 class CountingModel:
     """A step model whose next token is always 60 + (tokens fed since reset) % 3, with get/set_state."""
 

@@ -101,7 +101,7 @@ def test_high_temperature_flattens_the_distribution():
 
 
 def test_probabilities_follow_the_softmax():
-    probabilities = Sampler().probabilities(peaked_logits(), ControlState(1.0))
+    probabilities = Sampler(tail_cut=0).probabilities(peaked_logits(), ControlState(1.0))
     expected = np.exp(peaked_logits().astype(np.float64))
     np.testing.assert_allclose(probabilities, expected / expected.sum(), rtol=1e-12)
 
@@ -169,6 +169,45 @@ def test_wrong_logit_count_is_rejected():
         Sampler().sample(np.zeros(12, dtype=np.float32), ControlState(1.0))
 
 
+# --- the tail cut ------------------------------------------------------------------------------
+
+def test_the_tail_cut_never_draws_a_token_under_its_share_of_the_likeliest():
+    logits = np.full(V, -1e4, dtype=np.float32)
+    logits[[60, 61, 62]] = [0.0, math.log(0.004), math.log(0.006)]  # 1 : 0.004 : 0.006
+    probabilities = Sampler(tail_cut=0.005).probabilities(logits, ControlState(1.0))
+    assert probabilities[61] == 0
+    assert probabilities[[60, 62]] == pytest.approx([1 / 1.006, 0.006 / 1.006], rel=1e-6)
+    sampler = Sampler(seed=3, tail_cut=0.005)
+    assert 61 not in {sampler.sample(logits, ControlState(1.0)) for _ in range(3000)}
+
+
+def test_tail_cut_zero_draws_from_the_whole_distribution():
+    logits = spread_logits() * 4  # odds down to e^-16 against the likeliest
+    whole = Sampler(tail_cut=0).probabilities(logits, ControlState(1.0))
+    assert np.all(whole > 0)
+    assert np.count_nonzero(Sampler(tail_cut=0.005).probabilities(logits, ControlState(1.0))) < V
+
+
+def test_the_tail_cut_is_taken_after_temperature_against_the_likeliest_token():
+    logits = np.full(V, -1e4, dtype=np.float32)
+    logits[[60, 61]] = [0.0, math.log(1e-4)]  # 1 : 0.0001 as the model says
+    sampler = Sampler(tail_cut=0.005)
+    assert sampler.probabilities(logits, ControlState(1.0))[61] == 0
+    assert sampler.probabilities(logits, ControlState(3.0))[61] > 0  # wild: 1 : 0.046, kept
+
+
+def test_the_box_cuts_the_tail_by_default():
+    from device.sampling import DEFAULT_TAIL_CUT
+
+    assert Sampler().tail_cut == DEFAULT_TAIL_CUT > 0
+
+
+@pytest.mark.parametrize("cut", [-0.1, 1.0, math.nan])
+def test_a_tail_cut_outside_zero_to_one_is_refused(cut):
+    with pytest.raises(ValueError, match="tail_cut must be 0..1"):
+        Sampler(tail_cut=cut)
+
+
 # --- the musical controls ---------------------------------------------------------------------
 
 C_MAJOR = [p for p in range(128) if p % 12 in {0, 2, 4, 5, 7, 9, 11}]
@@ -185,11 +224,11 @@ def masses(probabilities):
     return probabilities[:128].sum(), probabilities[encoding.NOTE_OFF], probabilities[encoding.NO_EVENT]
 
 
-def test_neutral_controls_give_the_plain_softmax_bit_for_bit():
+def test_neutral_controls_without_the_tail_cut_give_the_plain_softmax_bit_for_bit():
     logits = spread_logits()
     plain = np.exp(logits.astype(np.float64) / 0.7 - (logits.astype(np.float64) / 0.7).max())
     neutral = ControlState(0.7, scale="chromatic", density=0.5, register_centre=64, register_width=128)
-    assert np.array_equal(Sampler().probabilities(logits, neutral), plain / plain.sum())
+    assert np.array_equal(Sampler(tail_cut=0).probabilities(logits, neutral), plain / plain.sum())
 
 
 def test_hard_scale_lock_gives_out_of_scale_pitches_no_probability():
@@ -199,7 +238,7 @@ def test_hard_scale_lock_gives_out_of_scale_pitches_no_probability():
 
 
 def test_scale_lock_keeps_the_masses_of_new_note_rest_and_hold():
-    sampler, logits = Sampler(), spread_logits()
+    sampler, logits = Sampler(tail_cut=0), spread_logits()
     free = masses(sampler.probabilities(logits, ControlState(1.3)))
     for strictness in (0.3, 0.8, 1.0):
         locked = sampler.probabilities(logits, ControlState(1.3, scale="blues", scale_root=4, strictness=strictness))
@@ -216,7 +255,8 @@ def test_partial_strictness_scales_out_of_scale_odds_by_the_penalty():
 
 def test_the_out_of_scale_share_shrinks_as_strictness_grows():
     logits = spread_logits()
-    shares = [Sampler().probabilities(logits, ControlState(1.0, scale="major", strictness=s))[OUT_OF_C_MAJOR].sum()
+    whole = Sampler(tail_cut=0)
+    shares = [whole.probabilities(logits, ControlState(1.0, scale="major", strictness=s))[OUT_OF_C_MAJOR].sum()
               for s in (0.0, 0.25, 0.5, 0.75, 0.95, 1.0)]
     assert all(a > b for a, b in zip(shares, shares[1:], strict=False))
     assert shares[-1] == 0
@@ -224,8 +264,8 @@ def test_the_out_of_scale_share_shrinks_as_strictness_grows():
 
 def test_strictness_zero_leaves_the_distribution_as_it_was():
     logits = spread_logits()
-    free = Sampler().probabilities(logits, ControlState(1.0))
-    locked = Sampler().probabilities(logits, ControlState(1.0, scale="major", strictness=0.0))
+    free = Sampler(tail_cut=0).probabilities(logits, ControlState(1.0))
+    locked = Sampler(tail_cut=0).probabilities(logits, ControlState(1.0, scale="major", strictness=0.0))
     assert np.array_equal(free, locked)
 
 
@@ -274,7 +314,7 @@ def test_a_pitch_range_without_scale_pitches_cannot_be_locked():
 def test_density_multiplies_the_odds_of_a_new_note():
     from device.sampling import DENSITY_NATS
 
-    sampler, logits = Sampler(), spread_logits()
+    sampler, logits = Sampler(tail_cut=0), spread_logits()
     neutral = masses(sampler.probabilities(logits, ControlState(1.0)))[0]
     for density in (0.0, 0.2, 0.9, 1.0):
         new = masses(sampler.probabilities(logits, ControlState(1.0, density=density), sounding=True))[0]
@@ -283,7 +323,7 @@ def test_density_multiplies_the_odds_of_a_new_note():
 
 
 def test_density_leaves_the_choice_among_pitches_and_between_hold_and_rest():
-    sampler, logits = Sampler(), spread_logits()
+    sampler, logits = Sampler(tail_cut=0), spread_logits()
     neutral = sampler.probabilities(logits, ControlState(1.0))
     sparse = sampler.probabilities(logits, ControlState(1.0, density=0.1), sounding=True)
     np.testing.assert_allclose(sparse[:128] / sparse[:128].sum(), neutral[:128] / neutral[:128].sum(), rtol=1e-12)

@@ -4,8 +4,9 @@ The model is stepped through device.model.StepModel in one runtime (training/mea
 ``--data`` it is scored on the validation melodies its contract names: the contract records the data files
 (with SHA-256), the split seed and fraction, so the split is rebuilt exactly and checked against the
 recorded sizes. Baselines need the training melodies, so they appear when those files are here.
-``--musical N`` generates N melodies of ``--steps`` steps with the box's generator (StepModel + Sampler,
-no primer) and N from the n-gram, and compares them and N training melodies with the reference melodies.
+``--musical N`` generates N melodies of ``--steps`` steps with the box's generator (StepModel + Sampler with
+the box's tail cut, no primer) and N from the n-gram (with the same cut), and compares them and N training
+melodies with the reference melodies.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from device.contract import load_contract, sha256_of
+from device.sampling import DEFAULT_TAIL_CUT
 from training.baselines import best_kneser_ney
 from training.dataset import MelodySet, load_melodies
 from training.runs import REPO
@@ -38,6 +40,10 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--steps", type=int, default=256, help="steps per generated melody (default %(default)s "
                                                                "= 16 bars of 4/4)")
     parser.add_argument("--temperature", type=float, default=1.0, help="sampling temperature (default %(default)s)")
+    parser.add_argument("--tail-cut", type=float, default=DEFAULT_TAIL_CUT, metavar="C",
+                        help="the box's tail cut: tokens under C times the likeliest one's probability are never "
+                             "drawn, by the model or the n-gram (default %(default)s, the box's; 0 draws from the "
+                             "whole distribution)")
     parser.add_argument("--seed", type=int, default=1, help="seed for sampling (default %(default)s)")
     parser.add_argument("--png", type=Path, default=None,
                         help="picture of the feature distributions (default: MODEL-musical.png here)")
@@ -130,12 +136,12 @@ def run_model(args: argparse.Namespace) -> int:
 
         train, train_metres = train_side or (None, None)
         musical = musical_report(args.model, melodies, melody_metres, train, train_metres, ngram, args.musical,
-                                 args.steps, args.temperature, args.seed, args.runtime)
+                                 args.steps, args.temperature, args.seed, args.runtime, args.tail_cut)
         png = args.png or Path(f"{args.model.stem}-musical.png")
         from training.musical_plot import save_png
 
         save_png(musical, png, f"{args.model.name}: {args.musical} melodies of {args.steps} steps, "
-                               f"temperature {args.temperature:g}")
+                               f"temperature {args.temperature:g}, tail cut {args.tail_cut:g}")
         musical.pop("values")
         report["musical"] = {**musical, "png": str(png)}
         text += ["", format_musical(musical), f"Distributions: {png}"]

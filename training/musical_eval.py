@@ -134,8 +134,8 @@ def format_musical(report: dict) -> str:
     rare = ", ".join(report["rare_keys"]) or "none"
     played_in = report.get("settings", {}).get("bar_steps")
     if played_in:
-        lines.append("\nBars the model played in (16th steps: melodies): "
-                     + ", ".join(f"{bar}: {count}" for bar, count in played_in.items()) + ", drawn from the reference's.")
+        bars = ", ".join(f"{bar}: {count}" for bar, count in played_in.items())
+        lines.append(f"\nBars the model played in (16th steps: melodies): {bars}, drawn from the reference's.")
     lines.append(f"\nOA: overlap of feature distributions with the reference (1 = same, 0 = disjoint); KL in nats. "
                  f"Rare keys (under {RARE_KEY_SHARE:.0%} of the reference): {rare}.")
     return "\n".join(lines)
@@ -158,8 +158,11 @@ def generate(generator, count: int, steps: int, temperature: float) -> list[np.n
     return melodies
 
 
-def sample_ngram(ngram, count: int, steps: int, temperature: float, seed: int) -> list[np.ndarray]:
-    """``count`` melodies of ``steps`` tokens sampled from a KneserNey model, all at once (START-padded)."""
+def sample_ngram(ngram, count: int, steps: int, temperature: float, seed: int,
+                 tail_cut: float = 0.0) -> list[np.ndarray]:
+    """``count`` melodies of ``steps`` tokens sampled from a KneserNey model, all at once (START-padded).
+
+    ``tail_cut``: as the box's sampler, tokens under that share of the likeliest one's probability are not drawn."""
     rng = np.random.default_rng(seed)
     history = np.full((count, ngram.order - 1 + steps), encoding.START_TOKEN, np.int64)
     for step in range(steps):
@@ -167,6 +170,9 @@ def sample_ngram(ngram, count: int, steps: int, temperature: float, seed: int) -
         probabilities = ngram.distribution(history[:, at - ngram.order + 1: at])
         if temperature != 1.0:
             probabilities = probabilities ** (1.0 / temperature)
+        if tail_cut > 0:
+            probabilities = np.where(probabilities < tail_cut * probabilities.max(axis=1, keepdims=True), 0.0,
+                                     probabilities)
         cumulative = np.cumsum(probabilities, axis=1)
         draws = rng.random(count)[:, None] * cumulative[:, -1:]
         history[:, at] = np.minimum((cumulative <= draws).sum(axis=1), encoding.VOCAB_SIZE - 1)

@@ -1,9 +1,10 @@
 """The sets a musical evaluation compares: melodies from the box's generator, the n-gram and the corpus.
 
 The model's melodies come from the code the box runs: device.model.StepModel and device.generator.Generator
-with its Sampler, reset to the primed state (no primer) before each melody, at a fixed temperature. Each is
-played in a metre drawn from the reference melodies' (the box's ``music.bar_steps``), so jigs are compared
-with jigs: the folk corpus's validation melodies are a third in 4/4, the rest in 6/8, 2/4 and 9/8.
+with its Sampler (the box's tail cut unless told), reset to the primed state (no primer) before each melody,
+at a fixed temperature. Each is played in a metre drawn from the reference melodies' (the box's
+``music.bar_steps``), so jigs are compared with jigs: the folk corpus's validation melodies are a third in
+4/4, the rest in 6/8, 2/4 and 9/8.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from device.features import DEFAULT_BAR_STEPS
+from device.sampling import DEFAULT_TAIL_CUT
 from training.musical_eval import compare_sets, cut, generate, sample_ngram
 from training.musical_features import Melody
 
@@ -32,10 +34,12 @@ def drawn_bar_steps(reference_metres, count: int, seed: int) -> list[int]:
 
 
 def box_melodies(model_path: Path, count: int, steps: int, temperature: float, seed: int,
-                 runtime: str | None = None, bar_steps: list[int] | None = None) -> list[np.ndarray]:
+                 runtime: str | None = None, bar_steps: list[int] | None = None,
+                 tail_cut: float = DEFAULT_TAIL_CUT) -> list[np.ndarray]:
     """``count`` melodies of ``steps`` tokens played by the box's generator from ``model_path``.
 
-    ``bar_steps``: the bar length each melody is played in (a list of ``count``; None: all in 4/4)."""
+    ``bar_steps``: the bar length each melody is played in (a list of ``count``; None: all in 4/4).
+    ``tail_cut``: the sampler's (device.sampling; 0 draws from the whole distribution)."""
     from device.generator import Generator
     from device.model import StepModel
     from device.sampling import Sampler
@@ -43,7 +47,7 @@ def box_melodies(model_path: Path, count: int, steps: int, temperature: float, s
     bar_steps = list(bar_steps or [DEFAULT_BAR_STEPS] * count)
     if len(bar_steps) != count:
         raise ValueError(f"{len(bar_steps)} bar lengths for {count} melodies")
-    sampler, melodies = Sampler(seed), [np.zeros(0, np.int64)] * count
+    sampler, melodies = Sampler(seed, tail_cut=tail_cut), [np.zeros(0, np.int64)] * count
     for bar in sorted(set(bar_steps)):
         played_in = [i for i, b in enumerate(bar_steps) if b == bar]
         with StepModel(model_path, runtime=runtime, bar_steps=bar) as model:
@@ -54,7 +58,8 @@ def box_melodies(model_path: Path, count: int, steps: int, temperature: float, s
 
 
 def musical_report(model_path: Path, melodies, melody_metres, train, train_metres, ngram, count: int, steps: int,
-                   temperature: float, seed: int, runtime: str | None = None) -> dict:
+                   temperature: float, seed: int, runtime: str | None = None,
+                   tail_cut: float = DEFAULT_TAIL_CUT) -> dict:
     """compare_sets of the model's, the n-gram's and ``count`` training melodies against the reference.
 
     Reference: every melody of ``melodies`` at least ``steps`` long, cut to ``steps`` (with its metre). The
@@ -66,10 +71,10 @@ def musical_report(model_path: Path, melodies, melody_metres, train, train_metre
     if len(reference) < 2:
         raise ValueError(f"only {len(reference)} reference melodies have {steps} steps or more: lower --steps")
     bars = drawn_bar_steps([metre for _, metre in cut_reference], count, seed)
-    played = box_melodies(model_path, count, steps, temperature, seed, runtime, bars)
+    played = box_melodies(model_path, count, steps, temperature, seed, runtime, bars, tail_cut)
     sets = {"model": [Melody.of(m, bar) for m, bar in zip(played, bars, strict=True)]}
     if ngram is not None:
-        sampled = sample_ngram(ngram, count, steps, temperature, seed)
+        sampled = sample_ngram(ngram, count, steps, temperature, seed, tail_cut)
         sets["ngram"] = [Melody.of(m, bar) for m, bar in zip(sampled, bars, strict=True)]
     if train:
         long_enough = cut(train, steps, train_metres)
@@ -77,6 +82,7 @@ def musical_report(model_path: Path, melodies, melody_metres, train, train_metre
         sets["real"] = [Melody.of(long_enough[i][0], *long_enough[i][1]) for i in sorted(picked)]
     report = compare_sets(reference, sets)
     report["settings"] = {"melodies": count, "steps": steps, "temperature": temperature, "seed": seed,
+                          "tail_cut": tail_cut,
                           "reference_melodies": len(reference),
                           "bar_steps": {str(b): bars.count(b) for b in sorted(set(bars))}}
     return report
