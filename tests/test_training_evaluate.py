@@ -128,6 +128,16 @@ def test_verdict_without_baselines_gives_the_nll():
     assert verdict({"models": {"lstm": {"nll": 1.5}}}).startswith("NLL 1.500 nats/token (no baselines")
 
 
+def test_a_tail_cut_outside_zero_to_one_is_refused_before_anything_is_measured():
+    from tests.recording import shipped_model_path
+
+    result = subprocess.run([sys.executable, "-m", "training", "evaluate", "--model", str(shipped_model_path()),
+                             "--musical", "5", "--tail-cut", "1.5"], capture_output=True, text=True, cwd=REPO)
+    assert result.returncode == 2
+    assert result.stderr.strip() == ("melodybox-train evaluate: --tail-cut 1.5: must be 0..1 (below 1); 0 draws "
+                                     "from the whole distribution")
+
+
 def test_musical_evaluation_of_a_run_asks_for_an_exported_model(tmp_path):
     result = subprocess.run([sys.executable, "-m", "training", "evaluate", "--run", str(tmp_path), "--musical", "5"],
                             capture_output=True, text=True, cwd=REPO)

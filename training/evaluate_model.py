@@ -125,6 +125,8 @@ def run_model(args: argparse.Namespace) -> int:
     """``evaluate --model``: print the table (and the musical table) or one JSON object."""
     from training.evaluate import format_table
 
+    if args.musical and not 0 <= args.tail_cut < 1:
+        raise EvaluateError(f"--tail-cut {args.tail_cut}: must be 0..1 (below 1); 0 draws from the whole distribution")
     report, (melodies, melody_metres, train_side, ngram) = evaluate_model(args.model, args.data, args.max_order,
                                                                      args.runtime)
     text = [format_table(report)]
