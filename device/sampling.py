@@ -107,9 +107,7 @@ class Sampler:
         """
         scaled = self._controlled(self._masked(logits) / float(controls.temperature), controls, sounding)
         scaled -= scaled.max()  # stable: the largest term becomes exp(0) = 1
-        weights = np.exp(scaled)
-        if self.tail_cut > 0:
-            weights[weights < self.tail_cut] = 0.0  # the likeliest token's weight is 1
+        weights = cut_tail(np.exp(scaled), self.tail_cut)
         return weights / weights.sum()
 
     def sample(self, logits: np.ndarray, controls: ControlState, sounding: bool | None = None) -> int:
@@ -158,6 +156,14 @@ class Sampler:
         if not np.all(np.isfinite(values)):
             raise ValueError("logits contain NaN or infinity")
         return np.where(self._mask, -np.inf, values)
+
+
+def cut_tail(weights: np.ndarray, tail_cut: float) -> np.ndarray:
+    """``weights`` (any shape, the choices along the last axis, not necessarily normalised) with every weight
+    under ``tail_cut`` times the largest of its row set to 0; 0 leaves them as they are."""
+    if tail_cut <= 0:
+        return weights
+    return np.where(weights < tail_cut * weights.max(axis=-1, keepdims=True), 0.0, weights)
 
 
 def check_temperature(temperature: float) -> float:

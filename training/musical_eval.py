@@ -21,6 +21,7 @@ import numpy as np
 
 from device import encoding
 from device.features import DEFAULT_BAR_STEPS
+from device.sampling import cut_tail
 from training.musical_features import FEATURES, KEY_NAMES, Melody, best_keys, feature_table
 
 GRID_POINTS = 512
@@ -170,9 +171,7 @@ def sample_ngram(ngram, count: int, steps: int, temperature: float, seed: int,
         probabilities = ngram.distribution(history[:, at - ngram.order + 1: at])
         if temperature != 1.0:
             probabilities = probabilities ** (1.0 / temperature)
-        if tail_cut > 0:
-            probabilities = np.where(probabilities < tail_cut * probabilities.max(axis=1, keepdims=True), 0.0,
-                                     probabilities)
+        probabilities = cut_tail(probabilities, tail_cut)
         cumulative = np.cumsum(probabilities, axis=1)
         draws = rng.random(count)[:, None] * cumulative[:, -1:]
         history[:, at] = np.minimum((cumulative <= draws).sum(axis=1), encoding.VOCAB_SIZE - 1)
