@@ -20,21 +20,21 @@ from typing import Any
 
 from mido.ports import BaseInput, BaseOutput
 
-from device.answer import Answer
-from device.capture import open_capture
-from device.cc_map import open_cc_controls
-from device.clock import Clock, MonotonicClock
-from device.clock_out import ClockOut
 from device.config import DEFAULT_VIRTUAL, DEFAULT_VIRTUAL_INPUT, Config, MidiConfig
-from device.controlstate import Controls
-from device.dynamics import Dynamics
-from device.generator import Generator
-from device.guard import CollapseGuard
-from device.loop import Loop, StepReport
-from device.midi_in import MidiIn
-from device.midi_out import MidiOut
-from device.sampling import Sampler
-from device.transport import InternalTransport, Transport
+from device.controls.cc import open_cc_controls
+from device.engine.controlstate import Controls
+from device.engine.dynamics import Dynamics
+from device.engine.generator import Generator
+from device.engine.guard import CollapseGuard
+from device.engine.sampling import Sampler
+from device.midi.midi_in import MidiIn
+from device.midi.midi_out import MidiOut
+from device.play.answer import Answer
+from device.play.capture import open_capture
+from device.play.loop import Loop, StepReport
+from device.transport.base import InternalTransport, Transport
+from device.transport.clock import Clock, MonotonicClock
+from device.transport.lead import ClockOut
 
 Say = Callable[[str], None]
 
@@ -132,8 +132,8 @@ def assemble(config: Config, seed: int | None = None, parts: Parts = Parts(), sa
 
 def open_generator(config: Config, seed: int | None):
     """Load the model, prime it, and return (model, generator). Raises ContractError/ModelError/PrimerError."""
-    from device.generator import primer_from_midi
-    from device.model import StepModel
+    from device.engine.generator import primer_from_midi
+    from device.engine.model import StepModel
 
     model = StepModel(config.model.path, runtime=config.model.runtime or None, num_threads=config.model.num_threads,
                       bar_steps=config.music.bar_steps)
@@ -158,7 +158,7 @@ def open_midi_out(midi: MidiConfig, bpm: float, clock: Clock, parts: Parts, say:
 
 def open_midi_in(config: Config, clock: Clock, parts: Parts, say: Say) -> MidiIn | None:
     """The injected or configured MIDI input; following a clock without one opens a virtual input. None: no input."""
-    from device import ports
+    from device.midi import ports
 
     midi = config.midi
     port, reopen, alive = parts.input, parts.input_reopen, None
@@ -180,13 +180,13 @@ def open_midi_in(config: Config, clock: Clock, parts: Parts, say: Say) -> MidiIn
 def open_transport(config: Config, clock: Clock, midi_in: MidiIn | None, say: Say) -> Transport:
     """The box's own clock, the MIDI clock arriving at ``midi_in`` (clock.mode = "follow"), or a Link session."""
     if config.clock.mode == "link":
-        from device.link import LinkTransport
+        from device.transport.link import LinkTransport
 
         say(f"joining an Ableton Link session (tempo {config.tempo.bpm:g} bpm if it is empty)")
         return LinkTransport(config.tempo.bpm, say=say)
     if config.clock.mode != "follow" or midi_in is None:
         return InternalTransport(clock, config.tempo.bpm)
-    from device.follow import FollowTransport
+    from device.transport.follow import FollowTransport
 
     say(f"following MIDI clock from {midi_in.name!r}: press play on the drum machine or DAW "
         f"(clock lost: {config.clock.on_clock_loss})")
@@ -208,7 +208,7 @@ def open_answer(config: Config, midi_in: MidiIn | None, midi_out: MidiOut, trans
 
 def open_clock_out(config: Config, midi_out: MidiOut, say: Say) -> ClockOut | None:
     """Lead (clock.mode = "lead"): MIDI clock, Start and Stop with the notes. A MIDI file gets none."""
-    from device.ports import MidiFileOutput
+    from device.midi.ports import MidiFileOutput
 
     if config.clock.mode != "lead":
         return None
@@ -221,7 +221,7 @@ def open_clock_out(config: Config, midi_out: MidiOut, say: Say) -> ClockOut | No
 
 def open_port(midi: MidiConfig, bpm: float, clock: Clock, say: Say):
     """Open the configured output, or choose one; say which. Returns (port, reopen, alive)."""
-    from device import ports
+    from device.midi import ports
 
     if midi.port:
         port = ports.open_output(midi.port)
@@ -240,8 +240,8 @@ def open_port(midi: MidiConfig, bpm: float, clock: Clock, say: Say):
 def _choose_port(bpm: float, clock: Clock, say: Say):
     """No output configured: a plugged-in MIDI device, else the built-in voice on the sound card,
     else a virtual MIDI port, else a new MIDI file (never overwriting an older one)."""
-    from device import ports
-    from device.voice import VoiceUnavailable, listen_hint, open_voice, recording_path
+    from device.midi import ports
+    from device.render.voice import VoiceUnavailable, listen_hint, open_voice, recording_path
 
     try:
         names = ports.list_output_names()
@@ -298,15 +298,15 @@ def gpio_errors() -> tuple[type[Exception], ...]:
 
 def open_controls(config: Config, parts: Parts, say: Say) -> Controls:
     """GPIO controls if this machine has GPIO and the config wants them, else keyboard controls."""
-    from device.knobs import start_state
-    from device.sim_controls import HELP, SimControls
+    from device.controls.keyboard import HELP, SimControls
+    from device.controls.knobs import start_state
 
     start = start_state(config.music.control_values(), config.temperature)  # [music]: where the controls start
     reason = "--sim" if parts.sim else "controls.kind = none" if config.controls.kind == "none" else None
     if reason is None:
         from gpiozero.exc import BadPinFactory
 
-        from device.controls import GpioControls
+        from device.controls.gpio import GpioControls
 
         try:
             factory = parts.pin_factory or gpio_pin_factory()

@@ -4,7 +4,7 @@
     melodybox generate   write a melody to a MIDI file (and a piano-roll PNG), no clock
     melodybox ports      list MIDI output and input ports
     melodybox doctor     check this machine: runtime, model, GPIO, SPI, MIDI, groups
-    melodybox bench      benchmarks (device/bench.py)
+    melodybox bench      benchmarks (device/bench/run.py)
 
 Expected failures (bad config, missing or mismatched model, missing port) print
 one line to stderr and exit with status 2.
@@ -27,10 +27,10 @@ from device.config import (
     check,
     load_config,
 )
-from device.contract import ContractError
-from device.generator import PrimerError
-from device.ports import PortError
-from device.sampling import DEFAULT_TAIL_CUT
+from device.core.contract import ContractError
+from device.engine.generator import PrimerError
+from device.engine.sampling import DEFAULT_TAIL_CUT
+from device.midi.ports import PortError
 
 EXIT_USAGE = 2
 EXPECTED_ERRORS = (ConfigError, ContractError, PortError, PrimerError, OSError)
@@ -160,7 +160,7 @@ def build_parser() -> argparse.ArgumentParser:
     doctor.add_argument("--config", metavar="FILE", help="check with this box.toml")
     doctor.add_argument("--model", metavar="FILE", help="check this model instead of the configured one")
 
-    # `melodybox bench ARGS` hands ARGS to device/bench.py untouched (see main); listed here for the help.
+    # `melodybox bench ARGS` hands ARGS to device/bench/run.py untouched (see main); listed here for the help.
     commands.add_parser("bench", help="measure step latency and timing (melodybox bench --help)")
     return parser
 
@@ -210,9 +210,9 @@ def music_from_args(music, args: argparse.Namespace):
 
 def cmd_generate(args: argparse.Namespace) -> int:
     from device.assembly import open_generator
-    from device.controlstate import ControlState
-    from device.encoding import tokens_to_notes, write_midi
-    from device.pianoroll import save_pianoroll
+    from device.core.encoding import tokens_to_notes, write_midi
+    from device.engine.controlstate import ControlState
+    from device.render.pianoroll import save_pianoroll
 
     config = config_from_args(args)
     if args.bars < 1:
@@ -225,9 +225,9 @@ def cmd_generate(args: argparse.Namespace) -> int:
     if (controls.gate, controls.accent, controls.humanise) == (ControlState().gate, 0.0, 0.0):
         write_midi(tokens, args.output, bpm=config.tempo.bpm, velocity=midi.velocity, channel=midi.channel - 1)
     else:  # velocities and gates as the box plays them
-        from device.capture import midi_file
-        from device.dynamics import Dynamics, articulate
-        from device.transport import PULSES_PER_STEP
+        from device.engine.dynamics import Dynamics, articulate
+        from device.play.capture import midi_file
+        from device.transport.base import PULSES_PER_STEP
 
         notes = articulate(tokens, controls, Dynamics(midi.velocity, args.seed, config.music.bar_steps))
         end = len(tokens) * PULSES_PER_STEP
@@ -238,8 +238,8 @@ def cmd_generate(args: argparse.Namespace) -> int:
         save_pianoroll(tokens, args.png, bar_steps=config.music.bar_steps)
         say(f"wrote {args.png}")
     if args.wav:
-        from device.synth import SAMPLERATE, write_wav
-        from device.voice import render_tokens
+        from device.render.synth import SAMPLERATE, write_wav
+        from device.render.voice import render_tokens
 
         audio = render_tokens(tokens, config.tempo.bpm, velocity=midi.velocity)
         write_wav(args.wav, audio, SAMPLERATE)
@@ -251,7 +251,7 @@ def cmd_ports(args: argparse.Namespace) -> int:
     """List the MIDI outputs and inputs; none at all is an answer too (exit 0), with what to try."""
     import mido
 
-    from device.ports import list_input_names, list_output_names
+    from device.midi.ports import list_input_names, list_output_names
 
     backend = mido.backend.name
     try:
@@ -270,11 +270,11 @@ def cmd_ports(args: argparse.Namespace) -> int:
 
 
 def cmd_bench(bench_args: list[str]) -> int:
-    """Run device/bench.py's main with the arguments after `bench` (it has its own --help)."""
-    if importlib.util.find_spec("device.bench") is None:
-        say("no benchmarks in this installation (device/bench.py is missing)")
+    """Run device/bench/run.py's main with the arguments after `bench` (it has its own --help)."""
+    if importlib.util.find_spec("device.bench.run") is None:
+        say("no benchmarks in this installation (device/bench/run.py is missing)")
         return 1
-    from device import bench
+    from device.bench import run as bench
 
     return int(bench.main(bench_args) or 0)
 
@@ -305,7 +305,7 @@ def main(argv: list[str] | None = None) -> int:
             parser.print_help()
             return 0
         if args.verbose:
-            from device import quiet
+            from device.core import stderr as quiet
 
             quiet.VERBOSE = True
         return COMMANDS[args.command](args)

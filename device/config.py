@@ -15,12 +15,12 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
-from device import controlstate as neutral
-from device.dejavu import LOOP_BARS
-from device.features import DEFAULT_BAR_STEPS, MAX_BAR_STEPS
-from device.guard import GuardSettings
-from device.sampling import DEFAULT_TAIL_CUT
-from device.scales import ScaleError, parse_scale
+from device.core.features import DEFAULT_BAR_STEPS, MAX_BAR_STEPS
+from device.core.scales import ScaleError, parse_scale
+from device.engine import controlstate as neutral
+from device.engine.dejavu import LOOP_BARS
+from device.engine.guard import GuardSettings
+from device.engine.sampling import DEFAULT_TAIL_CUT
 
 CONTROL_KINDS = ("mcp3008", "encoder", "none")
 DEFAULT_VIRTUAL = "Melody Box"  # the virtual output opened when no MIDI device is plugged in
@@ -77,7 +77,7 @@ PLAY_MODES = ("solo", "answer")
 @dataclass(frozen=True)
 class PlayConfig:
     """What the box plays: on its own (solo), or answers a player's call on the MIDI input (answer; see
-    device/answer.py). The call ends after ``call_end_bars`` bars of silence or at ``max_call_bars`` bars,
+    device/play/answer.py). The call ends after ``call_end_bars`` bars of silence or at ``max_call_bars`` bars,
     which also bounds the answer; ``thru`` echoes the player's notes to the output (answer mode)."""
 
     mode: str = "solo"
@@ -136,7 +136,7 @@ UNSET = -1  # a knob channel, CC number or pin that is not connected
 
 @dataclass(frozen=True)
 class KnobsConfig:
-    """More potentiometers on the MCP3008 (device/knobs.py says what each knob's travel means): the input
+    """More potentiometers on the MCP3008 (device/controls/knobs.py says what each knob's travel means): the input
     CH0..CH7 each control's wiper is on, -1 for none. The temperature knob is controls.adc_channel."""
 
     density: int = UNSET
@@ -179,7 +179,7 @@ class CcConfig:
 
 @dataclass(frozen=True)
 class CaptureConfig:
-    """Capture (device/capture.py): the last ``bars`` bars written as a MIDI file in ``folder``."""
+    """Capture (device/play/capture.py): the last ``bars`` bars written as a MIDI file in ``folder``."""
 
     folder: str = "captures"  # relative to the working directory (the config file's folder in a file)
     bars: int = 4  # 1..64
@@ -188,7 +188,7 @@ class CaptureConfig:
 @dataclass(frozen=True)
 class MusicConfig:
     """The musical controls at start (controls may change them while playing); the defaults are "off".
-    See the README's "Controls" and device/sampling.py, device/generator.py."""
+    See the README's "Controls" and device/engine/sampling.py, device/engine/generator.py."""
 
     scale: str = neutral.DEFAULT_SCALE  # "chromatic" (no lock) or ROOT:NAME, e.g. "C:major", "F#:dorian"
     strictness: float = neutral.DEFAULT_STRICTNESS  # 0 free .. 1 only in-scale pitches

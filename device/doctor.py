@@ -53,8 +53,8 @@ def check_runtime() -> Check:
 
 
 def check_model(path: str, runtime: str) -> Check:
-    from device.contract import ContractError
-    from device.model import StepModel
+    from device.core.contract import ContractError
+    from device.engine.model import StepModel
 
     try:
         with StepModel(path, runtime=runtime or None) as model:
@@ -71,7 +71,7 @@ def check_model(path: str, runtime: str) -> Check:
 def check_midi(on_pi: bool = False) -> list[Check]:
     import mido
 
-    from device.ports import PortError, list_output_names, virtual_ports_supported
+    from device.midi.ports import PortError, list_output_names, virtual_ports_supported
 
     if importlib.util.find_spec("rtmidi") is None:
         return [Check("MIDI", "missing", "python-rtmidi is not installed",
@@ -100,7 +100,7 @@ def check_midi(on_pi: bool = False) -> list[Check]:
 
 def check_sound() -> Check:
     """The built-in voice: an audio library and an output device (the box's fallback without a MIDI synth)."""
-    from device.voice import VoiceUnavailable, open_voice
+    from device.render.voice import VoiceUnavailable, open_voice
 
     try:
         voice = open_voice()
@@ -115,7 +115,7 @@ def check_sound() -> Check:
 
 def check_input(config: Config, names: list[str] | None = None) -> Check | None:
     """The configured MIDI input (midi.input) is listed; None if none is configured. ``names``: the inputs listed."""
-    from device.ports import PortError, find_name, list_input_names
+    from device.midi.ports import PortError, find_name, list_input_names
 
     fragment = config.midi.input
     if not fragment:

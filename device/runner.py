@@ -35,7 +35,7 @@ def _note_only() -> None:
 
 def run(config: Config, steps: int | None, seed: int | None, sim: bool, say: Say) -> int:
     """Play until ``steps`` are done, SIGTERM/SIGINT, or q. Returns the exit status (0)."""
-    from device.sim_controls import LiveView
+    from device.controls.keyboard import LiveView
 
     with ExitStack() as stack:
         stopper = stack.enter_context(_stop_on_signals())  # first: a signal while loading still stops cleanly

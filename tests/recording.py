@@ -43,7 +43,7 @@ def copy_shipped_model(folder: Path) -> Path:
 
 def edit_contract(model_path: Path, edit: Callable[[dict], None], refresh_file: bool = False) -> None:
     """Apply ``edit(data)`` to the model's JSON contract; optionally record the file's new size and hash."""
-    from device.contract import sha256_of
+    from device.core.contract import sha256_of
 
     path = model_path.with_suffix(".json")
     data = json.loads(path.read_text())

@@ -1,4 +1,4 @@
-"""Call and response (device/answer.py) in the assembled box: a fake clock, a scripted player on a fake input
+"""Call and response (device/play/answer.py) in the assembled box: a fake clock, a scripted player on a fake input
 port, FixedControls and a recording output, so every time is exact.
 
 The player's messages arrive at exact clock times while the transport sleeps; the box stamps them through
@@ -16,17 +16,17 @@ from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 from mido.ports import BaseInput
 
-from device import encoding
 from device.assembly import Parts, assemble
-from device.clock import FakeClock
 from device.config import ClockConfig, Config, ConfigError, PlayConfig, from_dict
-from device.controlstate import ControlState, FixedControls
-from device.follow import FollowTransport
-from device.generator import Generator
-from device.midi_in import InputEvent
-from device.midireader import LiveReader
-from device.model import StepModel
-from device.sampling import Sampler
+from device.core import encoding
+from device.core.midireader import LiveReader
+from device.engine.controlstate import ControlState, FixedControls
+from device.engine.generator import Generator
+from device.engine.model import StepModel
+from device.engine.sampling import Sampler
+from device.midi.midi_in import InputEvent
+from device.transport.clock import FakeClock
+from device.transport.follow import FollowTransport
 from tests.recording import RecordingOutput, max_polyphony, shipped_model_path, sounding_notes
 
 STEP = 60 / 120 / 4  # seconds per 16th step at 120 bpm
@@ -394,7 +394,7 @@ def test_priming_with_tokens_is_hearing_them_as_a_primer(model):
 
 
 def test_echo_goes_out_on_the_box_channel_and_leaves_the_box_note_alone():
-    from device.midi_out import MidiOut
+    from device.midi.midi_out import MidiOut
 
     port = RecordingOutput()
     midi_out = MidiOut(port, channel=2)

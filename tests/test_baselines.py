@@ -5,8 +5,8 @@ import math
 import numpy as np
 import pytest
 
-from device.encoding import START_TOKEN, VOCAB_SIZE
-from training.baselines import KneserNey, Unigram, best_kneser_ney, ngrams, nll, padded
+from device.core.encoding import START_TOKEN, VOCAB_SIZE
+from training.evaluation.baselines import KneserNey, Unigram, best_kneser_ney, ngrams, nll, padded
 
 
 def test_unigram_probabilities_are_add_one_frequencies():

@@ -10,13 +10,13 @@ import pytest
 from mido.ports import BaseInput
 
 from device.assembly import Parts, assemble
-from device.clock import FakeClock
 from device.config import Config
-from device.controlstate import ControlState
-from device.encoding import NOTE_OFF, is_note_on
-from device.generator import Generator
-from device.model import StepModel
-from device.sampling import Sampler, temperature_from_knob
+from device.core.encoding import NOTE_OFF, is_note_on
+from device.engine.controlstate import ControlState
+from device.engine.generator import Generator
+from device.engine.model import StepModel
+from device.engine.sampling import Sampler, temperature_from_knob
+from device.transport.clock import FakeClock
 from tests.mcp3008 import MockMCP3008, mock_pin_factory
 from tests.recording import RecordingOutput, assert_no_stuck_notes, note_events, shipped_model_path
 

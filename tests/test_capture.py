@@ -9,14 +9,14 @@ import time
 import mido
 import pytest
 
-from device import capture as capture_module
-from device.capture import TICKS_PER_PULSE, Capture, midi_file, time_signature, write_atomically
-from device.clock import FakeClock
-from device.controlstate import ControlState, FixedControls
-from device.encoding import NO_EVENT
-from device.loop import Loop
-from device.midi_out import MidiOut
-from device.transport import InternalTransport
+from device.core.encoding import NO_EVENT
+from device.engine.controlstate import ControlState, FixedControls
+from device.midi.midi_out import MidiOut
+from device.play import capture as capture_module
+from device.play.capture import TICKS_PER_PULSE, Capture, midi_file, time_signature, write_atomically
+from device.play.loop import Loop
+from device.transport.base import InternalTransport
+from device.transport.clock import FakeClock
 from tests.recording import ROOT, RecordingOutput
 
 BAR = 16 * 6  # pulses in a 4/4 bar
@@ -184,7 +184,7 @@ def test_a_process_killed_mid_write_leaves_only_a_temp_file_which_the_next_captu
     script = (
         "import os, sys\n"
         "from pathlib import Path\n"
-        "from device import capture\n"
+        "from device.play import capture\n"
         "def killed(fd):\n"
         "    os.kill(os.getpid(), 9)\n"
         "capture.os.fsync = killed\n"

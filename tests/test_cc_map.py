@@ -3,11 +3,11 @@
 import mido
 import pytest
 
-from device.cc_map import CcControls, CcMap, InputTap, cc_table
 from device.config import CcConfig, TemperatureConfig
-from device.controlstate import ControlState, FixedControls
-from device.midi_in import InputEvent
-from device.sampling import temperature_from_knob
+from device.controls.cc import CcControls, CcMap, InputTap, cc_table
+from device.engine.controlstate import ControlState, FixedControls
+from device.engine.sampling import temperature_from_knob
+from device.midi.midi_in import InputEvent
 
 TEMPERATURE = TemperatureConfig()
 

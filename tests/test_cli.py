@@ -9,7 +9,7 @@ import mido
 import pytest
 
 from device.cli import build_parser, config_from_args, main
-from device.encoding import is_note_on, tokens_to_notes
+from device.core.encoding import is_note_on, tokens_to_notes
 from tests.recording import ROOT, copy_shipped_model, edit_contract, note_events, shipped_model_path, sounding_notes
 from tests.test_box import offline_tokens
 
@@ -72,7 +72,7 @@ def test_flags_override_the_config_file(tmp_path):
 
 def test_the_tail_cut_comes_from_the_config_file_or_the_flag_and_reaches_the_sampler(tmp_path):
     from device.assembly import open_generator
-    from device.sampling import DEFAULT_TAIL_CUT
+    from device.engine.sampling import DEFAULT_TAIL_CUT
 
     config = tmp_path / "box.toml"
     config.write_text("[temperature]\ntail_cut = 0.02\n")
@@ -257,10 +257,10 @@ def test_bench_hands_its_arguments_to_the_benchmark(capsys):
 
 
 def test_generate_plays_the_musical_controls_given_as_flags(tmp_path):
-    from device.controlstate import ControlState
-    from device.generator import Generator
-    from device.model import StepModel
-    from device.sampling import Sampler
+    from device.engine.controlstate import ControlState
+    from device.engine.generator import Generator
+    from device.engine.model import StepModel
+    from device.engine.sampling import Sampler
 
     out = tmp_path / "out.mid"
     assert main(["generate", "--model", MODEL, "--bars", "4", "--seed", "3", "-o", str(out), "--scale", "D:dorian",

@@ -1,10 +1,10 @@
-"""device.clock: fake and real clocks and the length of a step."""
+"""device.transport.clock: fake and real clocks and the length of a step."""
 
 import time
 
 import pytest
 
-from device.clock import FakeClock, MonotonicClock, step_seconds
+from device.transport.clock import FakeClock, MonotonicClock, step_seconds
 
 
 def test_step_seconds_is_a_sixteenth_note():

@@ -87,7 +87,7 @@ def test_encoder_pins_are_free_when_the_encoder_is_not_used():
 
 
 def test_music_defaults_are_the_control_states_neutral_values():
-    from device.controlstate import ControlState
+    from device.engine.controlstate import ControlState
 
     state = ControlState(**Config().music.control_values())
     assert state == ControlState()

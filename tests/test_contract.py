@@ -4,8 +4,8 @@ import json
 
 import pytest
 
-from device import encoding
-from device.contract import Contract, ContractError, InputSpec, StateSpec, TensorSpec, load_contract, sha256_of
+from device.core import encoding
+from device.core.contract import Contract, ContractError, InputSpec, StateSpec, TensorSpec, load_contract, sha256_of
 
 
 def write_model(tmp_path, payload=b"TFL3 model bytes", **overrides):

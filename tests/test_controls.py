@@ -7,12 +7,12 @@ import gc
 
 import pytest
 
-from device.clock import FakeClock
 from device.config import ControlsConfig, KnobsConfig, MusicConfig, TemperatureConfig
-from device.controls import GpioControls, Hysteresis, knob_from_temperature
-from device.controlstate import ControlState
-from device.knobs import start_state
-from device.sampling import temperature_from_knob
+from device.controls.gpio import GpioControls, Hysteresis, knob_from_temperature
+from device.controls.knobs import start_state
+from device.engine.controlstate import ControlState
+from device.engine.sampling import temperature_from_knob
+from device.transport.clock import FakeClock
 from tests.mcp3008 import MockMCP3008, mock_pin_factory
 
 TEMPERATURE = TemperatureConfig(low=0.05, high=3.0, initial=1.0)

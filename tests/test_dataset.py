@@ -6,8 +6,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from device.encoding import ENCODING_VERSION, NO_EVENT, NOTE_OFF
-from training.dataset import (
+from device.core.encoding import ENCODING_VERSION, NO_EVENT, NOTE_OFF
+from training.data.dataset import (
     FORMAT_VERSION,
     LEGACY_PICKLE_WARNING,
     DatasetError,

@@ -1,9 +1,9 @@
-"""device.dejavu: the recorder keeps the last eight bars of takes and finds the take one loop ago."""
+"""device.engine.dejavu: the recorder keeps the last eight bars of takes and finds the take one loop ago."""
 
 import numpy as np
 import pytest
 
-from device.dejavu import LOOP_BARS, Recorder, Take, check_loop_bars
+from device.engine.dejavu import LOOP_BARS, Recorder, Take, check_loop_bars
 
 
 def take(token):

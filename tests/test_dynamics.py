@@ -3,13 +3,13 @@
 import mido
 import pytest
 
-from device.clock import FakeClock
-from device.controlstate import ControlState, FixedControls
-from device.dynamics import ACCENT_RANGE, HUMANISE_RANGE, Dynamics, beat_weight, gate_pulses
-from device.encoding import NO_EVENT, NOTE_OFF
-from device.loop import Loop
-from device.midi_out import MidiOut
-from device.transport import PULSES_PER_STEP, InternalTransport
+from device.core.encoding import NO_EVENT, NOTE_OFF
+from device.engine.controlstate import ControlState, FixedControls
+from device.engine.dynamics import ACCENT_RANGE, HUMANISE_RANGE, Dynamics, beat_weight, gate_pulses
+from device.midi.midi_out import MidiOut
+from device.play.loop import Loop
+from device.transport.base import PULSES_PER_STEP, InternalTransport
+from device.transport.clock import FakeClock
 from tests.recording import RecordingOutput, max_polyphony, sounding_notes
 
 PULSE = 0.125 / PULSES_PER_STEP  # seconds per pulse at 120 bpm
@@ -129,8 +129,8 @@ def test_gated_notes_never_overlap_and_never_stick():
 
 
 def test_articulate_gives_the_notes_the_loop_plays():
-    from device.capture import Capture
-    from device.dynamics import articulate
+    from device.engine.dynamics import articulate
+    from device.play.capture import Capture
 
     tokens = [60, NO_EVENT, 62, NOTE_OFF, NO_EVENT, 64, 64, NO_EVENT, NO_EVENT, 67, NO_EVENT]
     state = ControlState(gate=0.3, accent=0.8, humanise=1.0)

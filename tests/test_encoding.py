@@ -5,7 +5,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from device.encoding import (
+from device.core.encoding import (
     NO_EVENT,
     NOTE_OFF,
     VOCAB_SIZE,

@@ -1,12 +1,12 @@
-"""device.features: the inputs beyond the token, for whole melodies (training) and step by step (the box)."""
+"""device.core.features: the inputs beyond the token, for whole melodies (training) and step by step (the box)."""
 
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from device.encoding import NO_EVENT, NOTE_OFF, START_TOKEN
-from device.features import NONE, FeatureTracker, melody_features, position_code
+from device.core.encoding import NO_EVENT, NOTE_OFF, START_TOKEN
+from device.core.features import NONE, FeatureTracker, melody_features, position_code
 
 
 def tracked(melody, bar_steps, bar_offset):

@@ -1,4 +1,4 @@
-"""device.follow: the MIDI clock follower and its tempo estimate, on scripted clock streams and a fake clock."""
+"""device.transport.follow: the MIDI clock follower and its tempo estimate, on scripted clock streams, a fake clock."""
 
 import dataclasses
 import io
@@ -8,17 +8,17 @@ import mido
 import pytest
 
 from device.assembly import Parts, assemble
-from device.clock import FakeClock
 from device.config import Config
-from device.controlstate import ControlState, FixedControls
-from device.follow import LOSS_SECONDS, FollowTransport, TempoEstimate
-from device.generator import Generator
-from device.loop import Loop, StepReport
-from device.midi_in import InputEvent
-from device.midi_out import MidiOut
-from device.model import StepModel
-from device.sampling import Sampler
-from device.sim_controls import LiveView
+from device.controls.keyboard import LiveView
+from device.engine.controlstate import ControlState, FixedControls
+from device.engine.generator import Generator
+from device.engine.model import StepModel
+from device.engine.sampling import Sampler
+from device.midi.midi_in import InputEvent
+from device.midi.midi_out import MidiOut
+from device.play.loop import Loop, StepReport
+from device.transport.clock import FakeClock
+from device.transport.follow import LOSS_SECONDS, FollowTransport, TempoEstimate
 from tests.recording import RecordingOutput, note_events, shipped_model_path
 from tests.test_box import offline_tokens, reference_events
 from tests.test_jack_clock import PLAN, SEED, STEPS, STOPS_AFTER
@@ -233,7 +233,7 @@ def test_the_status_line_shows_the_tempo_the_step_report_carries():
     view = LiveView(stream)
     view.active = True  # as on a terminal
     view.update(StepReport(8, 60, ControlState(1.0), 0.0, False, True, bpm=97.6))
-    assert stream.getvalue().rstrip().endswith("> 98bpm playing")  # see device.sim_controls.LEGEND
+    assert stream.getvalue().rstrip().endswith("> 98bpm playing")  # see device.controls.keyboard.LEGEND
 
 
 def test_while_the_followed_clock_is_stopped_the_loop_still_reads_the_controls():

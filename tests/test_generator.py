@@ -1,14 +1,14 @@
-"""device.generator: priming, feeding tokens back, exact reset (reading a primer from MIDI: test_midireader.py)."""
+"""device.engine.generator: priming, feeding tokens back, exact reset (a primer from MIDI: test_midireader.py)."""
 
 import numpy as np
 import pytest
 
-from device import encoding
-from device.controlstate import ControlState
-from device.encoding import NO_EVENT, NOTE_OFF, START_TOKEN
-from device.generator import Generator
-from device.model import StepModel
-from device.sampling import Sampler
+from device.core import encoding
+from device.core.encoding import NO_EVENT, NOTE_OFF, START_TOKEN
+from device.engine.controlstate import ControlState
+from device.engine.generator import Generator
+from device.engine.model import StepModel
+from device.engine.sampling import Sampler
 from tests.recording import shipped_model_path
 
 PRIMER = [60, NO_EVENT, 62, NO_EVENT, 64, NOTE_OFF, 67, NO_EVENT]

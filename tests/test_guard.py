@@ -1,4 +1,4 @@
-"""device.guard: a degenerate melody (rests, one pitch, a short cycle) sends the box back to its primed state."""
+"""device.engine.guard: a degenerate melody (rests, one pitch, a short cycle) sends the box back to its primed state."""
 
 import dataclasses
 from pathlib import Path
@@ -7,11 +7,11 @@ import numpy as np
 import pytest
 
 from device.assembly import Parts, assemble
-from device.clock import FakeClock
 from device.config import Config
-from device.controlstate import ControlState, FixedControls
-from device.encoding import NO_EVENT, NOTE_OFF
-from device.guard import CollapseGuard, GuardSettings
+from device.core.encoding import NO_EVENT, NOTE_OFF
+from device.engine.controlstate import ControlState, FixedControls
+from device.engine.guard import CollapseGuard, GuardSettings
+from device.transport.clock import FakeClock
 from tests.recording import RecordingOutput, assert_no_stuck_notes, shipped_model_path
 
 BAR = 16
@@ -75,7 +75,7 @@ def test_the_scheduled_reset_comes_every_n_minutes_whatever_plays():
 
 
 def test_real_folk_tunes_never_trigger_it():
-    from training.dataset import load_melodies
+    from training.data.dataset import load_melodies
 
     corpus = load_melodies("training/corpus/folk.npz")
     for melody, bar_steps in list(zip(corpus.melodies, corpus.bar_steps, strict=True))[:400]:

@@ -3,7 +3,7 @@ private JACK dummy server (period 64), and this process as the player on its own
 box's MIDI clock and plays a call on it, then records the box's notes against the pulses (with thru, the box's
 echo of the call says when it took each note).
 
-The expected answer is the reference of device/answer_bench.py: the bar line the rules give, and the notes of the same
+The expected answer is the reference of device/bench/answer.py: the bar line the rules give, and the notes of the same
 seeded model reset and primed with the same call. The player numbers the box's pulses by their arrival time
 (a pulse lost on the way, as JACK's asynchronous mode did for 1 or 2 of 427 in most runs, does not shift the
 count); on a machine so loaded that the player itself is held back for pulses at a time, no step can be named,
@@ -15,7 +15,7 @@ import sys
 
 import pytest
 
-from device.answer_bench import answer_events, answer_plan, answer_reference, answer_schedule, play_calls
+from device.bench.answer import answer_events, answer_plan, answer_reference, answer_schedule, play_calls
 from tests.jack_server import JackServer, JackUnavailable, once_more_if_midi_was_lost
 from tests.recording import shipped_model_path
 

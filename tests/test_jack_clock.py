@@ -20,8 +20,8 @@ import time
 import mido
 import pytest
 
-from device import ports
-from device.polled_input import recording
+from device.midi import ports
+from device.midi.polled_input import recording
 from tests.jack_server import JackServer, JackUnavailable, once_more_if_midi_was_lost, wait_until
 from tests.recording import ROOT, note_events, shipped_model_path, sounding_notes
 from tests.test_box import offline_tokens, reference_events
@@ -37,7 +37,7 @@ def drum_machine(port_name: str, plan: list) -> list:
     ["songpos", 16ths] go out half a pulse after the last one. Every message leaves on its ideal time ± JITTER.
     Returns [time, type, position, ideal time] per message sent (position: the song position of a running pulse,
     else None)."""
-    from device.clock import MonotonicClock
+    from device.transport.clock import MonotonicClock
 
     clock, rng, sent = MonotonicClock(), random.Random(7), []
     running, position, bpm = False, 0, 120

@@ -14,8 +14,8 @@ import time
 
 import pytest
 
-from device import ports
-from device.encoding import is_note_on
+from device.core.encoding import is_note_on
+from device.midi import ports
 from tests.jack_server import JackServer, JackUnavailable, wait_until
 from tests.recording import ROOT, note_events, shipped_model_path, sounding_notes
 from tests.test_box import offline_tokens, reference_events

@@ -8,12 +8,12 @@ import dataclasses
 import mido
 
 from device.assembly import Parts, assemble
-from device.clock import FakeClock
-from device.clock_out import ClockOut
 from device.config import ClockConfig, Config
-from device.controlstate import FixedControls
-from device.midi_out import MidiOut
-from device.transport import Tick
+from device.engine.controlstate import FixedControls
+from device.midi.midi_out import MidiOut
+from device.transport.base import Tick
+from device.transport.clock import FakeClock
+from device.transport.lead import ClockOut
 from tests.recording import RecordingOutput, shipped_model_path
 
 PULSE = 60 / 120 / 24  # seconds per pulse at 120 bpm

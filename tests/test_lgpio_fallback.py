@@ -10,7 +10,7 @@ from gpiozero.pins.mock import MockFactory
 
 from device.assembly import Parts, gpio_errors, open_controls
 from device.config import Config
-from device.sim_controls import SimControls
+from device.controls.keyboard import SimControls
 
 
 class error(Exception):  # noqa: N801 (lgpio's own name for it)

@@ -1,4 +1,4 @@
-"""device.link: the Link transport on a scripted timeline, and two real Link peers on this machine (needs aalink)."""
+"""device.transport.link: the Link transport on a scripted timeline; two real Link peers here (needs aalink)."""
 
 import importlib.util
 import os
@@ -10,7 +10,7 @@ import pytest
 
 from device.config import from_dict
 from device.doctor import check_link
-from device.link import LinkTransport, LinkUnavailable
+from device.transport.link import LinkTransport, LinkUnavailable
 from tests.recording import ROOT
 
 

@@ -1,7 +1,7 @@
-"""device.loop.Loop in the assembled box: the shipped model, a fake clock, FixedControls and a recording port.
+"""device.play.loop.Loop in the assembled box: the shipped model, a fake clock, FixedControls and a recording port.
 
 Expected messages are derived independently: the same seeded Generator run offline,
-its tokens decoded to notes with device.encoding, each note becoming a note_on at
+its tokens decoded to notes with device.core.encoding, each note becoming a note_on at
 its start step and a note_off at its end step (note_offs first within a step).
 """
 
@@ -11,15 +11,15 @@ import threading
 import mido
 import pytest
 
-from device import encoding
 from device.assembly import Parts, assemble
-from device.clock import FakeClock
 from device.config import Config
-from device.controlstate import ControlState, FixedControls
-from device.generator import Generator
-from device.loop import StepReport
-from device.model import StepModel
-from device.sampling import Sampler
+from device.core import encoding
+from device.engine.controlstate import ControlState, FixedControls
+from device.engine.generator import Generator
+from device.engine.model import StepModel
+from device.engine.sampling import Sampler
+from device.play.loop import StepReport
+from device.transport.clock import FakeClock
 from tests.recording import RecordingOutput, assert_no_stuck_notes, max_polyphony, shipped_model_path
 
 PRIMER = [60, encoding.NO_EVENT, 64, encoding.NO_EVENT, 67, encoding.NOTE_OFF]

@@ -5,11 +5,11 @@ import math
 import numpy as np
 import pytest
 
-from device.contract import load_contract
-from device.model import StepModel
+from device.core.contract import load_contract
+from device.engine.model import StepModel
 from tests.recording import copy_shipped_model
-from training.measure import box_inputs, logit_scores, measure_file, record_measurements
-from training.parity import ParityError, parity_check, runtime_pythons
+from training.evaluation.measure import box_inputs, logit_scores, measure_file, record_measurements
+from training.evaluation.parity import ParityError, parity_check, runtime_pythons
 
 MELODIES = [np.array([67, 129, 69, 129, 71, 128], np.int16), np.array([62, 64, 66, 129], np.int16)]
 

@@ -1,10 +1,10 @@
-"""training.metre: bar lines from time signatures, and cutting melodies on them."""
+"""training.data.metre: bar lines from time signatures, and cutting melodies on them."""
 
 from hypothesis import given
 from hypothesis import strategies as st
 
-from device.encoding import Note
-from training.metre import FOUR_FOUR, BarGrid, bar_steps_of, cut_on_bars
+from device.core.encoding import Note
+from training.data.metre import FOUR_FOUR, BarGrid, bar_steps_of, cut_on_bars
 
 
 def test_bar_steps_of_sane_signatures():

@@ -1,4 +1,4 @@
-"""device.midi_in: stamping, sorting, bounded queues, channel filter and hot-plug (fake clock and port); the input
+"""device.midi.midi_in: stamping, sorting, bounded queues, channel filter and hot-plug (fake clock and port); the input
 and clock settings in the config, the run flags and doctor."""
 
 import mido
@@ -7,11 +7,11 @@ from mido.ports import BaseInput
 
 from device.assembly import Parts, assemble
 from device.cli import build_parser, config_from_args
-from device.clock import FakeClock
 from device.config import ConfigError, from_dict
-from device.controlstate import FixedControls
 from device.doctor import check_input
-from device.midi_in import InputEvent, MidiIn
+from device.engine.controlstate import FixedControls
+from device.midi.midi_in import InputEvent, MidiIn
+from device.transport.clock import FakeClock
 from tests.recording import RecordingOutput, shipped_model_path
 
 

@@ -8,8 +8,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from device.encoding import NO_EVENT, NOTE_OFF, canonical, tokens_to_midi_file, write_midi
-from training.midi_melody import REASONS, Settings, convert_bytes, convert_file
+from device.core.encoding import NO_EVENT, NOTE_OFF, canonical, tokens_to_midi_file, write_midi
+from training.data.midi_melody import REASONS, Settings, convert_bytes, convert_file
 
 N, OFF = NO_EVENT, NOTE_OFF
 TPB = 480  # ticks per beat in the files built here; a 16th step is 120 ticks
@@ -429,7 +429,7 @@ def test_the_report_line_names_file_status_counts_and_reason():
                                "reason": "not_midi", "message": "starts with b'PK\\x03\\x04zipz'"}
 
 
-# --- round trip: tokens -> MIDI (device.encoding) -> converter -> the same tokens ---
+# --- round trip: tokens -> MIDI (device.core.encoding) -> converter -> the same tokens ---
 
 melody_tokens = st.lists(
     st.one_of(st.integers(0, 127), st.sampled_from([NOTE_OFF, NO_EVENT, NO_EVENT, NO_EVENT])), min_size=1, max_size=120

@@ -1,11 +1,11 @@
-"""device.midi_out.MidiOut: exact messages for token streams, silence, close, unplug and reconnect."""
+"""device.midi.midi_out.MidiOut: exact messages for token streams, silence, close, unplug and reconnect."""
 
 import mido
 import pytest
 
-from device.clock import FakeClock
-from device.encoding import NO_EVENT, NOTE_OFF
-from device.midi_out import FLUSH_SECONDS, MidiOut
+from device.core.encoding import NO_EVENT, NOTE_OFF
+from device.midi.midi_out import FLUSH_SECONDS, MidiOut
+from device.transport.clock import FakeClock
 from tests.recording import RecordingOutput, assert_no_stuck_notes, sounding_notes, unplugged_error
 
 

@@ -1,13 +1,13 @@
-"""device.midireader: one set of rules from MIDI to the 16th-step grid, for files, live input and prepare."""
+"""device.core.midireader: one set of rules from MIDI to the 16th-step grid, for files, live input and prepare."""
 
 import mido
 import pytest
 
-from device import encoding
-from device.encoding import NO_EVENT as N
-from device.encoding import NOTE_OFF as OFF
-from device.encoding import Note
-from device.midireader import (
+from device.core import encoding
+from device.core.encoding import NO_EVENT as N
+from device.core.encoding import NOTE_OFF as OFF
+from device.core.encoding import Note
+from device.core.midireader import (
     LiveReader,
     NotePairer,
     PrimerError,
@@ -18,7 +18,7 @@ from device.midireader import (
     track_notes,
 )
 from tests.test_midi_melody import midi_bytes, track
-from training.midi_melody import Settings, convert_bytes
+from training.data.midi_melody import Settings, convert_bytes
 
 TPB = 480  # a 16th step is 120 ticks
 

@@ -3,10 +3,10 @@
 import numpy as np
 import pytest
 
-from device.encoding import NO_EVENT, NOTE_OFF
-from training.baselines import KneserNey
-from training.musical_eval import compare_feature, compare_sets, cut, format_musical, generate, overlap, sample_ngram
-from training.musical_features import (
+from device.core.encoding import NO_EVENT, NOTE_OFF
+from training.evaluation.baselines import KneserNey
+from training.musical.compare import compare_feature, compare_sets, cut, format_musical, generate, overlap, sample_ngram
+from training.musical.features import (
     Melody,
     bar_repetition,
     feature_table,
@@ -195,9 +195,9 @@ class CountingModel:
 
 
 def test_generate_starts_every_melody_from_the_primed_state():
-    from device.generator import Generator
-    from device.sampling import Sampler
-    from training.musical_run import box_controls
+    from device.engine.generator import Generator
+    from device.engine.sampling import Sampler
+    from training.musical.run import box_controls
 
     melodies = generate(Generator(CountingModel(), Sampler(seed=0)), 2, 5, box_controls(0.0))
     assert [m.tolist() for m in melodies] == [[61, 62, 60, 61, 62]] * 2
@@ -205,7 +205,7 @@ def test_generate_starts_every_melody_from_the_primed_state():
 
 def test_the_shipped_model_plays_melodies_through_the_box_generator():
     from tests.recording import ROOT
-    from training.musical_run import box_melodies
+    from training.musical.run import box_melodies
 
     model = ROOT / "models" / "default.tflite"
     first, again = box_melodies(model, 2, 16, 1.0, seed=5), box_melodies(model, 2, 16, 1.0, seed=5)
@@ -214,7 +214,7 @@ def test_the_shipped_model_plays_melodies_through_the_box_generator():
 
 
 def test_generated_melodies_take_their_bar_lengths_from_the_reference_in_its_proportions():
-    from training.musical_run import drawn_bar_steps
+    from training.musical.run import drawn_bar_steps
 
     metres = [(12, 0)] * 3 + [(16, 4)]
     drawn = drawn_bar_steps(metres, 400, seed=1)
@@ -224,11 +224,11 @@ def test_generated_melodies_take_their_bar_lengths_from_the_reference_in_its_pro
 
 
 def test_the_box_plays_each_melody_in_the_bar_length_given_for_it():
-    from device.generator import Generator
-    from device.model import StepModel
-    from device.sampling import Sampler
+    from device.engine.generator import Generator
+    from device.engine.model import StepModel
+    from device.engine.sampling import Sampler
     from tests.recording import ROOT
-    from training.musical_run import box_controls, box_melodies
+    from training.musical.run import box_controls, box_melodies
 
     model = ROOT / "models" / "default.tflite"
     played = box_melodies(model, 3, 24, 1.0, seed=5, bar_steps=[12, 16, 12])

@@ -13,13 +13,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from device import encoding
 from device.assembly import Parts, assemble
-from device.clock import FakeClock
 from device.config import Config
-from device.controlstate import ControlState, FixedControls
-from device.midi_out import MidiOut
-from device.model import StepModel
+from device.core import encoding
+from device.engine.controlstate import ControlState, FixedControls
+from device.engine.model import StepModel
+from device.midi.midi_out import MidiOut
+from device.transport.clock import FakeClock
 from tests.recording import RecordingOutput, max_polyphony, shipped_model_path, sounding_notes, unplugged_error
 
 

@@ -5,8 +5,8 @@ import zlib
 
 import numpy as np
 
-from device.encoding import NO_EVENT, NOTE_OFF
-from device.pianoroll import (
+from device.core.encoding import NO_EVENT, NOTE_OFF
+from device.render.pianoroll import (
     BAR,
     GLYPH_H,
     LABEL_H,
@@ -142,7 +142,7 @@ def test_stack_puts_images_one_above_the_other():
 
 
 def test_marked_notes_are_drawn_in_orange():
-    from device.pianoroll import MARKED
+    from device.render.pianoroll import MARKED
 
     image = roll_image(TOKENS, step_px=6, pitch_px=5, axes=False, marked=lambda pitch: pitch == 64)
     high = 69
@@ -150,7 +150,7 @@ def test_marked_notes_are_drawn_in_orange():
     assert tuple(image[(high - 60) * 5 + 2, 0 * 6 + 3]) == NOTE
 
 
-# Pulse rolls: notes as the box plays them (device.dynamics.articulate), in pulses, shaded by velocity.
+# Pulse rolls: notes as the box plays them (device.engine.dynamics.articulate), in pulses, shaded by velocity.
 
 
 def brightness(colour):
@@ -160,8 +160,8 @@ def brightness(colour):
 
 
 def test_a_louder_note_is_drawn_darker_at_its_pulse_columns():
-    from device.capture import Note
-    from device.pianoroll import pulse_roll_image, velocity_shades
+    from device.play.capture import Note
+    from device.render.pianoroll import pulse_roll_image, velocity_shades
 
     notes = [Note(60, 120, 0, 12), Note(62, 60, 12, 24)]  # a loud 8th, then a soft one
     image = pulse_roll_image(notes, 24, pulse_px=2, pitch_px=5, axes=False, pitches=(58, 64))
@@ -178,7 +178,7 @@ def test_a_louder_note_is_drawn_darker_at_its_pulse_columns():
 
 
 def test_the_velocity_shades_darken_with_every_step_of_velocity():
-    from device.pianoroll import velocity_shades
+    from device.render.pianoroll import velocity_shades
 
     fills = [velocity_shades(velocity)[1] for velocity in range(1, 128)]
     assert all(brightness(louder) < brightness(softer) for softer, louder in zip(fills, fills[1:], strict=False))
@@ -186,9 +186,9 @@ def test_the_velocity_shades_darken_with_every_step_of_velocity():
 
 
 def test_a_gated_note_ends_at_its_pulse_column():
-    from device.controlstate import ControlState
-    from device.dynamics import Dynamics, articulate
-    from device.pianoroll import pulse_roll_image
+    from device.engine.controlstate import ControlState
+    from device.engine.dynamics import Dynamics, articulate
+    from device.render.pianoroll import pulse_roll_image
 
     tokens = [60, NO_EVENT, 62, NO_EVENT]  # C for two 16ths (12 pulses), then D
 
@@ -204,8 +204,8 @@ def test_a_gated_note_ends_at_its_pulse_column():
 
 
 def test_a_pulse_roll_has_bar_numbers_beat_lines_and_note_names():
-    from device.capture import Note
-    from device.pianoroll import BEAT, STEP_LINE, pulse_roll_image
+    from device.play.capture import Note
+    from device.render.pianoroll import BEAT, STEP_LINE, pulse_roll_image
 
     notes = [Note(67, 100, 0, 30)]
     # two bars of 3/4 (12 16ths, 72 pulses each), one pixel a pulse, with a title
@@ -229,7 +229,7 @@ def test_a_pulse_roll_has_bar_numbers_beat_lines_and_note_names():
 
 
 def test_the_velocity_legend_says_darker_is_louder_and_shows_each_shade():
-    from device.pianoroll import velocity_legend, velocity_shades
+    from device.render.pianoroll import velocity_legend, velocity_shades
 
     legend = velocity_legend((40, 120))
     words = ink_of(text_image("velocity, darker = louder:"))

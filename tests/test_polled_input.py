@@ -1,4 +1,4 @@
-"""device.polled_input: an rtmidi input read by polling, with arrival times from RtMidi's deltas; and, on a
+"""device.midi.polled_input: an rtmidi input read by polling, with arrival times from RtMidi's deltas; and, on a
 real JACK server, the reason for it: opening and closing inputs while messages stream in never hangs."""
 
 import os
@@ -9,7 +9,7 @@ import threading
 import mido
 import pytest
 
-from device.polled_input import PolledInput, arrival_time, recording
+from device.midi.polled_input import PolledInput, arrival_time, recording
 from tests.jack_server import JackServer, JackUnavailable, wait_until
 from tests.recording import ROOT
 
@@ -121,7 +121,7 @@ with mido.open_output(sys.argv[1], virtual=True) as out:
 
 OPEN_AND_CLOSE = """
 import sys
-from device import ports
+from device.midi import ports
 name = next(n for n in ports.list_names("input") if sys.argv[1] in n)
 for _ in range(int(sys.argv[2])):
     with ports.open_input(name) as port:

@@ -1,4 +1,4 @@
-"""device.ports: choosing ports by name, the MIDI file recorder, and real ports through a JACK dummy server."""
+"""device.midi.ports: choosing ports by name, the MIDI file recorder, and real ports through a JACK dummy server."""
 
 import os
 import time
@@ -6,12 +6,11 @@ import time
 import mido
 import pytest
 
-from device import encoding
-from device.clock import FakeClock
-from device.encoding import NO_EVENT, NOTE_OFF
-from device.generator import primer_from_midi
-from device.midi_out import MidiOut
-from device.ports import (
+from device.core import encoding
+from device.core.encoding import NO_EVENT, NOTE_OFF
+from device.engine.generator import primer_from_midi
+from device.midi.midi_out import MidiOut
+from device.midi.ports import (
     MidiFileOutput,
     PortError,
     find_output_name,
@@ -23,6 +22,7 @@ from device.ports import (
     output_present,
     virtual_ports_supported,
 )
+from device.transport.clock import FakeClock
 from tests.jack_server import JackServer, JackUnavailable, wait_until
 
 NAMES = ["Midi Through:Midi Through Port-0 14:0", "MicroFreak:MicroFreak MIDI 1 20:0", "UM-ONE:UM-ONE MIDI 1 24:0"]
@@ -254,7 +254,7 @@ def test_quantizing_survives_a_stall_that_shifts_the_phase(tmp_path):
 
 def test_a_midi_file_is_saved_whole_or_not_at_all(tmp_path, monkeypatch):
     """A failure (or power cut) while saving leaves the previous file intact and no partial file."""
-    from device.ports import save_atomically
+    from device.midi.ports import save_atomically
 
     path = tmp_path / "capture.mid"
     old = mido.MidiFile(type=0)

@@ -9,12 +9,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from device.encoding import NO_EVENT as N
-from device.encoding import NOTE_OFF as OFF
+from device.core.encoding import NO_EVENT as N
+from device.core.encoding import NOTE_OFF as OFF
 from tests.test_midi_melody import midi_bytes, steps, track
 from training import prepare
-from training.dataset import LEGACY_PICKLE_WARNING, MelodySet, load_legacy, load_melodies, save_legacy
-from training.midi_melody import FileResult, Settings, convert_file
+from training.data.dataset import LEGACY_PICKLE_WARNING, MelodySet, load_legacy, load_melodies, save_legacy
+from training.data.midi_melody import FileResult, Settings, convert_file
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -218,7 +218,7 @@ ABC_HEAD = "X:1\nT:Test\nM:2/4\nL:1/8\nK:C\n"
 def abc_result(body, head=ABC_HEAD):
     pytest.importorskip("music21")
     from training.corpus.build import tune_to_midi_bytes
-    from training.midi_melody import convert_bytes
+    from training.data.midi_melody import convert_bytes
 
     return convert_bytes(tune_to_midi_bytes(head + body), "tune.mid", Settings(min_steps=1))
 

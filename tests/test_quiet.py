@@ -1,8 +1,8 @@
-"""device.quiet: what C libraries print to descriptor 2 is hidden by default, shown with --verbose."""
+"""device.core.stderr: what C libraries print to descriptor 2 is hidden by default, shown with --verbose."""
 
 import os
 
-from device import quiet
+from device.core import stderr as quiet
 
 
 def test_c_output_inside_the_block_is_hidden_and_python_after_it_is_not(capfd):

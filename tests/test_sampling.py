@@ -1,13 +1,13 @@
-"""device.sampling: knob mapping, greedy and seeded sampling, temperature, pitch mask."""
+"""device.engine.sampling: knob mapping, greedy and seeded sampling, temperature, pitch mask."""
 
 import math
 
 import numpy as np
 import pytest
 
-from device import encoding
-from device.controlstate import ControlState
-from device.sampling import Sampler, temperature_from_knob
+from device.core import encoding
+from device.engine.controlstate import ControlState
+from device.engine.sampling import Sampler, temperature_from_knob
 
 V = encoding.VOCAB_SIZE
 
@@ -197,7 +197,7 @@ def test_the_tail_cut_is_taken_after_temperature_against_the_likeliest_token():
 
 
 def test_the_box_cuts_the_tail_by_default():
-    from device.sampling import DEFAULT_TAIL_CUT
+    from device.engine.sampling import DEFAULT_TAIL_CUT
 
     assert Sampler().tail_cut == DEFAULT_TAIL_CUT > 0
 
@@ -246,7 +246,7 @@ def test_scale_lock_keeps_the_masses_of_new_note_rest_and_hold():
 
 
 def test_partial_strictness_scales_out_of_scale_odds_by_the_penalty():
-    from device.sampling import STRICTNESS_NATS
+    from device.engine.sampling import STRICTNESS_NATS
 
     logits = np.zeros(V, dtype=np.float32)
     probabilities = Sampler().probabilities(logits, ControlState(1.0, scale="major", strictness=0.5))
@@ -312,7 +312,7 @@ def test_a_pitch_range_without_scale_pitches_cannot_be_locked():
 
 
 def test_density_multiplies_the_odds_of_a_new_note():
-    from device.sampling import DENSITY_NATS
+    from device.engine.sampling import DENSITY_NATS
 
     sampler, logits = Sampler(tail_cut=0), spread_logits()
     neutral = masses(sampler.probabilities(logits, ControlState(1.0)))[0]

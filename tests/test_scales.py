@@ -1,8 +1,8 @@
-"""device.scales: scale names and roots read from text, the pitches of each scale, note names."""
+"""device.core.scales: scale names and roots read from text, the pitches of each scale, note names."""
 
 import pytest
 
-from device.scales import SCALES, ScaleError, in_scale, note_name, parse_scale, pitch_class, scale_text
+from device.core.scales import SCALES, ScaleError, in_scale, note_name, parse_scale, pitch_class, scale_text
 
 
 def pitch_classes(root, name):

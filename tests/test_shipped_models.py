@@ -10,12 +10,12 @@ import functools
 import numpy as np
 import pytest
 
-from device.contract import load_contract
-from device.encoding import VOCAB_SIZE
-from device.model import StepModel
+from device.core.contract import load_contract
+from device.core.encoding import VOCAB_SIZE
+from device.engine.model import StepModel
 from tests.recording import ROOT
-from training.measure import CHECK_STEPS, measure_file
-from training.parity import runtime_pythons
+from training.evaluation.measure import CHECK_STEPS, measure_file
+from training.evaluation.parity import runtime_pythons
 
 SHIPPED = sorted((ROOT / "models").glob("*.tflite"))
 CASES = [(path, runtime) for path in SHIPPED for runtime in load_contract(path).runtimes]
@@ -24,8 +24,8 @@ CASES = [(path, runtime) for path in SHIPPED for runtime in load_contract(path).
 @functools.cache
 def first_validation_melodies(path):
     """The validation melodies (rebuilt from the contract) that hold the first CHECK_STEPS tokens, and metres."""
-    from training.evaluate_model import contract_sets
-    from training.windows import metres
+    from training.data.windows import metres
+    from training.evaluation.exported import contract_sets
 
     melody_set, _, validation = contract_sets(path)
     chosen, total = [], 0

@@ -9,10 +9,7 @@ import time
 import pytest
 
 from device.config import TemperatureConfig
-from device.controlstate import ControlState
-from device.loop import StepReport
-from device.sampling import temperature_from_knob
-from device.sim_controls import (
+from device.controls.keyboard import (
     KNOB_KEYS,
     KNOB_STEP,
     LEGEND,
@@ -23,6 +20,9 @@ from device.sim_controls import (
     split_keys,
     status_line,
 )
+from device.engine.controlstate import ControlState
+from device.engine.sampling import temperature_from_knob
+from device.play.loop import StepReport
 
 TEMPERATURE = TemperatureConfig(low=0.05, high=3.0, initial=1.0)
 

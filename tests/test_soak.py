@@ -1,4 +1,4 @@
-"""A short soak (device/soak.py): the assembled box through an unplugged synth, a pause, resets,
+"""A short soak (device/bench/soak.py): the assembled box through an unplugged synth, a pause, resets,
 knob jitter and MIDI floods, with nothing stuck, nothing overlapping and nothing raised."""
 
 import json
@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from device.soak import PAUSE_EVERY, STEPS_PER_DAY, UNPLUG_EVERY, UNPLUGGED_FOR, soak
+from device.bench.soak import PAUSE_EVERY, STEPS_PER_DAY, UNPLUG_EVERY, UNPLUGGED_FOR, soak
 from tests.recording import ROOT, shipped_model_path
 
 DAYS = (PAUSE_EVERY + 100) / STEPS_PER_DAY  # long enough for an unplug, a replug, a pause and a resume

@@ -1,4 +1,4 @@
-"""device.model.StepModel on the shipped model, with the real ai-edge-litert runtime."""
+"""device.engine.model.StepModel on the shipped model, with the real ai-edge-litert runtime."""
 
 import importlib.util
 import json
@@ -9,10 +9,10 @@ import subprocess
 import numpy as np
 import pytest
 
-from device import encoding
-from device.contract import ContractError
-from device.features import NONE
-from device.model import MissingRuntimeError, ModelError, StepModel, load_interpreter_class
+from device.core import encoding
+from device.core.contract import ContractError
+from device.core.features import NONE
+from device.engine.model import MissingRuntimeError, ModelError, StepModel, load_interpreter_class
 from tests.recording import ROOT, copy_shipped_model, edit_contract, shipped_model_path
 
 FOREIGN = ROOT / "tests" / "data" / "foreign.tflite"  # a valid TFLite file: signature "step", x[1,4] -> y[1,4]
@@ -218,7 +218,7 @@ def test_tflite_runtime_gives_the_same_logits(model):
     code = (
         "import sys, json\n"
         f"sys.path.insert(0, {str(ROOT)!r})\n"
-        "from device.model import StepModel\n"
+        "from device.engine.model import StepModel\n"
         f"m = StepModel({str(shipped_model_path())!r}, runtime='tflite-runtime')\n"
         f"print(json.dumps([m.step(t).tolist() for t in {MELODY!r}]))\n"
     )
@@ -259,7 +259,7 @@ def test_a_token_only_model_ignores_the_bar_step():
 
 def test_a_lookback_model_is_fed_the_features_of_device_features(lookback):
     """StepModel's features equal melody_features of the whole melody (what training feeds), row by row."""
-    from device.features import melody_features
+    from device.core.features import melody_features
 
     interpreter = load_interpreter_class("ai-edge-litert")[1](model_path=str(TINY_LOOKBACK))
     runner = interpreter.get_signature_runner("step")

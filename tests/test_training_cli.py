@@ -3,9 +3,9 @@
 import subprocess
 import sys
 
-from device.encoding import NO_EVENT, write_midi
+from device.core.encoding import NO_EVENT, write_midi
 from tests.recording import ROOT
-from training.dataset import load_melodies
+from training.data.dataset import load_melodies
 
 
 def run_cli(*args, block=()):

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from device.contract import load_contract
+from device.core.contract import load_contract
 from training.evaluate import format_table, scores, verdict
 
 REPO = Path(__file__).parents[1]
@@ -58,10 +58,10 @@ def test_trained_lstm_beats_the_unigram(report):
 
 @pytest.mark.tf
 def test_lstm_nll_equals_stepping_the_step_model_fed_as_the_box_feeds_it(run, report):
-    from device.features import FeatureTracker
+    from device.core.features import FeatureTracker
     from training.evaluate import lstm_outputs
-    from training.model import build_models, state_names, zero_state
-    from training.runs import load_run
+    from training.fit.model import build_models, state_names, zero_state
+    from training.fit.runs import load_run
 
     loaded = load_run(run)
     models = build_models(loaded.model)
@@ -164,9 +164,9 @@ def model_report(tmp_path_factory):
 
 @pytest.mark.tf
 def test_evaluate_model_scores_the_file_as_the_box_steps_it(model_report):
-    from device.model import StepModel
+    from device.engine.model import StepModel
     from tests.recording import shipped_model_path
-    from training.dataset import load_melodies
+    from training.data.dataset import load_melodies
 
     report, data, _ = model_report
     total, tokens = 0.0, 0
@@ -199,7 +199,7 @@ def test_evaluate_model_musical_part_compares_model_ngram_and_real_melodies(mode
 
 def test_a_models_validation_melodies_are_rebuilt_from_its_contract():
     from tests.recording import shipped_model_path
-    from training.evaluate_model import contract_sets
+    from training.evaluation.exported import contract_sets
 
     melody_set, train, validation = contract_sets(shipped_model_path())
     recorded = load_contract(shipped_model_path()).training_data["split"]
@@ -209,7 +209,7 @@ def test_a_models_validation_melodies_are_rebuilt_from_its_contract():
 
 def test_changed_training_data_is_refused_by_name(tmp_path):
     from tests.recording import copy_shipped_model, edit_contract
-    from training.evaluate_model import EvaluateError, contract_sets
+    from training.evaluation.exported import EvaluateError, contract_sets
 
     model = copy_shipped_model(tmp_path)
     edit_contract(model, lambda data: data["training_data"]["files"][0].update(sha256="0" * 64))
@@ -220,7 +220,7 @@ def test_changed_training_data_is_refused_by_name(tmp_path):
 
 def test_missing_training_data_is_refused_by_name(tmp_path):
     from tests.recording import copy_shipped_model, edit_contract
-    from training.evaluate_model import EvaluateError, contract_sets
+    from training.evaluation.exported import EvaluateError, contract_sets
 
     model = copy_shipped_model(tmp_path)
     edit_contract(model, lambda data: data["training_data"]["files"][0].update(file=str(tmp_path / "gone.npz")))

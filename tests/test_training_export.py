@@ -8,9 +8,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from device.contract import load_contract, sha256_of
-from training.measure import RUNTIME_CHECK
-from training.parity import TFLITE_RUNTIME_PYTHON, compare
+from device.core.contract import load_contract, sha256_of
+from training.evaluation.measure import RUNTIME_CHECK
+from training.evaluation.parity import TFLITE_RUNTIME_PYTHON, compare
 
 pytestmark = pytest.mark.tf
 REPO = Path(__file__).parents[1]
@@ -29,7 +29,7 @@ def exported(run):
     """The tiny run exported at every precision: {precision: path}."""
     from training.evaluate import evaluate_run
     from training.export import export
-    from training.runs import write_json
+    from training.fit.runs import write_json
 
     write_json(run / "evaluation.json", evaluate_run(run, max_order=3))
     return {p: export(run, f"tiny-{p}", run.parent / "models", p, parity_steps=300, command="test")
@@ -123,9 +123,9 @@ RUNTIMES = {"ai-edge-litert": sys.executable, "tflite-runtime": str(TFLITE_RUNTI
 def test_each_runtime_runs_each_precision_in_its_own_process(run, exported, runtime, precision, tmp_path):
     if runtime == "tflite-runtime" and not TFLITE_RUNTIME_PYTHON.is_file():
         pytest.skip(f"{TFLITE_RUNTIME_PYTHON} missing: create it with `make .venv-tflite-runtime/.ready`")
-    from training.model import build_models
-    from training.runs import load_run
-    from training.windows import sequence_inputs
+    from training.data.windows import sequence_inputs
+    from training.fit.model import build_models
+    from training.fit.runs import load_run
 
     loaded = load_run(run)
     models = build_models(loaded.model)

@@ -7,10 +7,10 @@ pytestmark = pytest.mark.tf
 
 keras = pytest.importorskip("keras")
 
-from device.encoding import START_TOKEN  # noqa: E402
-from device.features import FeatureTracker  # noqa: E402
-from training.model import ModelConfig, build_models, state_names, widen_to_lookback, zero_state  # noqa: E402
-from training.windows import sequence_inputs  # noqa: E402
+from device.core.encoding import START_TOKEN  # noqa: E402
+from device.core.features import FeatureTracker  # noqa: E402
+from training.data.windows import sequence_inputs  # noqa: E402
+from training.fit.model import ModelConfig, build_models, state_names, widen_to_lookback, zero_state  # noqa: E402
 
 CONFIG = ModelConfig(embedding=8, layers=2, units=16, dropout=0.1, inputs="token")
 LOOKBACK = ModelConfig(embedding=8, layers=2, units=16, dropout=0.1, lookback_embedding=4)

@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from device.encoding import NO_EVENT, NOTE_OFF, START_TOKEN
-from training.windows import make_windows, split_melodies
+from device.core.encoding import NO_EVENT, NOTE_OFF, START_TOKEN
+from training.data.windows import make_windows, split_melodies
 
 REPO = Path(__file__).parents[1]
 
@@ -48,7 +48,7 @@ def test_windows_overlap_by_window_minus_stride():
 def test_transposition_moves_notes_together_and_keeps_them_in_range():
     import tensorflow as tf
 
-    from training.windows import transpose_window
+    from training.data.windows import transpose_window
 
     x = tf.constant([129, 0, 128, 3], tf.int32)
     y = tf.constant([0, 128, 3, 129], tf.int32)
@@ -65,7 +65,7 @@ def test_transposition_moves_notes_together_and_keeps_them_in_range():
 def test_transposition_never_leaves_the_midi_range():
     import tensorflow as tf
 
-    from training.windows import transpose_window
+    from training.data.windows import transpose_window
 
     x = tf.constant([127, NOTE_OFF, 120], tf.int32)
     for _ in range(20):
@@ -83,8 +83,8 @@ def run(tmp_path_factory):
 
 @pytest.mark.tf
 def test_tiny_run_lowers_validation_loss_on_scales(run):
-    from training.baselines import Unigram, nll
-    from training.runs import load_run
+    from training.evaluation.baselines import Unigram, nll
+    from training.fit.runs import load_run
 
     history = json.loads((run / "history.json").read_text())
     loaded = load_run(run)
@@ -145,7 +145,7 @@ def test_the_same_seed_trains_the_same_model(tmp_path):
     import keras
 
     from tests.training_helpers import tiny_run
-    from training.model import ModelConfig, build_models
+    from training.fit.model import ModelConfig, build_models
 
     folders = [tmp_path / "first", tmp_path / "second"]
     for folder in folders:
@@ -166,7 +166,7 @@ def test_the_same_seed_trains_the_same_model(tmp_path):
 # --- the schedule follows the data -------------------------------------------------------------------------------
 
 def test_a_small_corpus_gets_several_passes_per_epoch_and_a_short_warm_up():
-    from training.runs import TrainConfig
+    from training.fit.runs import TrainConfig
     from training.train import MIN_STEPS_PER_EPOCH, schedule
 
     plan = schedule(TrainConfig(batch_size=64, epochs=12), windows=66)
@@ -176,7 +176,7 @@ def test_a_small_corpus_gets_several_passes_per_epoch_and_a_short_warm_up():
 
 
 def test_a_large_corpus_gets_one_pass_per_epoch_and_the_full_warm_up():
-    from training.runs import TrainConfig
+    from training.fit.runs import TrainConfig
     from training.train import schedule
 
     plan = schedule(TrainConfig(batch_size=64, epochs=12), windows=9_700)
@@ -184,7 +184,7 @@ def test_a_large_corpus_gets_one_pass_per_epoch_and_the_full_warm_up():
 
 
 def test_steps_per_epoch_given_on_the_command_line_win():
-    from training.runs import TrainConfig
+    from training.fit.runs import TrainConfig
     from training.train import schedule
 
     assert schedule(TrainConfig(batch_size=8, epochs=2, steps_per_epoch=7), windows=1_000).steps_per_epoch == 7
@@ -193,7 +193,7 @@ def test_steps_per_epoch_given_on_the_command_line_win():
 # --- what train says at the end ----------------------------------------------------------------------------------
 
 def outcome(reason="done", val_loss=(2.0, 1.5, 1.7), unigram=2.2):
-    from training.outcome import Outcome
+    from training.fit.outcome import Outcome
 
     return Outcome({"loss": [3.0] * len(val_loss), "val_loss": list(val_loss)}, epochs=12, steps_per_epoch=25,
                    passes_per_epoch=24.2, reason=reason, seconds=125.4, patience=3, budget_minutes=19.0,
@@ -225,7 +225,7 @@ def test_a_run_no_better_than_the_unigram_gets_a_warning_with_what_to_try():
 
 
 def test_the_unigram_loss_is_weighted_like_the_validation_loss():
-    from training.baselines import Unigram
+    from training.evaluation.baselines import Unigram
     from training.train import unigram_loss
 
     train = [np.array([60, 60, 60, NO_EVENT])]
@@ -238,8 +238,8 @@ def test_the_unigram_loss_is_weighted_like_the_validation_loss():
 @pytest.mark.tf
 def test_fit_reports_early_stopping_and_the_unigram_warning(tmp_path):
     from tests.training_helpers import write_scales
-    from training.model import ModelConfig
-    from training.runs import TrainConfig
+    from training.fit.model import ModelConfig
+    from training.fit.runs import TrainConfig
     from training.train import create_run, fit
 
     data = write_scales(tmp_path / "scales.npz", count=12)
@@ -271,7 +271,7 @@ def train_cli(*args):
 
 
 def test_train_on_a_midi_file_says_train_takes_a_prepared_npz(tmp_path):
-    from device.encoding import write_midi
+    from device.core.encoding import write_midi
 
     tune = tmp_path / "tune.mid"
     write_midi([60, NO_EVENT, 62, NO_EVENT], tune)
@@ -282,7 +282,7 @@ def test_train_on_a_midi_file_says_train_takes_a_prepared_npz(tmp_path):
 
 
 def test_train_on_the_seed_course_format_says_how_to_convert_it(tmp_path):
-    from training.dataset import MelodySet, save_legacy
+    from training.data.dataset import MelodySet, save_legacy
 
     legacy = tmp_path / "course.npz"
     save_legacy(legacy, MelodySet([np.array([60, 61])], ["a"]))
@@ -298,8 +298,8 @@ def test_train_on_the_seed_course_format_says_how_to_convert_it(tmp_path):
 def base_run(tmp_path):
     """A run folder as `train` leaves it (2 x 32 units on scales), with a stand-in weights file: no training."""
     from tests.training_helpers import write_scales
-    from training.model import ModelConfig
-    from training.runs import TrainConfig
+    from training.fit.model import ModelConfig
+    from training.fit.runs import TrainConfig
     from training.train import create_run
 
     data = write_scales(tmp_path / "scales.npz")
@@ -320,7 +320,7 @@ def fine_tune_args(data, run, *extra):
 def test_a_run_from_a_run_folder_starts_from_its_best_weights(run, tmp_path):
     import keras
 
-    from training.runs import load_run
+    from training.fit.runs import load_run
     from training.train import _load_or_build, configs_from_args, create_run
 
     args = fine_tune_args(run.parent / "scales.npz", tmp_path / "tuned", "--from", run)
@@ -336,7 +336,7 @@ def test_a_run_from_a_run_folder_starts_from_its_best_weights(run, tmp_path):
 
 
 def test_from_takes_the_base_model_shape_and_rejects_a_different_one(base_run, tmp_path):
-    from training.runs import RunError
+    from training.fit.runs import RunError
     from training.train import configs_from_args
 
     data = base_run.parent / "scales.npz"
@@ -350,8 +350,8 @@ def test_from_takes_the_base_model_shape_and_rejects_a_different_one(base_run, t
 
 def test_from_rejects_melodies_outside_the_base_pitch_range(base_run, tmp_path):
     from tests.training_helpers import scale_melody
-    from training.dataset import MelodySet, save_melodies
-    from training.runs import RunError
+    from training.data.dataset import MelodySet, save_melodies
+    from training.fit.runs import RunError
     from training.train import configs_from_args, create_run
 
     low = tmp_path / "low.npz"
@@ -363,8 +363,8 @@ def test_from_rejects_melodies_outside_the_base_pitch_range(base_run, tmp_path):
 
 
 def test_from_an_unknown_model_names_what_is_missing(tmp_path):
-    from training.finetune import resolve_base
-    from training.runs import RunError
+    from training.fit.finetune import resolve_base
+    from training.fit.runs import RunError
 
     with pytest.raises(RunError, match=r"--from nosuch: .*models/nosuch.json not found \(models with Keras "
                                        r"weights: default"):
@@ -372,7 +372,7 @@ def test_from_an_unknown_model_names_what_is_missing(tmp_path):
 
 
 def test_from_default_reads_the_shipped_models_shape_and_pitch_range():
-    from training.finetune import resolve_base
+    from training.fit.finetune import resolve_base
 
     contract = json.loads((REPO / "models" / "default.json").read_text())
     base = resolve_base("default")
@@ -385,11 +385,11 @@ def test_from_default_reads_the_shipped_models_shape_and_pitch_range():
 
 @pytest.mark.tf
 def test_the_shipped_keras_weights_are_the_shipped_tflite_model():
-    from device.model import StepModel
-    from training.finetune import resolve_base
-    from training.model import build_models
-    from training.parity import keras_reference
-    from training.windows import with_start
+    from device.engine.model import StepModel
+    from training.data.windows import with_start
+    from training.evaluation.parity import keras_reference
+    from training.fit.finetune import resolve_base
+    from training.fit.model import build_models
 
     base = resolve_base("default")
     sequence = build_models(base.model).sequence
@@ -403,7 +403,7 @@ def test_the_shipped_keras_weights_are_the_shipped_tflite_model():
 
 @pytest.mark.tf
 def test_base_weights_that_do_not_load_are_named_in_one_line(base_run, tmp_path):
-    from training.runs import RunError, load_run
+    from training.fit.runs import RunError, load_run
     from training.train import _load_or_build, configs_from_args, create_run
 
     args = fine_tune_args(base_run.parent / "scales.npz", tmp_path / "tuned", "--from", base_run)

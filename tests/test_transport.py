@@ -1,9 +1,9 @@
-"""device.transport: ticks at 24 pulses per quarter on absolute deadlines; stalls re-anchor without bursts."""
+"""device.transport.base: ticks at 24 pulses per quarter on absolute deadlines; stalls re-anchor without bursts."""
 
 import pytest
 
-from device.clock import FakeClock
-from device.transport import InternalTransport, Tick
+from device.transport.base import InternalTransport, Tick
+from device.transport.clock import FakeClock
 
 PULSE = 0.125 / 6  # seconds per pulse at 120 bpm
 

@@ -10,15 +10,15 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from device.clock import FakeClock
-from device.controlstate import FixedControls
-from device.follow import MIN_STEP_SECONDS, FollowTransport
-from device.generator import Generator
-from device.loop import Loop
-from device.midi_in import MidiIn
-from device.midi_out import MidiOut
-from device.model import StepModel
-from device.sampling import Sampler
+from device.engine.controlstate import FixedControls
+from device.engine.generator import Generator
+from device.engine.model import StepModel
+from device.engine.sampling import Sampler
+from device.midi.midi_in import MidiIn
+from device.midi.midi_out import MidiOut
+from device.play.loop import Loop
+from device.transport.clock import FakeClock
+from device.transport.follow import MIN_STEP_SECONDS, FollowTransport
 from tests.recording import RecordingOutput, shipped_model_path
 
 CLOCK, START, CONTINUE, STOP = b"\xf8", b"\xfa", b"\xfb", b"\xfc"

@@ -17,10 +17,9 @@ import mido
 import numpy as np
 import pytest
 
-from device.clock import FakeClock, step_seconds
-from device.encoding import NO_EVENT, NOTE_OFF
-from device.midi_out import MidiOut
-from device.synth import (
+from device.core.encoding import NO_EVENT, NOTE_OFF
+from device.midi.midi_out import MidiOut
+from device.render.synth import (
     HARMONICS,
     LEGATO_SECONDS,
     MAX_PARTIAL_FRACTION,
@@ -28,7 +27,7 @@ from device.synth import (
     SAMPLERATE,
     write_wav,
 )
-from device.voice import (
+from device.render.voice import (
     BLOCKSIZE,
     VoicePort,
     VoiceUnavailable,
@@ -37,6 +36,7 @@ from device.voice import (
     recording_path,
     render_tokens,
 )
+from device.transport.clock import FakeClock, step_seconds
 from tests.recording import ROOT
 
 SILENCE = 1e-4  # below this a sample counts as silent (the quietest note peaks near 0.1)
@@ -370,9 +370,9 @@ def test_open_voice_with_an_unknown_device_names_the_problem():
 JACK_SCRIPT = textwrap.dedent("""
     import json, sys
     import numpy as np
-    from device.clock import MonotonicClock, step_seconds
-    from device.midi_out import MidiOut
-    from device.voice import open_voice
+    from device.transport.clock import MonotonicClock, step_seconds
+    from device.midi.midi_out import MidiOut
+    from device.render.voice import open_voice
     port = open_voice()
     rendered = []
     render = port.render

@@ -16,7 +16,7 @@ import pytest
 
 from device.assembly import Parts, assemble
 from device.config import Config
-from device.controlstate import FixedControls
+from device.engine.controlstate import FixedControls
 from device.runner import Systemd
 from tests.recording import ROOT, RecordingOutput, assert_no_stuck_notes, shipped_model_path
 

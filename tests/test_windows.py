@@ -1,12 +1,12 @@
-"""training.windows with metre and lookback inputs: windows on bar lines, features from the whole melody."""
+"""training.data.windows with metre and lookback inputs: windows on bar lines, features from the whole melody."""
 
 import numpy as np
 import pytest
 
-from device.encoding import NO_EVENT, NOTE_OFF, START_TOKEN
-from device.features import FEATURES, LOOKBACK_BARS, NONE, melody_features
-from training.dataset import MelodySet
-from training.windows import make_windows, metres, sequence_inputs, window_starts
+from device.core.encoding import NO_EVENT, NOTE_OFF, START_TOKEN
+from device.core.features import FEATURES, LOOKBACK_BARS, NONE, melody_features
+from training.data.dataset import MelodySet
+from training.data.windows import make_windows, metres, sequence_inputs, window_starts
 
 BACK = len(LOOKBACK_BARS)  # bars the lookback reaches: one column each
 
@@ -70,7 +70,7 @@ def test_metres_are_read_per_melody():
 @pytest.mark.tf
 def test_transposition_moves_lookback_notes_with_the_tokens():
     pytest.importorskip("tensorflow")
-    from training.windows import transpose_window
+    from training.data.windows import transpose_window
 
     tokens = np.array([START_TOKEN, 60, 62, NOTE_OFF], np.int32)
     lookback = np.array([[NONE, NONE, NONE], [NONE, NONE, NONE], [60, NONE, NONE], [62, NO_EVENT, NONE]], np.int32)

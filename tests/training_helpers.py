@@ -6,8 +6,8 @@ from pathlib import Path
 
 import numpy as np
 
-from device.encoding import NO_EVENT, NOTE_OFF
-from training.dataset import MelodySet, save_melodies
+from device.core.encoding import NO_EVENT, NOTE_OFF
+from training.data.dataset import MelodySet, save_melodies
 
 SCALE = (0, 2, 4, 5, 7, 9, 11, 12)
 
@@ -33,8 +33,8 @@ def write_scales(path: Path, count: int = 60, seed: int = 0) -> Path:
 
 def tiny_run(folder: Path, epochs: int = 5) -> Path:
     """Create and train a tiny run (2 x 32 units) on the scales; returns the run folder."""
-    from training.model import ModelConfig
-    from training.runs import TrainConfig
+    from training.fit.model import ModelConfig
+    from training.fit.runs import TrainConfig
     from training.train import create_run, fit
 
     data = write_scales(folder / "scales.npz")

@@ -3,9 +3,9 @@
 Two ways in:
 - ``--run DIR``: a training run's best Keras weights. Each melody is read whole, in one pass from a zero
   state (the same as stepping it token by token from a reset), with its features for a lookback model.
-- ``--model X.tflite``: any exported model, stepped through the box's own step model (training/measure.py);
+- ``--model X.tflite``: any exported model, stepped through the box's own step model (training/evaluation/measure.py);
   on ``--data`` or, by default, on the validation melodies its contract names. ``--musical N`` adds the
-  musical evaluation (training/musical_eval.py) of N melodies from the box's generator.
+  musical evaluation (training/musical/compare.py) of N melodies from the box's generator.
 
 Every model predicts every token of each melody from the tokens before it, the melody preceded by
 START_TOKEN (as in training and on the box). Baselines are fitted on the training split; the n-gram order
@@ -23,11 +23,11 @@ from pathlib import Path
 
 import numpy as np
 
-from device import encoding, features
-from training.baselines import Unigram, best_kneser_ney
-from training.measure import scores
-from training.runs import RunError, load_data, load_run, write_json
-from training.windows import DEFAULT_METRE, metres, sequence_inputs
+from device.core import encoding, features
+from training.data.windows import DEFAULT_METRE, metres, sequence_inputs
+from training.evaluation.baselines import Unigram, best_kneser_ney
+from training.evaluation.measure import scores
+from training.fit.runs import RunError, load_data, load_run, write_json
 
 __all__ = ["scores", "evaluate", "evaluate_run", "format_table", "verdict"]
 BASELINE_NAMES = {"unigram": "unigram (token frequencies)", "kneser-ney": "best n-gram"}
@@ -43,7 +43,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", type=Path, default=None,
                         help="JSON report (default with --run: RUN/evaluation.json for the validation split)")
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of the tables")
-    from training.evaluate_model import add_model_arguments
+    from training.evaluation.exported import add_model_arguments
 
     add_model_arguments(parser)
 
@@ -175,7 +175,7 @@ def format_table(report: dict) -> str:
 
 def evaluate_run(run_path: Path, data: Path | None = None, max_order: int = 6) -> dict:
     """Load a run's best weights and evaluate on its validation split (or on ``data``)."""
-    from training.model import build_models
+    from training.fit.model import build_models
 
     run = load_run(run_path)
     if not run.best_weights.is_file():
@@ -193,7 +193,7 @@ def evaluate_run(run_path: Path, data: Path | None = None, max_order: int = 6) -
 
 
 def run(args: argparse.Namespace) -> int:
-    from training.evaluate_model import EvaluateError, run_model
+    from training.evaluation.exported import EvaluateError, run_model
 
     try:
         if args.model is not None:

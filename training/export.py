@@ -2,13 +2,13 @@
 
 Recipe: keras.export.ExportArchive with a fixed-shape
 endpoint "step" (token int32 [1, 1], the feature inputs of a lookback model
-[1, ...] as device.features.INPUTS names them, h/c float32 [1, units] per layer), then
+[1, ...] as device.core.features.INPUTS names them, h/c float32 [1, units] per layer), then
 TFLiteConverter.from_saved_model(..., signature_keys=["step"]) with builtin
 ops only. The result is checked before anything is written: no Flex/custom op
 and no variable op (VAR_HANDLE & co mean unfrozen weights: NaN outputs), the
 signature names every tensor the contract names, and the .tflite stepped token
 by token reproduces the Keras sequence model on validation melodies. Then it is
-stepped again in each TFLite runtime in its own process (training/runtime_check.py).
+stepped again in each TFLite runtime in its own process (training/evaluation/runtime_check.py).
 """
 
 from __future__ import annotations
@@ -21,11 +21,11 @@ from pathlib import Path
 
 import numpy as np
 
-from training.finetune import weights_path_for
-from training.measure import record_measurements
-from training.parity import ParityError, keras_reference, parity_check, runtime_pythons
-from training.runs import RunError, load_run, pitch_range, read_json
-from training.windows import metres
+from training.data.windows import metres
+from training.evaluation.measure import record_measurements
+from training.evaluation.parity import ParityError, keras_reference, parity_check, runtime_pythons
+from training.fit.finetune import weights_path_for
+from training.fit.runs import RunError, load_run, pitch_range, read_json
 
 PRECISIONS = ("float32", "float16", "int8")
 FORBIDDEN_OPS = ("VAR_HANDLE", "READ_VARIABLE", "ASSIGN_VARIABLE", "CALL_ONCE", "CUSTOM", "DELEGATE")
@@ -62,8 +62,8 @@ def saved_model(step_model, config, folder: Path) -> None:
     import keras
     import tensorflow as tf
 
-    from device import features
-    from training.model import TOKEN_NAME, state_names
+    from device.core import features
+    from training.fit.model import TOKEN_NAME, state_names
 
     specs = [tf.TensorSpec([1, 1], tf.int32, name=TOKEN_NAME)]
     for name in config.feature_names:
@@ -121,7 +121,7 @@ def signature_tensors(content: bytes, config) -> dict:
     against ``config``."""
     import tensorflow as tf
 
-    from training.model import LOGITS_NAME, TOKEN_NAME, state_names
+    from training.fit.model import LOGITS_NAME, TOKEN_NAME, state_names
 
     runner = tf.lite.Interpreter(model_content=content).get_signature_runner("step")
     inputs, outputs = runner.get_input_details(), runner.get_output_details()
@@ -146,8 +146,8 @@ def signature_tensors(content: bytes, config) -> dict:
 def export(run_path: Path, name: str, out: Path, precision: str, parity_steps: int = 2000,
            min_agreement: float = 0.99, command: str = "") -> Path:
     """Export a run; returns the .tflite path. Raises ExportError if a check fails (nothing is written then)."""
-    from training.contract_writer import write_contract
-    from training.model import build_models
+    from training.fit.contract_writer import write_contract
+    from training.fit.model import build_models
 
     run = load_run(run_path)
     if not run.best_weights.is_file():

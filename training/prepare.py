@@ -2,7 +2,7 @@
 
 Inputs are sorted and results kept in input order, so the output does not depend on the
 number of workers. Every input file gets one line in the optional JSONL report. Per-file
-work is bounded (bytes, steps, seconds; see training.midi_melody.Settings); the parallel
+work is bounded (bytes, steps, seconds; see training.data.midi_melody.Settings); the parallel
 path also gives up on a worker that overruns its time and restarts the pool.
 """
 
@@ -18,9 +18,16 @@ from pathlib import Path
 
 import numpy as np
 
-from device import encoding
-from training.dataset import LEGACY_PICKLE_WARNING, DatasetError, MelodySet, load_legacy, save_legacy, save_melodies
-from training.midi_melody import REASONS, FileResult, Settings, convert_file, melodies_from_notes, result_of
+from device.core import encoding
+from training.data.dataset import (
+    LEGACY_PICKLE_WARNING,
+    DatasetError,
+    MelodySet,
+    load_legacy,
+    save_legacy,
+    save_melodies,
+)
+from training.data.midi_melody import REASONS, FileResult, Settings, convert_file, melodies_from_notes, result_of
 
 MIDI_SUFFIXES = (".mid", ".midi", ".kar")
 

@@ -7,7 +7,7 @@ tf.distribute strategy, validating every epoch, keeping the best checkpoint,
 with a warm-up + cosine learning-rate schedule over --epochs, stopping early
 (no validation gain for --patience epochs) or when --max-minutes are spent.
 ``--resume`` continues a run from its last epoch (model + optimizer); ``--from``
-starts a new run from a trained model's weights (training/finetune.py).
+starts a new run from a trained model's weights (training/fit/finetune.py).
 
 The schedule follows the data (``schedule``): an epoch is one pass over the
 training windows, but at least MIN_STEPS_PER_EPOCH batches (several passes for
@@ -24,10 +24,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from training import finetune
-from training.model import INPUT_KINDS, ModelConfig
-from training.outcome import Outcome
-from training.runs import (
+from training.data.windows import make_dataset, run_windows, split_melodies
+from training.fit import finetune
+from training.fit.model import INPUT_KINDS, ModelConfig
+from training.fit.outcome import Outcome
+from training.fit.runs import (
     DEFAULT_CORPUS,
     FINE_TUNE_LEARNING_RATE,
     RunError,
@@ -38,7 +39,6 @@ from training.runs import (
     read_json,
     write_json,
 )
-from training.windows import make_dataset, run_windows, split_melodies
 
 STRATEGIES = ("default", "mirrored", "one-device")
 WARMUP_STEPS = 100  # batches of linear learning-rate warm-up, at most WARMUP_SHARE of all batches
@@ -195,7 +195,7 @@ def fit(run_path: Path, resume: bool = False, clock: Callable[[], float] = time.
     import keras
     import tensorflow as tf
 
-    from training.history import History, TimeBudget
+    from training.fit.history import History, TimeBudget
 
     run = load_run(run_path)
     train = replace(run.train, **(overrides or {}))
@@ -231,7 +231,7 @@ def unigram_loss(train: list, targets, weights) -> float:
     """The unigram baseline's loss (nats per token) on the validation windows' targets, weighted as in fit."""
     import numpy as np
 
-    from training.baselines import Unigram
+    from training.evaluation.baselines import Unigram
 
     log_p = np.log(Unigram.fit(train).probabilities())[np.asarray(targets)]
     return float(-(log_p * weights).sum() / np.sum(weights))
@@ -250,7 +250,7 @@ def learning_rate_schedule(train: TrainConfig, plan: Schedule):
 def _load_or_build(run, resume: bool, learning_rate):
     import keras
 
-    from training.model import build_models
+    from training.fit.model import build_models
 
     if resume:
         if not run.last_model.is_file():

@@ -1,6 +1,6 @@
 """Draw docs/controls/*.png, one piano roll per musical control: the same seed with the control at 0, 1/2
 and 1, as `melodybox generate` plays it with the shipped model. Gate and accent change how the notes
-are played, not which: their pictures show one melody's first bars as played (device.dynamics.articulate),
+are played, not which: their pictures show one melody's first bars as played (device.engine.dynamics.articulate),
 in transport pulses, each note shaded by its velocity. With --measure, also print the measured effect
 of each control over many seeds (the figures in the README's "Controls"):
 
@@ -21,10 +21,11 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 from device.assembly import open_generator  # noqa: E402
 from device.config import Config, ModelConfig  # noqa: E402
-from device.controlstate import ControlState  # noqa: E402
-from device.dynamics import Dynamics, articulate  # noqa: E402
-from device.encoding import is_note_on, tokens_to_notes  # noqa: E402
-from device.pianoroll import (  # noqa: E402
+from device.core.encoding import is_note_on, tokens_to_notes  # noqa: E402
+from device.core.scales import in_scale  # noqa: E402
+from device.engine.controlstate import ControlState  # noqa: E402
+from device.engine.dynamics import Dynamics, articulate  # noqa: E402
+from device.render.pianoroll import (  # noqa: E402
     pitch_span,
     png_bytes,
     pulse_roll_image,
@@ -32,8 +33,7 @@ from device.pianoroll import (  # noqa: E402
     stack,
     velocity_legend,
 )
-from device.scales import in_scale  # noqa: E402
-from device.transport import PULSES_PER_STEP  # noqa: E402
+from device.transport.base import PULSES_PER_STEP  # noqa: E402
 
 BARS, BAR = 8, 16
 SEED = 7

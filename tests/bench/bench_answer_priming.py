@@ -5,7 +5,7 @@
 For folk tunes of the bundled corpus, the first two bars are the call and the next two the answer a
 musician would give (the tune's own continuation). The measure is how likely the model finds that
 continuation (negative log-likelihood, nats per step, lower is better) after hearing the call
-- from the reset state (what device/answer.py does), or
+- from the reset state (what device/play/answer.py does), or
 - from the state after the box played 256 or 1024 steps of its own (seeded, temperature 1).
 Prints one line per condition and how often the reset state wins, tune by tune.
 """
@@ -17,10 +17,10 @@ from pathlib import Path
 
 import numpy as np
 
-from device.controlstate import ControlState
-from device.generator import Generator
-from device.model import StepModel
-from device.sampling import Sampler
+from device.engine.controlstate import ControlState
+from device.engine.generator import Generator
+from device.engine.model import StepModel
+from device.engine.sampling import Sampler
 
 ROOT = Path(__file__).resolve().parents[2]
 BARS = 32  # two 4/4 bars of 16th steps

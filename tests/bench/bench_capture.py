@@ -17,7 +17,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from device.capture import Capture
+from device.play.capture import Capture
 
 ROOT = Path(__file__).resolve().parents[2]
 BAR_STEPS = 16

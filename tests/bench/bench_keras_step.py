@@ -21,7 +21,7 @@ def keras_step_latency(model_path: Path, steps: int = 300, run: Path = ROOT / "r
     """Median / p99 of one Keras step-model call in microseconds."""
     import keras
 
-    from training.model import ModelConfig, build_models, zero_state
+    from training.fit.model import ModelConfig, build_models, zero_state
 
     contract = json.loads(model_path.with_suffix(".json").read_text())
     config = ModelConfig.from_json(contract["config"]["model"])

@@ -22,10 +22,10 @@ OUT = ROOT / "bench-out"
 
 
 def device_bench(python: Path | str, *args: str) -> dict:
-    """Run device/bench.py with ``python`` in its own process; its JSON results, or the error it printed."""
+    """Run device/bench/run.py with ``python`` in its own process; its JSON results, or the error it printed."""
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "bench.json"
-        done = subprocess.run([str(python), "-m", "device.bench", *args, "--json", str(out)], cwd=ROOT,
+        done = subprocess.run([str(python), "-m", "device.bench.run", *args, "--json", str(out)], cwd=ROOT,
                               capture_output=True, text=True)
         print(done.stdout, end="", flush=True)
         if done.returncode != 0:

@@ -16,9 +16,9 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parents[1]))
 
-from device.contract import Contract, InputSpec, StateSpec, TensorSpec, load_contract, sha256_of  # noqa: E402
+from device.core.contract import Contract, InputSpec, StateSpec, TensorSpec, load_contract, sha256_of  # noqa: E402
 from training.export import convert, saved_model, signature_tensors  # noqa: E402
-from training.model import ModelConfig, build_models  # noqa: E402
+from training.fit.model import ModelConfig, build_models  # noqa: E402
 
 
 def write(name: str, config: ModelConfig) -> Path:

@@ -21,7 +21,7 @@ import sys
 from fractions import Fraction
 from pathlib import Path
 
-from training.metre import bar_steps_of
+from training.data.metre import bar_steps_of
 
 COLLECTIONS = ("oneills1850", "ryansMammoth")
 TICKS_PER_BEAT = 480
@@ -192,8 +192,8 @@ def write_cache(cache: Path, workers: int = 2, fresh: bool = False) -> dict:
 def build(cache: Path, out: Path, workers: int = 2, fresh: bool = False) -> dict:
     """Write the cache, prepare it into ``out`` and return summary figures."""
     from training import prepare
-    from training.dataset import MelodySet, save_melodies
-    from training.midi_melody import Settings
+    from training.data.dataset import MelodySet, save_melodies
+    from training.data.midi_melody import Settings
 
     stamp = write_cache(cache, workers, fresh)
     settings = Settings()

@@ -1,0 +1,83 @@
+"""Articulation: how loud each note starts (accents, humanise) and when it ends within its last 16th (gate).
+
+Velocity: at ``accent`` 0 every note has the configured velocity (midi.velocity), exactly.
+Above 0, a note's velocity follows where it starts in the bar: the bar's first 16th is the
+strongest, then the other quarter beats, then the 8th off-beats, and the 16ths in between
+are the weakest; at accent 1 they lie ``ACCENT_RANGE`` velocity units apart, centred on the
+configured velocity. ``humanise`` adds a random offset of up to +-``HUMANISE_RANGE`` units
+(times the knob), drawn from its own seeded generator, so the melody itself never changes.
+
+Gate: the box learns that a note ends only one step ahead (it computes each token one step
+before it plays), so the gate acts on a note's last 16th: ``gate`` 1 is legato (the note
+sounds until the next note or rest starts, as without a gate), lower values end it earlier
+within that 16th, down to one pulse of the transport (24 per quarter, 6 per 16th) at 0.
+The note-off always goes out on a later pulse than its note-on and before the next note-on.
+"""
+
+from __future__ import annotations
+
+import random
+
+from device.core.features import DEFAULT_BAR_STEPS
+from device.engine.controlstate import ControlState
+from device.transport.base import PULSES_PER_STEP
+
+ACCENT_RANGE = 40  # velocity units from the weakest 16th to the bar's first 16th at accent 1
+HUMANISE_RANGE = 12  # velocity units: at humanise 1 a note moves by up to +- this much
+STEPS_PER_BEAT = 4  # 16ths per quarter note
+
+
+def beat_weight(position: int) -> float:
+    """How strong a 16th ``position`` in the bar (0 = its first) is: 1 bar start, 2/3 quarter beat,
+    1/3 8th off-beat, 0 the 16ths between."""
+    if position == 0:
+        return 1.0
+    if position % STEPS_PER_BEAT == 0:
+        return 2 / 3
+    return 1 / 3 if position % 2 == 0 else 0.0
+
+
+def gate_pulses(gate: float) -> int:
+    """Pulses of a note's last 16th that sound at ``gate`` (0..1): 1 at 0 .. PULSES_PER_STEP (legato) at 1."""
+    gate = min(1.0, max(0.0, gate))
+    return 1 + int(gate * (PULSES_PER_STEP - 1) + 0.5)
+
+
+class Dynamics:
+    """Velocities for note-ons. ``velocity``: the configured one (1..127); ``seed``: humanise's random
+    generator (None: not reproducible); ``bar_steps``: 16ths per bar (the accent pattern repeats per bar)."""
+
+    def __init__(self, velocity: int = 100, seed: int | None = None, bar_steps: int = DEFAULT_BAR_STEPS):
+        if not 1 <= velocity <= 127:
+            raise ValueError(f"velocity must be 1..127, got {velocity}")
+        self.base = velocity
+        self.bar_steps = bar_steps
+        self._random = random.Random(seed)
+
+    def velocity(self, step: int, state: ControlState) -> int:
+        """The velocity (1..127) of a note starting at transport step ``step`` under ``state``."""
+        value = self.base + state.accent * ACCENT_RANGE * (beat_weight(step % self.bar_steps) - 0.5)
+        if state.humanise > 0:
+            value += self._random.uniform(-1.0, 1.0) * state.humanise * HUMANISE_RANGE
+        return max(1, min(127, round(value)))
+
+
+def articulate(tokens, state: ControlState, dynamics: Dynamics) -> list:
+    """The notes the box plays for ``tokens`` (one a step from step 0) under a fixed ``state``, as
+    device.play.capture.Note in transport pulses: the loop's velocities and gates, for offline files
+    (``melodybox generate``). A note still sounding after the last token ends with it."""
+    from device.core.encoding import NO_EVENT, is_note_on
+    from device.play.capture import Note
+
+    notes: list[Note] = []
+    cut = PULSES_PER_STEP - gate_pulses(state.gate)  # pulses the gate takes off a note's last 16th
+    for step, token in enumerate(tokens):
+        if token == NO_EVENT:
+            continue
+        if notes and notes[-1].end is None:
+            notes[-1].end = step * PULSES_PER_STEP - cut
+        if is_note_on(token):
+            notes.append(Note(token, dynamics.velocity(step, state), step * PULSES_PER_STEP))
+    if notes and notes[-1].end is None:
+        notes[-1].end = len(tokens) * PULSES_PER_STEP
+    return notes

@@ -1,0 +1,115 @@
+"""The generator: a step model plus a sampler, one token per call, with déjà-vu. No I/O and no time here.
+
+Déjà-vu (``ControlState.deja_vu`` p, ``loop_bars`` L): the generator records every step it plays
+with the model's state before it, its logits and its random draw (device/engine/dejavu.py). Once L bars
+are recorded, each step replays, with probability p, the step one loop ago: the model returns to
+the state recorded there and the recorded draw chooses again. Otherwise the step draws anew from
+the model's current state, which after a replay is the replayed one: the mutation is the model's
+choice, not a random note. So at p = 1 the melody repeats exactly with a period of L bars after the
+first loop; at p = 0 nothing is replayed and the generator is the plain model + sampler, draw for
+draw; turning p back to 0 continues from wherever the loop was.
+
+A primer melody is read from MIDI by ``device.core.midireader.primer_from_midi`` (also importable from here,
+with ``PrimerError``, for the CLI and the runner).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from device.core import encoding
+from device.core.features import DEFAULT_BAR_STEPS
+from device.core.midireader import PrimerError, primer_from_midi  # noqa: F401 - re-exported for cli.py and runner.py
+from device.engine.controlstate import ControlState
+from device.engine.dejavu import Recorder, Take
+from device.engine.sampling import Sampler
+
+
+class Generator:
+    """Steps ``model`` (a device.engine.model.StepModel or anything with step/reset/get_state/set_state).
+
+    On construction it feeds START_TOKEN then ``primer`` (tokens 0..129) to warm
+    the state, and keeps that primed state so ``reset()`` can return to it exactly.
+    ``bar_steps``: steps per bar for the déjà-vu loop (default: the model's, else 16).
+    """
+
+    def __init__(self, model, sampler: Sampler, primer: Sequence[int] = (), bar_steps: int | None = None):
+        self.model = model
+        self.sampler = sampler
+        self.primer = [encoding.check_token(t) for t in primer]
+        self.recorder = Recorder(bar_steps or getattr(model, "bar_steps", DEFAULT_BAR_STEPS))
+        model.reset()
+        # the primer ends on a bar line, so the box's first step (transport step 0) starts a bar for the model
+        bar_steps = getattr(model, "bar_steps", None)
+        if bar_steps is None:
+            logits = model.step(encoding.START_TOKEN)
+        else:
+            logits = model.step(encoding.START_TOKEN, -len(self.primer) % bar_steps)
+        for token in self.primer:
+            logits = model.step(token)
+        self._primed_state = model.get_state()
+        self._primed_logits = np.array(logits, copy=True)
+        self._primed_sounding = sounding_after(self.primer, False)
+        self.reset()
+
+    @property
+    def logits(self) -> np.ndarray:
+        """A copy of the logits the next token will be sampled from (float32, [130])."""
+        return self._logits.copy()
+
+    @property
+    def sounding(self) -> bool:
+        """Whether a note sounds after the tokens played so far (the primer's included)."""
+        return self._sounding
+
+    def next_token(self, controls: ControlState, step: int | None = None) -> int:
+        """Choose the next token under ``controls`` (déjà-vu included) and feed it back into the model.
+
+        ``step``: the transport step the token will play on, so that a model with bar-position inputs
+        hears the transport's bar (after a Song Position jump, a reset or a pause); None counts on."""
+        loop_steps = self.recorder.loop_steps(controls.loop_bars)
+        source = self.recorder.one_loop_ago(loop_steps) if controls.deja_vu > 0 else None
+        replay = source is not None and self.sampler.replay(controls.deja_vu)
+        if replay:
+            self.model.set_state(source.state)
+            self._logits = source.logits
+        draw = source.draw if replay else None
+        if draw is None and controls.temperature > 0:
+            draw = self.sampler.draw()
+        token = self.sampler.choose(self._logits, controls, draw or 0.0, self._sounding)
+        self.recorder.record(Take(self.model.get_state(), self._logits, draw, token))
+        bar_steps = getattr(self.model, "bar_steps", None)
+        if step is None or bar_steps is None:
+            self._logits = self.model.step(token)
+        else:
+            self._logits = self.model.step(token, step % bar_steps)
+        self._sounding = sounding_after([token], self._sounding)
+        return token
+
+    def prime(self, tokens: Sequence[int], bar_step: int | None = None) -> None:
+        """Feed ``tokens`` (0..129) the box did not choose, e.g. a player's call, as if they had been played:
+        the model hears them from its current state; nothing is sampled or recorded for deja-vu.
+        ``bar_step``: where the first token's step lies in its bar (None: counting on)."""
+        for i, token in enumerate(encoding.check_token(t) for t in tokens):
+            if i == 0 and bar_step is not None:
+                self._logits = self.model.step(token, bar_step)
+            else:
+                self._logits = self.model.step(token)
+        self._sounding = sounding_after(tokens, self._sounding)
+
+    def reset(self) -> None:
+        """Return to the primed state exactly and forget the loop (the sampler's random streams are not rewound)."""
+        self.model.set_state(self._primed_state)
+        self._logits = self._primed_logits.copy()
+        self._sounding = self._primed_sounding
+        self.recorder.clear()
+
+
+def sounding_after(tokens: Sequence[int], sounding: bool) -> bool:
+    """Whether a note sounds after ``tokens``, given whether one sounded before them."""
+    for token in tokens:
+        if token != encoding.NO_EVENT:
+            sounding = encoding.is_note_on(token)
+    return sounding

@@ -1,0 +1,89 @@
+"""The sets a musical evaluation compares: melodies from the box's generator, the n-gram and the corpus.
+
+The model's melodies come from the code the box runs: device.engine.model.StepModel and
+device.engine.generator.Generator with its Sampler (the box's tail cut unless told), reset to the primed state
+(no primer) before each melody,
+at a fixed temperature. Each is played in a metre drawn from the reference melodies' (the box's
+``music.bar_steps``), so jigs are compared with jigs: a third of the folk corpus's validation melodies are
+in 4/4, the rest in bars of 12 (6/8 or 3/4), 8 (2/4) and 18 (9/8) 16ths.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from device.core.features import DEFAULT_BAR_STEPS
+from device.engine.sampling import DEFAULT_TAIL_CUT
+from training.musical.compare import compare_sets, cut, generate, sample_ngram
+from training.musical.features import Melody
+
+
+def box_controls(temperature: float):
+    """What Generator.next_token takes at ``temperature``: a ControlState."""
+    from device.engine.controlstate import ControlState
+
+    return ControlState(temperature=temperature)
+
+
+def drawn_bar_steps(reference_metres, count: int, seed: int) -> list[int]:
+    """Bar lengths (16th steps) for ``count`` melodies, drawn with ``seed`` from the (bar_steps, bar_offset)
+    of the reference melodies: each metre as often as the reference has it, up to chance."""
+    bars = [int(bar) for bar, _ in reference_metres]
+    return [int(b) for b in np.random.default_rng(seed).choice(bars, count)]
+
+
+def box_melodies(model_path: Path, count: int, steps: int, temperature: float, seed: int,
+                 runtime: str | None = None, bar_steps: list[int] | None = None,
+                 tail_cut: float = DEFAULT_TAIL_CUT) -> list[np.ndarray]:
+    """``count`` melodies of ``steps`` tokens played by the box's generator from ``model_path``.
+
+    ``bar_steps``: the bar length each melody is played in (a list of ``count``; None: all in 4/4).
+    ``tail_cut``: the sampler's (device.engine.sampling; 0 draws from the whole distribution)."""
+    from device.engine.generator import Generator
+    from device.engine.model import StepModel
+    from device.engine.sampling import Sampler
+
+    bar_steps = list(bar_steps or [DEFAULT_BAR_STEPS] * count)
+    if len(bar_steps) != count:
+        raise ValueError(f"{len(bar_steps)} bar lengths for {count} melodies")
+    sampler, melodies = Sampler(seed, tail_cut=tail_cut), [np.zeros(0, np.int64)] * count
+    for bar in sorted(set(bar_steps)):
+        played_in = [i for i, b in enumerate(bar_steps) if b == bar]
+        with StepModel(model_path, runtime=runtime, bar_steps=bar) as model:
+            played = generate(Generator(model, sampler), len(played_in), steps, box_controls(temperature))
+        for i, melody in zip(played_in, played, strict=True):
+            melodies[i] = melody
+    return melodies
+
+
+def musical_report(model_path: Path, melodies, melody_metres, train, train_metres, ngram, count: int, steps: int,
+                   temperature: float, seed: int, runtime: str | None = None,
+                   tail_cut: float = DEFAULT_TAIL_CUT) -> dict:
+    """compare_sets of the model's, the n-gram's and ``count`` training melodies against the reference.
+
+    Reference: every melody of ``melodies`` at least ``steps`` long, cut to ``steps`` (with its metre). The
+    model plays each melody in a bar length drawn from the reference's, from the bar line; the n-gram's melodies
+    are measured in the same bar lengths. Without ``train`` (and ``ngram``) only the model's row is made.
+    """
+    cut_reference = cut(melodies, steps, melody_metres)
+    reference = [Melody.of(m, *metre) for m, metre in cut_reference]
+    if len(reference) < 2:
+        raise ValueError(f"only {len(reference)} reference melodies have {steps} steps or more: lower --steps")
+    bars = drawn_bar_steps([metre for _, metre in cut_reference], count, seed)
+    played = box_melodies(model_path, count, steps, temperature, seed, runtime, bars, tail_cut)
+    sets = {"model": [Melody.of(m, bar) for m, bar in zip(played, bars, strict=True)]}
+    if ngram is not None:
+        sampled = sample_ngram(ngram, count, steps, temperature, seed, tail_cut)
+        sets["ngram"] = [Melody.of(m, bar) for m, bar in zip(sampled, bars, strict=True)]
+    if train:
+        long_enough = cut(train, steps, train_metres)
+        picked = np.random.default_rng(seed).choice(len(long_enough), min(count, len(long_enough)), replace=False)
+        sets["real"] = [Melody.of(long_enough[i][0], *long_enough[i][1]) for i in sorted(picked)]
+    report = compare_sets(reference, sets)
+    report["settings"] = {"melodies": count, "steps": steps, "temperature": temperature, "seed": seed,
+                          "tail_cut": tail_cut,
+                          "reference_melodies": len(reference),
+                          "bar_steps": {str(b): bars.count(b) for b in sorted(set(bars))}}
+    return report
