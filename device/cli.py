@@ -225,9 +225,9 @@ def cmd_generate(args: argparse.Namespace) -> int:
     if (controls.gate, controls.accent, controls.humanise) == (ControlState().gate, 0.0, 0.0):
         write_midi(tokens, args.output, bpm=config.tempo.bpm, velocity=midi.velocity, channel=midi.channel - 1)
     else:  # velocities and gates as the box plays them
+        from device.core.timegrid import PULSES_PER_STEP
         from device.engine.dynamics import Dynamics, articulate
         from device.play.capture import midi_file
-        from device.transport.base import PULSES_PER_STEP
 
         notes = articulate(tokens, controls, Dynamics(midi.velocity, args.seed, config.music.bar_steps))
         end = len(tokens) * PULSES_PER_STEP

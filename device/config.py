@@ -15,8 +15,9 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
-from device.core.features import DEFAULT_BAR_STEPS, MAX_BAR_STEPS
+from device.core.features import MAX_BAR_STEPS
 from device.core.scales import ScaleError, parse_scale
+from device.core.timegrid import DEFAULT_BAR_STEPS
 from device.engine import controlstate as neutral
 from device.engine.dejavu import LOOP_BARS
 from device.engine.guard import GuardSettings

@@ -4,7 +4,8 @@ import time
 
 import pytest
 
-from device.transport.clock import FakeClock, MonotonicClock, step_seconds
+from device.core.timegrid import step_seconds
+from device.transport.clock import FakeClock, MonotonicClock
 
 
 def test_step_seconds_is_a_sixteenth_note():

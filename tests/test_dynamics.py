@@ -4,11 +4,12 @@ import mido
 import pytest
 
 from device.core.encoding import NO_EVENT, NOTE_OFF
+from device.core.timegrid import PULSES_PER_STEP
 from device.engine.controlstate import ControlState, FixedControls
 from device.engine.dynamics import ACCENT_RANGE, HUMANISE_RANGE, Dynamics, beat_weight, gate_pulses
 from device.midi.midi_out import MidiOut
 from device.play.loop import Loop
-from device.transport.base import PULSES_PER_STEP, InternalTransport
+from device.transport.base import InternalTransport
 from device.transport.clock import FakeClock
 from tests.recording import RecordingOutput, max_polyphony, sounding_notes
 

@@ -18,6 +18,7 @@ import numpy as np
 import pytest
 
 from device.core.encoding import NO_EVENT, NOTE_OFF
+from device.core.timegrid import step_seconds
 from device.midi.midi_out import MidiOut
 from device.render.synth import (
     HARMONICS,
@@ -36,7 +37,7 @@ from device.render.voice import (
     recording_path,
     render_tokens,
 )
-from device.transport.clock import FakeClock, step_seconds
+from device.transport.clock import FakeClock
 from tests.recording import ROOT
 
 SILENCE = 1e-4  # below this a sample counts as silent (the quietest note peaks near 0.1)
@@ -370,7 +371,8 @@ def test_open_voice_with_an_unknown_device_names_the_problem():
 JACK_SCRIPT = textwrap.dedent("""
     import json, sys
     import numpy as np
-    from device.transport.clock import MonotonicClock, step_seconds
+    from device.transport.clock import MonotonicClock
+    from device.core.timegrid import step_seconds
     from device.midi.midi_out import MidiOut
     from device.render.voice import open_voice
     port = open_voice()

@@ -21,13 +21,14 @@ from pathlib import Path
 
 import numpy as np
 
+from device.core.timegrid import DEFAULT_BAR_STEPS, PULSES_PER_STEP
+
 ROOT = Path(__file__).resolve().parents[2]
-BAR = 16  # steps per bar in the benchmark (4/4, the default music.bar_steps)
+BAR = DEFAULT_BAR_STEPS  # steps per bar in the benchmark (4/4, the default music.bar_steps)
 # The player plays a step's note this many pulses before the step: a third of a step early, so the note lands
 # within half a step of its step (the box snaps it there) for up to 100 ms of MIDI round trip at 120 bpm
 # (two JACK hops with a 1024-frame period take up to 85 ms).
 EARLY_PULSES = 2
-PULSES_PER_STEP = 6
 # The calls: (pitch, on, off) in steps from the bar line the call starts in.
 ANSWER_CALLS = (
     ((60, 0, 2), (64, 4, 6), (67, 8, 10), (72, 12, 14)),  # one bar, ending mid-bar

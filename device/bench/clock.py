@@ -29,6 +29,8 @@ from pathlib import Path
 
 import numpy as np
 
+from device.core.timegrid import step_seconds
+
 ROOT = Path(__file__).resolve().parents[2]
 JITTERS = (0.0, 0.001, 0.002)  # seconds of uniform pulse jitter at the drum machine
 
@@ -250,7 +252,7 @@ def lead_jitter(leader: str, seconds: float, bpm: float = 120.0, model: str = ""
         if leader == "reference":
             peer = _spawn("reference-leader", f"{tag}-recv", str(seconds), str(bpm), stdin=subprocess.DEVNULL)
         else:
-            steps = int(seconds * bpm / 60 * 4)
+            steps = int(seconds / step_seconds(bpm))
             peer = subprocess.Popen([sys.executable, "-m", "device", "run", "--model", model, "--clock", "lead",
                                      "--port", f"{tag}-recv", "--bpm", str(bpm), "--steps", str(steps), "--sim",
                                      "--seed", "1"], cwd=ROOT, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,

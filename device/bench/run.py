@@ -86,9 +86,8 @@ def timing(model_path: Path, seconds: float, bpm: float = 120.0, loaded: bool = 
 
     from device.assembly import Parts, assemble
     from device.config import Config
+    from device.core.timegrid import PULSES_PER_STEP, step_seconds
     from device.engine.controlstate import FixedControls
-    from device.transport.base import PULSES_PER_STEP
-    from device.transport.clock import step_seconds
 
     class StampingOutput(mido.ports.BaseOutput):
         """Records (monotonic seconds, message) at the moment each message is sent."""

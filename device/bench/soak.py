@@ -28,10 +28,11 @@ from mido.ports import BaseInput, BaseOutput
 
 from device.config import Config
 from device.core import encoding
+from device.core.timegrid import step_seconds
 from device.engine.controlstate import ControlState
 from device.transport.clock import FakeClock
 
-STEPS_PER_DAY = 24 * 3600 * 8  # 16th steps in a day at 120 bpm (8 steps a second)
+STEPS_PER_DAY = round(24 * 3600 / step_seconds(120))  # 16th steps in a day at 120 bpm (8 steps a second)
 UNPLUG_EVERY = 5000  # steps between losses of the synth
 UNPLUGGED_FOR = 300  # steps the synth stays away
 RESET_EVERY = 3001

@@ -21,10 +21,10 @@ from dataclasses import replace
 
 from device.config import UNSET, ControlsConfig, KnobsConfig, TemperatureConfig
 from device.controls.knobs import KNOBS, value
+from device.core.timegrid import DEFAULT_BAR_STEPS, STEPS_PER_QUARTER
 from device.engine.controlstate import ControlState
 from device.engine.sampling import temperature_from_knob
 
-STEPS_PER_BEAT = 4  # 16th-note steps per quarter note (the LED's beat)
 WAIT_FLASH_SECONDS = 2.0  # waiting for Start, the LED flashes once this often (the pin factory's clock) ...
 WAIT_ON_SECONDS = 0.25  # ... for this long, or one tick of the stopped transport if those are further apart
 
@@ -211,9 +211,9 @@ class GpioControls:
         if self._error:
             on = step % 2 == 0
         elif playing:
-            on = step % STEPS_PER_BEAT == 0
+            on = step % STEPS_PER_QUARTER == 0
         else:
-            on = step % (4 * STEPS_PER_BEAT) == 0
+            on = step % DEFAULT_BAR_STEPS == 0
         self.led.value = on
 
     def waiting(self, active: bool) -> None:

@@ -37,7 +37,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from device.core import encoding, features
+from device.core import encoding, features, timegrid
 
 FORMAT = "melodybox-model"
 FORMAT_VERSION = 2  # written when a model has inputs beyond the token; a token-only model is written as 1
@@ -123,7 +123,7 @@ class Contract:
                 "vocab_size": encoding.VOCAB_SIZE,
                 "note_off": encoding.NOTE_OFF,
                 "no_event": encoding.NO_EVENT,
-                "steps_per_quarter": encoding.STEPS_PER_QUARTER,
+                "steps_per_quarter": timegrid.STEPS_PER_QUARTER,
                 "pitch_range": list(self.pitch_range),
             },
             "signature": self.signature,
@@ -205,7 +205,7 @@ def _from_json(data: Any) -> Contract:
         "vocab_size": encoding.VOCAB_SIZE,
         "note_off": encoding.NOTE_OFF,
         "no_event": encoding.NO_EVENT,
-        "steps_per_quarter": encoding.STEPS_PER_QUARTER,
+        "steps_per_quarter": timegrid.STEPS_PER_QUARTER,
     }
     for key, value in expected.items():
         if enc.get(key) != value:

@@ -17,12 +17,13 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import NamedTuple
 
+from device.core.timegrid import STEPS_PER_QUARTER
+
 ENCODING_VERSION = 1
 NUM_PITCHES = 128
 NOTE_OFF = 128
 NO_EVENT = 129
 VOCAB_SIZE = 130
-STEPS_PER_QUARTER = 4
 MIDI_PITCH_RANGE = (0, 127)
 # The token fed to the model before a melody's first step: every melody is
 # treated as preceded by silence, so training prepends it and the device starts with it.

@@ -25,13 +25,13 @@ from __future__ import annotations
 import numpy as np
 
 from device.core import encoding
+from device.core.timegrid import DEFAULT_BAR_STEPS
 
 NONE = encoding.VOCAB_SIZE  # lookback before the melody began (the lookback vocabulary is tokens + NONE)
 LOOKBACK_VOCAB = encoding.VOCAB_SIZE + 1
 LOOKBACK_BARS = (1, 2, 4, 8)
 POSITION_BITS = 5
 MAX_BAR_STEPS = 2 ** POSITION_BITS
-DEFAULT_BAR_STEPS = 16  # 4/4 in 16th notes
 
 _BARS_LISTED = ", ".join(map(str, LOOKBACK_BARS))  # "1, 2, 4, 8"
 _BARS_SAID = _BARS_LISTED.rpartition(", ")[0] + f" and {LOOKBACK_BARS[-1]}"  # "1, 2, 4 and 8"

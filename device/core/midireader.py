@@ -21,6 +21,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from device.core.encoding import Note, notes_to_tokens
+from device.core.timegrid import STEPS_PER_QUARTER
 
 DRUM_CHANNEL = 9  # MIDI channel 10: unpitched, never part of a melody
 MAX_FILE_STEPS = 1_000_000  # a track ends at a note event later than this (about 35 h at 120 bpm): wild time stamps
@@ -32,7 +33,7 @@ class PrimerError(ValueError):
 
 def tick_to_step(tick: int, ticks_per_beat: int) -> int:
     """The nearest 16th step of a time in ticks (halves round up); ``ticks_per_beat`` > 0."""
-    return (4 * tick + ticks_per_beat // 2) // ticks_per_beat
+    return (STEPS_PER_QUARTER * tick + ticks_per_beat // 2) // ticks_per_beat
 
 
 def snap(position: float) -> int:
@@ -90,7 +91,7 @@ def track_notes(messages: Iterable, ticks_per_beat: int, keep: tuple[str, ...] =
         tick += msg.time
         kind = msg.type
         if kind == "note_on" or kind == "note_off":
-            at = (4 * tick + half) // ticks_per_beat
+            at = (STEPS_PER_QUARTER * tick + half) // ticks_per_beat
             if at > max_steps:
                 return pairer.close(step), kept
             step = at
@@ -99,8 +100,8 @@ def track_notes(messages: Iterable, ticks_per_beat: int, keep: tuple[str, ...] =
             else:
                 pairer.off(msg.channel, msg.note, step)
         elif kind in keep:
-            kept.append(((4 * tick + half) // ticks_per_beat, msg))
-    return pairer.close(min((4 * tick + half) // ticks_per_beat, max_steps)), kept
+            kept.append(((STEPS_PER_QUARTER * tick + half) // ticks_per_beat, msg))
+    return pairer.close(min((STEPS_PER_QUARTER * tick + half) // ticks_per_beat, max_steps)), kept
 
 
 def skyline(notes: Iterable[Note]) -> list[Note]:

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from device.core.timegrid import DEFAULT_BAR_STEPS
+
 LOOP_BARS = (1, 2, 4, 8)  # the loop lengths a musician can choose, in bars
 
 
@@ -37,7 +39,7 @@ def check_loop_bars(loop_bars: int) -> int:
 class Recorder:
     """The last ``max(LOOP_BARS) * bar_steps`` takes, oldest first, so every loop length is at hand."""
 
-    def __init__(self, bar_steps: int = 16):
+    def __init__(self, bar_steps: int = DEFAULT_BAR_STEPS):
         self.bar_steps = int(bar_steps)
         self._takes: deque[Take] = deque(maxlen=max(LOOP_BARS) * self.bar_steps)
 

@@ -18,13 +18,11 @@ from __future__ import annotations
 
 import random
 
-from device.core.features import DEFAULT_BAR_STEPS
+from device.core.timegrid import DEFAULT_BAR_STEPS, PULSES_PER_STEP, STEPS_PER_QUARTER
 from device.engine.controlstate import ControlState
-from device.transport.base import PULSES_PER_STEP
 
 ACCENT_RANGE = 40  # velocity units from the weakest 16th to the bar's first 16th at accent 1
 HUMANISE_RANGE = 12  # velocity units: at humanise 1 a note moves by up to +- this much
-STEPS_PER_BEAT = 4  # 16ths per quarter note
 
 
 def beat_weight(position: int) -> float:
@@ -32,7 +30,7 @@ def beat_weight(position: int) -> float:
     1/3 8th off-beat, 0 the 16ths between."""
     if position == 0:
         return 1.0
-    if position % STEPS_PER_BEAT == 0:
+    if position % STEPS_PER_QUARTER == 0:
         return 2 / 3
     return 1 / 3 if position % 2 == 0 else 0.0
 

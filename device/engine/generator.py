@@ -20,8 +20,8 @@ from collections.abc import Sequence
 import numpy as np
 
 from device.core import encoding
-from device.core.features import DEFAULT_BAR_STEPS
 from device.core.midireader import PrimerError, primer_from_midi  # noqa: F401 - re-exported for cli.py and runner.py
+from device.core.timegrid import DEFAULT_BAR_STEPS
 from device.engine.controlstate import ControlState
 from device.engine.dejavu import Recorder, Take
 from device.engine.sampling import Sampler

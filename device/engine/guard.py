@@ -19,6 +19,7 @@ from collections import deque
 from dataclasses import dataclass
 
 from device.core import encoding
+from device.core.timegrid import DEFAULT_BAR_STEPS
 
 
 @dataclass(frozen=True)
@@ -38,7 +39,7 @@ class CollapseGuard:
     ``bar_steps``: 16th steps in a bar (16 in 4/4).
     """
 
-    def __init__(self, settings: GuardSettings = GuardSettings(), bar_steps: int = 16):
+    def __init__(self, settings: GuardSettings = GuardSettings(), bar_steps: int = DEFAULT_BAR_STEPS):
         self.settings = settings
         self.bar_steps = bar_steps
         longest = max(settings.rest_bars, settings.one_pitch_bars, settings.cycle_bars) * bar_steps

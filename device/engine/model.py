@@ -23,8 +23,9 @@ import numpy as np
 
 from device.core import encoding
 from device.core.contract import Contract, ContractError, TensorSpec, load_contract
-from device.core.features import DEFAULT_BAR_STEPS, FeatureTracker, check_bar_steps
+from device.core.features import FeatureTracker, check_bar_steps
 from device.core.stderr import c_stderr_hidden
+from device.core.timegrid import DEFAULT_BAR_STEPS
 
 RUNTIME_MODULES = {
     "ai-edge-litert": "ai_edge_litert.interpreter",

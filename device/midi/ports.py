@@ -13,10 +13,11 @@ from pathlib import Path
 import mido
 from mido.ports import BaseInput, BaseOutput
 
-from device.core import encoding
+from device.core import timegrid
 from device.core.stderr import c_stderr_hidden
+from device.core.timegrid import step_seconds
 from device.midi.polled_input import open_polled_input
-from device.transport.clock import Clock, step_seconds
+from device.transport.clock import Clock
 
 try:  # rtmidi's errors: SystemError/NoDevicesError are OSErrors, InvalidPortError is a ValueError
     from rtmidi import RtMidiError
@@ -218,8 +219,8 @@ class MidiFileOutput(BaseOutput):
         )
 
     def _open(self, path, bpm, clock, start, ticks_per_beat, quantize) -> None:
-        if ticks_per_beat % encoding.STEPS_PER_QUARTER:
-            raise ValueError(f"ticks_per_beat {ticks_per_beat} is not a multiple of {encoding.STEPS_PER_QUARTER}")
+        if ticks_per_beat % timegrid.STEPS_PER_QUARTER:
+            raise ValueError(f"ticks_per_beat {ticks_per_beat} is not a multiple of {timegrid.STEPS_PER_QUARTER}")
         self.path = Path(path)
         self.bpm = float(bpm)
         self.clock = clock
@@ -233,7 +234,7 @@ class MidiFileOutput(BaseOutput):
 
     def _tick_now(self, now: float) -> int:
         """The tick for a message sent at clock time ``now`` (seconds)."""
-        ticks_per_step = self.ticks_per_beat // encoding.STEPS_PER_QUARTER
+        ticks_per_step = self.ticks_per_beat // timegrid.STEPS_PER_QUARTER
         if not self.quantize:
             return round(max(0.0, now - self.start) / self._step_seconds * ticks_per_step)
         since = now - (self.start if self._last_time is None else self._last_time)

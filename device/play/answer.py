@@ -44,10 +44,10 @@ from dataclasses import dataclass
 
 from device.core import encoding
 from device.core.midireader import LiveReader, snap
+from device.core.timegrid import PULSES_PER_STEP, step_seconds
 from device.engine.generator import Generator, sounding_after
 from device.midi.midi_out import MidiOut
-from device.transport.base import PULSES_PER_STEP, Tick, Transport
-from device.transport.clock import step_seconds
+from device.transport.base import Tick, Transport
 
 NOTE_TYPES = ("note_on", "note_off")
 

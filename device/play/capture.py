@@ -29,7 +29,7 @@ from pathlib import Path
 
 import mido
 
-from device.transport.base import PULSES_PER_QUARTER, PULSES_PER_STEP
+from device.core.timegrid import PULSES_PER_QUARTER, PULSES_PER_STEP
 
 TICKS_PER_PULSE = 20  # MIDI file ticks per transport pulse: 480 per quarter, what DAWs expect
 TEMP_PREFIX = ".capture-"  # an unfinished write; never a name a finished capture has

@@ -21,13 +21,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from device.core import encoding
+from device.core.timegrid import PULSES_PER_STEP
 from device.engine.controlstate import Controls, ControlState
 from device.engine.dynamics import Dynamics, gate_pulses
 from device.engine.generator import Generator
 from device.engine.guard import CollapseGuard
 from device.midi.midi_out import MidiOut
 from device.play.answer import Answer
-from device.transport.base import PULSES_PER_STEP, Tick, Transport
+from device.transport.base import Tick, Transport
 from device.transport.lead import ClockOut
 
 

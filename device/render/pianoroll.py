@@ -25,11 +25,10 @@ from typing import Protocol
 
 import numpy as np
 
-from device.core.encoding import STEPS_PER_QUARTER, Note, tokens_to_notes
+from device.core.encoding import Note, tokens_to_notes
 from device.core.scales import note_name
-from device.transport.base import PULSES_PER_QUARTER, PULSES_PER_STEP
+from device.core.timegrid import DEFAULT_BAR_STEPS, PULSES_PER_QUARTER, PULSES_PER_STEP, STEPS_PER_QUARTER
 
-STEPS_PER_BAR = 4 * STEPS_PER_QUARTER
 WHITE, BLACK_KEY, BEAT, BAR = (255, 255, 255), (238, 240, 245), (215, 215, 215), (90, 90, 90)
 NOTE, NOTE_EDGE, OCTAVE, INK = (40, 90, 200), (15, 40, 110), (170, 170, 185), (40, 40, 40)
 MARKED, MARKED_EDGE = (235, 120, 30), (150, 60, 0)  # notes picked out, e.g. outside a scale
@@ -97,7 +96,7 @@ Colours = Callable[[TimedNote], tuple[tuple[int, int, int], tuple[int, int, int]
 
 
 def roll_image(tokens: Iterable[int], step_px: int = 6, pitch_px: int = 5, axes: bool = True, title: str = "",
-               pitches: tuple[int, int] | None = None, bar_steps: int = STEPS_PER_BAR,
+               pitches: tuple[int, int] | None = None, bar_steps: int = DEFAULT_BAR_STEPS,
                marked: Callable[[int], bool] | None = None) -> np.ndarray:
     """The piano roll of ``tokens`` as an RGB image array (height, width, 3) of uint8.
 
@@ -130,7 +129,7 @@ def velocity_shades(velocity: int) -> tuple[tuple[int, int, int], tuple[int, int
 
 def pulse_roll_image(notes: Sequence, pulses: int, pulse_px: int = 2, pitch_px: int = 5, axes: bool = True,
                      title: str = "", pitches: tuple[int, int] | None = None,
-                     bar_steps: int = STEPS_PER_BAR) -> np.ndarray:
+                     bar_steps: int = DEFAULT_BAR_STEPS) -> np.ndarray:
     """The piano roll of notes as played, e.g. by device.engine.dynamics.articulate: ``notes`` with pitch,
     velocity (1..127), start and end in transport pulses (24 per quarter, PULSES_PER_STEP per 16th),
     over ``pulses`` pulses, ``pulse_px`` pixels per pulse. Each note is shaded by its velocity
@@ -178,7 +177,7 @@ def with_axes(roll: np.ndarray, low: int, high: int, length: int, unit_px: int, 
 
 
 def bare_roll(notes: Sequence[TimedNote], length: int, low: int, high: int, unit_px: int, pitch_px: int,
-              bar_units: int = STEPS_PER_BAR, beat_units: int = STEPS_PER_QUARTER, colours: Colours | None = None,
+              bar_units: int = DEFAULT_BAR_STEPS, beat_units: int = STEPS_PER_QUARTER, colours: Colours | None = None,
               step_units: int = 0) -> np.ndarray:
     """The roll itself: ``length`` time units (steps, pulses...) of ``unit_px`` columns each, pitches
     ``low``..``high`` (notes outside are left out). Lines every ``bar_units`` (dark), ``beat_units``
@@ -240,6 +239,6 @@ def png_bytes(image: np.ndarray) -> bytes:
 
 
 def save_pianoroll(tokens: Iterable[int], path: str | Path, step_px: int = 6, pitch_px: int = 5, title: str = "",
-                   bar_steps: int = STEPS_PER_BAR) -> None:
+                   bar_steps: int = DEFAULT_BAR_STEPS) -> None:
     """Write the piano roll of ``tokens``, with axes, to a PNG file."""
     Path(path).write_bytes(png_bytes(roll_image(tokens, step_px, pitch_px, title=title, bar_steps=bar_steps)))

@@ -214,8 +214,9 @@ def _open_voice(device, samplerate) -> VoicePort:
 def render_tokens(tokens: Sequence[int], bpm: float, samplerate: int = SAMPLERATE, velocity: int = 100) -> np.ndarray:
     """The melody as mono float32 audio at ``samplerate`` Hz: step i starts at i * step_seconds(bpm),
     played through MidiOut into a VoicePort (the live voice's code), with the last tail rung out."""
+    from device.core.timegrid import step_seconds
     from device.midi.midi_out import MidiOut
-    from device.transport.clock import FakeClock, step_seconds
+    from device.transport.clock import FakeClock
 
     clock = FakeClock()
     port = VoicePort(samplerate=samplerate, now=clock.now)

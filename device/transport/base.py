@@ -15,10 +15,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
-from device.transport.clock import Clock, step_seconds
-
-PULSES_PER_QUARTER = 24  # MIDI clock
-PULSES_PER_STEP = 6  # a 16th note
+from device.core.timegrid import PULSES_PER_STEP, step_seconds
+from device.transport.clock import Clock
 
 
 @dataclass(frozen=True)

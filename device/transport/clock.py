@@ -7,11 +7,8 @@ All times are seconds. Steps are 16th notes: ``step_seconds(bpm) = 60 / bpm / 4`
 
 from __future__ import annotations
 
-import math
 import time
 from typing import Protocol
-
-from device.core import encoding
 
 SPIN_SECONDS = 0.001  # sleep until this close to a deadline, then short-sleep for precision
 
@@ -64,9 +61,3 @@ class FakeClock:
             raise ValueError(f"time cannot go back ({seconds} s)")
         self._now += seconds
 
-
-def step_seconds(bpm: float) -> float:
-    """Seconds per 16th-note step at ``bpm`` quarter notes per minute (> 0)."""
-    if not (math.isfinite(bpm) and bpm > 0):
-        raise ValueError(f"bpm must be a positive number, got {bpm}")
-    return 60.0 / bpm / encoding.STEPS_PER_QUARTER

@@ -19,9 +19,10 @@ import asyncio
 import warnings
 from collections.abc import Callable
 
-from device.transport.base import PULSES_PER_QUARTER, PULSES_PER_STEP, Tick
+from device.core.timegrid import DEFAULT_BAR_STEPS, PULSES_PER_QUARTER, PULSES_PER_STEP, STEPS_PER_QUARTER
+from device.transport.base import Tick
 
-QUANTUM = 4  # beats per bar: phase is shared per bar
+QUANTUM = DEFAULT_BAR_STEPS // STEPS_PER_QUARTER  # beats per bar (4/4): phase is shared per bar
 
 
 class LinkUnavailable(OSError):

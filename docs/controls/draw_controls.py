@@ -23,6 +23,7 @@ from device.assembly import open_generator  # noqa: E402
 from device.config import Config, ModelConfig  # noqa: E402
 from device.core.encoding import is_note_on, tokens_to_notes  # noqa: E402
 from device.core.scales import in_scale  # noqa: E402
+from device.core.timegrid import PULSES_PER_STEP  # noqa: E402
 from device.engine.controlstate import ControlState  # noqa: E402
 from device.engine.dynamics import Dynamics, articulate  # noqa: E402
 from device.render.pianoroll import (  # noqa: E402
@@ -33,7 +34,6 @@ from device.render.pianoroll import (  # noqa: E402
     stack,
     velocity_legend,
 )
-from device.transport.base import PULSES_PER_STEP  # noqa: E402
 
 BARS, BAR = 8, 16
 SEED = 7

@@ -16,9 +16,9 @@ import bisect
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from device.core.encoding import STEPS_PER_QUARTER, Note
+from device.core.encoding import Note
+from device.core.timegrid import DEFAULT_BAR_STEPS, STEPS_PER_QUARTER
 
-DEFAULT_BAR_STEPS = 16  # 4/4: four quarter-note beats
 MIN_BAR_STEPS, MAX_BAR_STEPS = 4, 64  # sane bars: 2/8 .. 16/4
 
 

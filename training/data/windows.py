@@ -22,10 +22,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from device.core import encoding, features
+from device.core import encoding, features, timegrid
 
 PAD_TOKEN = encoding.NO_EVENT
-DEFAULT_METRE = (features.DEFAULT_BAR_STEPS, 0)
+DEFAULT_METRE = (timegrid.DEFAULT_BAR_STEPS, 0)
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,7 @@ import numpy as np
 
 from device.core import encoding
 from device.core.contract import contract_path_for, load_contract
-from device.core.features import DEFAULT_BAR_STEPS
+from device.core.timegrid import DEFAULT_BAR_STEPS
 from training.data.windows import with_start
 from training.evaluation.parity import ParityError
 

@@ -25,7 +25,7 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[2]
 if str(REPO) not in sys.path:  # run as a script by another venv's Python: the device package is found here
     sys.path.insert(0, str(REPO))
-from device.core.features import DEFAULT_BAR_STEPS  # noqa: E402 - after the path is set
+from device.core.timegrid import DEFAULT_BAR_STEPS  # noqa: E402 - after the path is set
 
 
 def takes_bar_step(model) -> bool:

@@ -20,7 +20,7 @@ from __future__ import annotations
 import numpy as np
 
 from device.core import encoding
-from device.core.features import DEFAULT_BAR_STEPS
+from device.core.timegrid import DEFAULT_BAR_STEPS
 from device.engine.sampling import cut_tail
 from training.musical.features import FEATURES, KEY_NAMES, Melody, best_keys, feature_table
 

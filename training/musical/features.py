@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from device.core import encoding
-from device.core.features import DEFAULT_BAR_STEPS
+from device.core.timegrid import DEFAULT_BAR_STEPS
 
 MAJOR_SCALE = (0, 2, 4, 5, 7, 9, 11)
 # Diatonic pitch-class sets, one per major key (C, Db, D, ...): a mode (dorian, minor, ...) is one of them.

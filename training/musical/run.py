@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from device.core.features import DEFAULT_BAR_STEPS
+from device.core.timegrid import DEFAULT_BAR_STEPS
 from device.engine.sampling import DEFAULT_TAIL_CUT
 from training.musical.compare import compare_sets, cut, generate, sample_ngram
 from training.musical.features import Melody
