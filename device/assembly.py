@@ -20,26 +20,35 @@ from typing import Any
 
 from mido.ports import BaseInput, BaseOutput
 
-from device.config import DEFAULT_VIRTUAL, DEFAULT_VIRTUAL_INPUT, Config, MidiConfig
+from device.config import controls_table, start_state
 from device.controls.cc import open_cc_controls
+from device.controls.gpio import GpioControls
+from device.controls.keyboard import HELP, SimControls
+from device.core.clock import Clock, MonotonicClock
 from device.engine.controlstate import Controls
 from device.engine.dynamics import Dynamics
-from device.engine.generator import Generator
+from device.engine.generator import Generator, primer_from_midi
 from device.engine.guard import CollapseGuard
+from device.engine.model import StepModel
 from device.engine.sampling import Sampler
+from device.midi import ports
 from device.midi.midi_in import MidiIn
 from device.midi.midi_out import MidiOut
 from device.play.answer import Answer
 from device.play.capture import open_capture
 from device.play.loop import Loop, StepReport
-from device.transport.base import InternalTransport, Transport
-from device.transport.clock import Clock, MonotonicClock
+from device.render.voice import VoiceUnavailable, listen_hint, open_voice, recording_path
+from device.settings import DEFAULT_VIRTUAL, DEFAULT_VIRTUAL_INPUT, Config, MidiConfig
+from device.transport.base import Transport
+from device.transport.follow import FollowTransport
+from device.transport.internal import InternalTransport
 from device.transport.lead import ClockOut
+from device.transport.link import LinkTransport
 
 Say = Callable[[str], None]
 
 
-def quiet(message: str) -> None:
+def say_nothing(message: str) -> None:
     """A ``say`` that says nothing (tests, benchmarks)."""
 
 
@@ -57,7 +66,6 @@ class Parts:
     ``input``: a mido input port to listen to instead of the configured one; ``input_reopen``
     returns a fresh one when it is lost.
     """
-
     clock: Clock | None = None
     output: BaseOutput | None = None
     reopen: Callable[[], BaseOutput] | None = None
@@ -73,7 +81,6 @@ class Parts:
 
 class Box:
     """The assembled box. ``run(steps)`` plays; ``close()`` (idempotent) releases everything, silent."""
-
     def __init__(self, stack: ExitStack, model, generator: Generator, midi_out: MidiOut, controls: Controls,
                  transport: Transport, loop: Loop, midi_in: MidiIn | None = None):
         self._stack = stack
@@ -95,7 +102,7 @@ class Box:
         self.close()
 
 
-def assemble(config: Config, seed: int | None = None, parts: Parts = Parts(), say: Say = quiet,
+def assemble(config: Config, seed: int | None = None, parts: Parts = Parts(), say: Say = say_nothing,
              on_step: Callable[[StepReport], None] | None = None) -> Box:
     """Build the box from ``config``: model, generator, MIDI out, controls, transport, loop.
 
@@ -117,7 +124,8 @@ def assemble(config: Config, seed: int | None = None, parts: Parts = Parts(), sa
         transport = parts.transport or open_transport(config, clock, midi_in, say)
         if hasattr(transport, "close"):  # a Link session is left on close
             stack.callback(transport.close)
-        loop_controls, cc_tap = open_cc_controls(config, midi_in, controls)  # CCs over the knobs and keys
+        loop_controls, cc_tap = open_cc_controls(config.cc, controls_table(config), midi_in, controls,
+                                                 keep_rest=config.play.mode == "answer")  # CCs over knobs and keys
         capture = open_capture(config, midi_out, say)
         stack.callback(capture.close)
         loop = Loop(generator, midi_out, loop_controls, transport, on_step=on_step,
@@ -132,9 +140,6 @@ def assemble(config: Config, seed: int | None = None, parts: Parts = Parts(), sa
 
 def open_generator(config: Config, seed: int | None):
     """Load the model, prime it, and return (model, generator). Raises ContractError/ModelError/PrimerError."""
-    from device.engine.generator import primer_from_midi
-    from device.engine.model import StepModel
-
     model = StepModel(config.model.path, runtime=config.model.runtime or None, num_threads=config.model.num_threads,
                       bar_steps=config.music.bar_steps)
     try:
@@ -158,8 +163,6 @@ def open_midi_out(midi: MidiConfig, bpm: float, clock: Clock, parts: Parts, say:
 
 def open_midi_in(config: Config, clock: Clock, parts: Parts, say: Say) -> MidiIn | None:
     """The injected or configured MIDI input; following a clock without one opens a virtual input. None: no input."""
-    from device.midi import ports
-
     midi = config.midi
     port, reopen, alive = parts.input, parts.input_reopen, None
     if port is None and midi.input:
@@ -180,14 +183,10 @@ def open_midi_in(config: Config, clock: Clock, parts: Parts, say: Say) -> MidiIn
 def open_transport(config: Config, clock: Clock, midi_in: MidiIn | None, say: Say) -> Transport:
     """The box's own clock, the MIDI clock arriving at ``midi_in`` (clock.mode = "follow"), or a Link session."""
     if config.clock.mode == "link":
-        from device.transport.link import LinkTransport
-
         say(f"joining an Ableton Link session (tempo {config.tempo.bpm:g} bpm if it is empty)")
         return LinkTransport(config.tempo.bpm, say=say)
     if config.clock.mode != "follow" or midi_in is None:
         return InternalTransport(clock, config.tempo.bpm)
-    from device.transport.follow import FollowTransport
-
     say(f"following MIDI clock from {midi_in.name!r}: press play on the drum machine or DAW "
         f"(clock lost: {config.clock.on_clock_loss})")
     return FollowTransport(midi_in, clock, config.tempo.bpm, config.clock.on_clock_loss, say=say)
@@ -208,11 +207,9 @@ def open_answer(config: Config, midi_in: MidiIn | None, midi_out: MidiOut, trans
 
 def open_clock_out(config: Config, midi_out: MidiOut, say: Say) -> ClockOut | None:
     """Lead (clock.mode = "lead"): MIDI clock, Start and Stop with the notes. A MIDI file gets none."""
-    from device.midi.ports import MidiFileOutput
-
     if config.clock.mode != "lead":
         return None
-    if isinstance(midi_out.port, MidiFileOutput):
+    if isinstance(midi_out.port, ports.MidiFileOutput):
         say("clock.mode = lead: no MIDI clock in a MIDI file (notes only)")
         return None
     say("leading: MIDI clock (24 per quarter), Start and Stop go out with the notes")
@@ -221,8 +218,6 @@ def open_clock_out(config: Config, midi_out: MidiOut, say: Say) -> ClockOut | No
 
 def open_port(midi: MidiConfig, bpm: float, clock: Clock, say: Say):
     """Open the configured output, or choose one; say which. Returns (port, reopen, alive)."""
-    from device.midi import ports
-
     if midi.port:
         port = ports.open_output(midi.port)
         say(f"playing to MIDI output {port.name!r}")
@@ -240,9 +235,6 @@ def open_port(midi: MidiConfig, bpm: float, clock: Clock, say: Say):
 def _choose_port(bpm: float, clock: Clock, say: Say):
     """No output configured: a plugged-in MIDI device, else the built-in voice on the sound card,
     else a virtual MIDI port, else a new MIDI file (never overwriting an older one)."""
-    from device.midi import ports
-    from device.render.voice import VoiceUnavailable, listen_hint, open_voice, recording_path
-
     try:
         names = ports.list_output_names()
         why = "no MIDI outputs"
@@ -275,7 +267,7 @@ def gpio_pin_factory():
     The assembly is the one place that picks real hardware: gpiozero's software SPI also
     looks the factory up globally, so it is set there too.
     """
-    from gpiozero import Device
+    from gpiozero import Device  # lazy: gpiozero is loaded only where the box looks for GPIO
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # gpiozero warns for every factory it fails to load
@@ -288,7 +280,7 @@ def gpio_errors() -> tuple[type[Exception], ...]:
 
     lgpio is looked up, never imported: where it is absent or was not loaded, its error cannot occur.
     """
-    from gpiozero.exc import GPIOZeroError
+    from gpiozero.exc import GPIOZeroError  # lazy: gpiozero is loaded only where the box looks for GPIO
 
     lgpio_error = getattr(sys.modules.get("lgpio"), "error", None)
     if isinstance(lgpio_error, type) and issubclass(lgpio_error, Exception):
@@ -298,19 +290,15 @@ def gpio_errors() -> tuple[type[Exception], ...]:
 
 def open_controls(config: Config, parts: Parts, say: Say) -> Controls:
     """GPIO controls if this machine has GPIO and the config wants them, else keyboard controls."""
-    from device.controls.keyboard import HELP, SimControls
-    from device.controls.knobs import start_state
-
-    start = start_state(config.music.control_values(), config.temperature)  # [music]: where the controls start
+    start = start_state(config)  # [music] and temperature.initial: where the controls start
+    table = controls_table(config)
     reason = "--sim" if parts.sim else "controls.kind = none" if config.controls.kind == "none" else None
     if reason is None:
-        from gpiozero.exc import BadPinFactory
-
-        from device.controls.gpio import GpioControls
+        from gpiozero.exc import BadPinFactory  # lazy: gpiozero is loaded only where the box looks for GPIO
 
         try:
             factory = parts.pin_factory or gpio_pin_factory()
-            controls = GpioControls(config.controls, config.temperature, factory, knobs=config.knobs, start=start)
+            controls = GpioControls(config.controls, table, factory, knobs=config.knobs, start=start)
             say(f"GPIO controls: {config.controls.kind} knob, button on GPIO{config.controls.button_pin}")
             return controls
         except BadPinFactory:
@@ -318,7 +306,7 @@ def open_controls(config: Config, parts: Parts, say: Say) -> Controls:
         except gpio_errors() as error:
             reason = f"GPIO failed ({type(error).__name__}: {error})"
     on_quit = parts.on_quit or (lambda: os.kill(os.getpid(), signal.SIGINT))
-    controls = SimControls(config.temperature, keys=parts.keys, on_quit=on_quit, start=start)
+    controls = SimControls(table, keys=parts.keys, on_quit=on_quit, start=start)
     if controls.keyboard:
         say(f"{reason}: keyboard controls ({HELP})")
     else:

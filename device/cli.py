@@ -17,20 +17,16 @@ import dataclasses
 import importlib.util
 import sys
 
-from device.config import (
-    CLOCK_MODES,
-    DEFAULT_MIDI_FILE,
-    DEFAULT_VIRTUAL,
-    PLAY_MODES,
-    Config,
-    ConfigError,
-    check,
-    load_config,
-)
+import mido
+
+from device.config import ConfigError, check, controls_table, load_config, with_controls
+from device.core import stderr
 from device.core.contract import ContractError
+from device.engine.declaration import CONTROLS, DEFAULTS, SHORTHANDS, ControlError
 from device.engine.generator import PrimerError
 from device.engine.sampling import DEFAULT_TAIL_CUT
-from device.midi.ports import PortError
+from device.midi.ports import PortError, list_input_names, list_output_names
+from device.settings import CLOCK_MODES, DEFAULT_MIDI_FILE, DEFAULT_VIRTUAL, PLAY_MODES, Config
 
 EXIT_USAGE = 2
 EXPECTED_ERRORS = (ConfigError, ContractError, PortError, PrimerError, OSError)
@@ -56,8 +52,6 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--config", metavar="FILE", help="a box.toml (see device/pi/box.toml); flags override it")
     parser.add_argument("--model", metavar="FILE", help="the .tflite model; its .json contract sits beside it "
                         "(default: the model shipped with the box, models/default.tflite)")
-    parser.add_argument("--temperature", type=float, metavar="T",
-                        help="randomness: 0.05 near-certain .. 1 as trained .. 3 wild (default 1.0)")
     parser.add_argument("--tail-cut", type=float, metavar="C",
                         help="never play a note, hold or rest the model finds less than C times as likely as its "
                         f"first choice: 0 keeps them all, stray wrong notes too (default {DEFAULT_TAIL_CUT})")
@@ -66,35 +60,37 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--bpm", type=float, help="tempo in quarter notes per minute (default 120)")
 
 
-def register_text(text: str) -> tuple[int, int]:
-    """``"72:12"`` -> (72, 12): the register's centre pitch and width in semitones."""
-    centre, colon, width = text.partition(":")
-    try:
-        return int(centre), int(width)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not CENTRE:WIDTH, e.g. 72:12") from None
+def add_control_arguments(parser: argparse.ArgumentParser) -> None:
+    """Every declared control as a flag (engine/declaration.py), with the shorthands such as --register: where the
+    controls start, over the config file. Their text is read and checked in ``config_from_args``."""
+    group = parser.add_argument_group("musical controls", "where each control starts (knobs, keys and MIDI CC "
+                                      "move them while playing; docs/controls.md)")
+    for control in CONTROLS:
+        group.add_argument(control.flag, dest=control.name, metavar=control.value_name,
+                           help=f"{control.help} (default {_default_text(control)})")
+    for shorthand in SHORTHANDS:
+        group.add_argument(shorthand.flag, dest=shorthand.flag[2:], metavar=shorthand.metavar, help=shorthand.help)
 
 
-def add_music_arguments(parser: argparse.ArgumentParser) -> None:
-    """The musical controls as flags (they override the config's [music] section; see the README's Controls)."""
-    parser.add_argument("--scale", metavar="ROOT:NAME", help="scale lock, e.g. C:major, A:minor_pentatonic, "
-                        "F#:dorian; chromatic = off (default)")
-    parser.add_argument("--strictness", type=float, metavar="0-1", help="scale lock: 0 free .. 1 only in-scale "
-                        "pitches (default 1)")
-    parser.add_argument("--deja-vu", type=float, metavar="0-1", help="0 always new (default) .. 1 repeat the "
-                        "loop of the last --loop-bars bars exactly")
-    parser.add_argument("--loop-bars", type=int, metavar="N", help="deja-vu loop length: 1, 2, 4 or 8 bars "
-                        "(default 2)")
-    parser.add_argument("--density", type=float, metavar="0-1", help="0 sparse .. 0.5 as the model says "
-                        "(default) .. 1 a new note on every step")
-    parser.add_argument("--register", type=register_text, metavar="CENTRE:WIDTH", help="keep pitches within "
-                        "WIDTH semitones around the MIDI pitch CENTRE, e.g. 72:12 (default: all)")
-    parser.add_argument("--gate", type=float, metavar="0-1", help="share of a note's last 16th that sounds: "
-                        "1 legato (default) .. 0 staccato")
-    parser.add_argument("--accent", type=float, metavar="0-1", help="0 every note at midi.velocity (default) .. "
-                        "1 strong beats louder, off-beat 16ths softer")
-    parser.add_argument("--humanise", type=float, metavar="0-1", help="0 exact velocities (default) .. 1 up to "
-                        "+-12 at random, seeded by --seed")
+def _default_text(control) -> str:
+    default = DEFAULTS[control.name]
+    return f"{default:g}" if isinstance(default, float) else str(default)
+
+
+def controls_from_args(args: argparse.Namespace, config: Config) -> dict:
+    """{control name: value} for the control flags given, read and checked by each control (the temperature within
+    the config's low..high). ConfigError names the flag, e.g. ``--density 2: must be 0..1``."""
+    table = controls_table(config)
+    given = [(s.flag, s.parse, getattr(args, s.flag[2:], None)) for s in SHORTHANDS]
+    given += [(c.flag, table[c.name].parse, getattr(args, c.name, None)) for c in CONTROLS]
+    values = {}
+    for flag, parse, text in given:
+        if text is not None:
+            try:
+                values |= parse(text)
+            except ControlError as error:
+                raise ConfigError(f"{flag} {text}: {error}") from None
+    return values
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -134,6 +130,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--steps", type=at_least_one, metavar="N",
                      help="stop after N 16th notes (default: run until stopped)")
     run.add_argument("--sim", action="store_true", help="keyboard controls instead of GPIO, even on a Pi")
+    add_control_arguments(run)
 
     generate = commands.add_parser(
         "generate", help="write a melody to a MIDI file (and a piano-roll PNG)",
@@ -146,7 +143,7 @@ def build_parser() -> argparse.ArgumentParser:
     generate.add_argument("--png", metavar="ROLL.png", help="also draw a piano roll")
     generate.add_argument("--wav", metavar="OUT.wav", help="also render the melody as audio with the built-in "
                           "voice (16-bit mono WAV, 48 kHz)")
-    add_music_arguments(generate)
+    add_control_arguments(generate)
 
     commands.add_parser("ports", help="list MIDI output and input ports", description="List the MIDI outputs "
                         "and inputs this machine has (mido's backend; ALSA on a Pi, JACK with "
@@ -178,8 +175,6 @@ def config_from_args(args: argparse.Namespace) -> Config:
         midi = dataclasses.replace(midi, input=args.input or "", virtual_input=args.virtual_input or "")
     if args.model:
         model = dataclasses.replace(model, path=args.model)
-    if getattr(args, "temperature", None) is not None:
-        temperature = dataclasses.replace(temperature, initial=args.temperature)
     if getattr(args, "tail_cut", None) is not None:
         temperature = dataclasses.replace(temperature, tail_cut=args.tail_cut)
     tempo = config.tempo if getattr(args, "bpm", None) is None else dataclasses.replace(config.tempo, bpm=args.bpm)
@@ -195,64 +190,18 @@ def config_from_args(args: argparse.Namespace) -> Config:
     if getattr(args, "thru", False):
         play = dataclasses.replace(play, thru=True)
     changed = dataclasses.replace(config, midi=midi, model=model, temperature=temperature, tempo=tempo, primer=primer,
-                                  clock=clock, music=music_from_args(config.music, args), play=play)
-    return check(changed, "command line")
-
-
-def music_from_args(music, args: argparse.Namespace):
-    """The config's [music] section with the musical flags given on the command line applied."""
-    flags = {key: getattr(args, key, None) for key in ("scale", "strictness", "deja_vu", "loop_bars", "density",
-                                                        "gate", "accent", "humanise")}
-    if getattr(args, "register", None) is not None:
-        flags["register_centre"], flags["register_width"] = args.register
-    return dataclasses.replace(music, **{key: value for key, value in flags.items() if value is not None})
+                                  clock=clock, play=play)
+    return check(with_controls(changed, controls_from_args(args, changed)), "command line")
 
 
 def cmd_generate(args: argparse.Namespace) -> int:
-    from device.assembly import open_generator
-    from device.core.encoding import tokens_to_notes, write_midi
-    from device.engine.controlstate import ControlState
-    from device.render.pianoroll import save_pianoroll
+    from device import generate  # lazy: a subcommand loads what only it needs
 
-    config = config_from_args(args)
-    if args.bars < 1:
-        raise ConfigError(f"--bars {args.bars}: must be at least 1")
-    model, generator = open_generator(config, args.seed)
-    with model:
-        controls = ControlState(temperature=config.temperature.initial, **config.music.control_values())
-        tokens = [generator.next_token(controls) for _ in range(args.bars * config.music.bar_steps)]
-    midi = config.midi
-    if (controls.gate, controls.accent, controls.humanise) == (ControlState().gate, 0.0, 0.0):
-        write_midi(tokens, args.output, bpm=config.tempo.bpm, velocity=midi.velocity, channel=midi.channel - 1)
-    else:  # velocities and gates as the box plays them
-        from device.core.timegrid import PULSES_PER_STEP
-        from device.engine.dynamics import Dynamics, articulate
-        from device.play.capture import midi_file
-
-        notes = articulate(tokens, controls, Dynamics(midi.velocity, args.seed, config.music.bar_steps))
-        end = len(tokens) * PULSES_PER_STEP
-        midi_file(notes, 0, end, config.tempo.bpm, config.music.bar_steps, midi.channel - 1).save(args.output)
-    notes = len(tokens_to_notes(tokens))
-    say(f"wrote {args.output}: {notes} notes in {args.bars} bars at temperature {config.temperature.initial}")
-    if args.png:
-        save_pianoroll(tokens, args.png, bar_steps=config.music.bar_steps)
-        say(f"wrote {args.png}")
-    if args.wav:
-        from device.render.synth import SAMPLERATE, write_wav
-        from device.render.voice import render_tokens
-
-        audio = render_tokens(tokens, config.tempo.bpm, velocity=midi.velocity)
-        write_wav(args.wav, audio, SAMPLERATE)
-        say(f"wrote {args.wav}: {len(audio) / SAMPLERATE:.1f} s of audio at {SAMPLERATE} Hz")
-    return 0
+    return generate.run(config_from_args(args), args, say)
 
 
 def cmd_ports(args: argparse.Namespace) -> int:
     """List the MIDI outputs and inputs; none at all is an answer too (exit 0), with what to try."""
-    import mido
-
-    from device.midi.ports import list_input_names, list_output_names
-
     backend = mido.backend.name
     try:
         names, inputs = list_output_names(), list_input_names()
@@ -274,19 +223,19 @@ def cmd_bench(bench_args: list[str]) -> int:
     if importlib.util.find_spec("device.bench.run") is None:
         say("no benchmarks in this installation (device/bench/run.py is missing)")
         return 1
-    from device.bench import run as bench
+    from device.bench import run as bench  # lazy: the benchmarks load only for `melodybox bench`
 
     return int(bench.main(bench_args) or 0)
 
 
 def cmd_doctor(args: argparse.Namespace) -> int:
-    from device import doctor
+    from device import doctor  # lazy: a subcommand loads what only it needs
 
     return doctor.run(args)
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from device import runner
+    from device import runner  # lazy: a subcommand loads what only it needs
 
     return runner.run(config_from_args(args), steps=args.steps, seed=args.seed, sim=args.sim, say=say)
 
@@ -305,9 +254,7 @@ def main(argv: list[str] | None = None) -> int:
             parser.print_help()
             return 0
         if args.verbose:
-            from device.core import stderr as quiet
-
-            quiet.VERBOSE = True
+            stderr.VERBOSE = True
         return COMMANDS[args.command](args)
     except PortError as error:
         say(f"error: {error} (`melodybox ports` lists the outputs, `melodybox doctor` checks the setup)")

@@ -1,236 +1,65 @@
-"""The box's configuration: a TOML file read into frozen dataclasses.
+"""The box's configuration: a TOML file read into the settings (device/settings.py), every value checked.
 
-Every key is optional; a missing key keeps the default below. Unknown keys and
-bad values raise ConfigError naming the file and the key, e.g.
-``box.toml: midi.channel = 17: must be 1..16``. Command-line flags override the
-file with ``dataclasses.replace`` (see device/cli.py). Relative paths in a file
-are taken relative to the file's folder; the defaults are relative to the
-working directory. The shipped example is device/pi/box.toml.
+Every key is optional; a missing key keeps the default. Unknown keys and bad values raise
+ConfigError naming the file and the key, e.g. ``box.toml: midi.channel = 17: must be 1..16``.
+The musical controls' keys and checks come from the control declaration (engine/declaration.py):
+each control's value is read and checked by the control itself, and text such as
+``scale = "C:major"`` may set two controls (the scale and its root). Command-line flags override the
+file (device/cli.py). Relative paths in a file are taken relative to the file's folder; the
+defaults are relative to the working directory. The shipped example is device/pi/box.toml.
 """
 
 from __future__ import annotations
 
 import tomllib
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import fields, replace
 from pathlib import Path
 from typing import Any
 
+from device.controls.cc import CcConfig
+from device.controls.gpio import CONTROL_KINDS, LONG_PRESS, ControlsConfig, KnobsConfig
 from device.core.features import MAX_BAR_STEPS
-from device.core.scales import ScaleError, parse_scale
-from device.core.timegrid import DEFAULT_BAR_STEPS
-from device.engine import controlstate as neutral
-from device.engine.dejavu import LOOP_BARS
-from device.engine.guard import GuardSettings
-from device.engine.sampling import DEFAULT_TAIL_CUT
+from device.engine.controlstate import ControlState
+from device.engine.declaration import CONTROLS, UNSET, Control, ControlError, with_temperature_range
+from device.settings import (
+    CLOCK_LOSS,
+    CLOCK_MODES,
+    PATH_KEYS,
+    PLAY_MODES,
+    RUNTIME_NAMES,
+    SECTIONS,
+    Config,
+)
 
-CONTROL_KINDS = ("mcp3008", "encoder", "none")
-DEFAULT_VIRTUAL = "Melody Box"  # the virtual output opened when no MIDI device is plugged in
-DEFAULT_VIRTUAL_INPUT = "Melody Box In"  # the virtual input opened to follow a clock when no input is configured
-DEFAULT_MIDI_FILE = "melodybox-YYYYmmdd-HHMMSS.mid"  # the name pattern when there is no port and no sound
-RUNTIME_NAMES = ("", "ai-edge-litert", "tflite-runtime")
-# The model shipped with the box, found from any folder: models/ beside the device package (a checkout or an
-# editable install). The Pi install copies it elsewhere and says so in its box.toml.
-SHIPPED_MODEL = str(Path(__file__).resolve().parents[1] / "models" / "default.tflite")
+PLACES = {control.place: control for control in CONTROLS}  # (section, key) -> the control set there
 
 
 class ConfigError(ValueError):
     """The configuration file is missing, not TOML, or holds an unknown key or a bad value."""
 
 
-@dataclass(frozen=True)
-class MidiConfig:
-    """Where the notes go: one of port (a fragment of an output port's name), virtual (a new port
-    with this name) or midi_file (a .mid written as it plays); all empty: chosen at start."""
-
-    port: str = ""
-    virtual: str = ""
-    midi_file: str = ""
-    channel: int = 1  # 1..16, as printed on synths
-    velocity: int = 100  # 1..127
-    input: str = ""  # a fragment of an input port's name (a drum machine's clock, a keyboard); "" none
-    virtual_input: str = ""  # or: open a virtual input with this name for other programs to play into
-    input_channel: int = 0  # 1..16, or 0 = omni (every channel)
+def controls_table(config: Config) -> dict[str, Control]:
+    """The declared controls by name, the temperature knob's ends from ``[temperature]``."""
+    return with_temperature_range(config.temperature.low, config.temperature.high)
 
 
-@dataclass(frozen=True)
-class TempoConfig:
-    bpm: float = 120.0  # quarter notes per minute, 20..400
+def control_values(config: Config) -> dict[str, Any]:
+    """Every declared control's value at start, by name, from its place in the config."""
+    return {control.name: getattr(getattr(config, control.place[0]), control.place[1]) for control in CONTROLS}
 
 
-CLOCK_MODES = ("internal", "lead", "follow", "link")
-CLOCK_LOSS = ("stop", "continue")
+def start_state(config: Config) -> ControlState:
+    """The control state the box starts from: the configured values, no events."""
+    return ControlState(**control_values(config))
 
 
-@dataclass(frozen=True)
-class ClockConfig:
-    """Where the tempo comes from: the box's own clock (internal), the same and MIDI clock sent on the
-    output (lead), MIDI clock arriving at the input (follow), or an Ableton Link session (link: needs
-    the aalink package). ``on_clock_loss``: what follow does when
-    pulses stop for 0.5 s while running: stop (silence, wait) or continue (free-run at the last tempo)."""
-
-    mode: str = "internal"
-    on_clock_loss: str = "stop"
-
-
-PLAY_MODES = ("solo", "answer")
-
-
-@dataclass(frozen=True)
-class PlayConfig:
-    """What the box plays: on its own (solo), or answers a player's call on the MIDI input (answer; see
-    device/play/answer.py). The call ends after ``call_end_bars`` bars of silence or at ``max_call_bars`` bars,
-    which also bounds the answer; ``thru`` echoes the player's notes to the output (answer mode)."""
-
-    mode: str = "solo"
-    call_end_bars: int = 1
-    max_call_bars: int = 8
-    thru: bool = False
-
-
-@dataclass(frozen=True)
-class ModelConfig:
-    path: str = SHIPPED_MODEL  # the .tflite; its .json contract sits beside it
-    runtime: str = ""  # "" picks the first installed of ai-edge-litert, tflite-runtime
-    num_threads: int = 1
-
-
-@dataclass(frozen=True)
-class PrimerConfig:
-    """Tokens fed to the model after a reset, before it plays: a list, or the first steps of a MIDI file."""
-
-    tokens: tuple[int, ...] = ()
-    midi_file: str = ""
-    max_steps: int = 64  # steps read from midi_file
-
-
-@dataclass(frozen=True)
-class TemperatureConfig:
-    """The knob maps 0..1 to low..high (1.0 in the middle); the box starts at ``initial``."""
-
-    low: float = 0.05
-    high: float = 3.0
-    initial: float = 1.0
-    tail_cut: float = DEFAULT_TAIL_CUT  # a choice under this share of the likeliest one's chance never plays
-
-
-@dataclass(frozen=True)
-class ControlsConfig:
-    """GPIO controls; pin numbers are BCM (GPIO) numbers, as in docs/wiring.png."""
-
-    kind: str = "mcp3008"  # "mcp3008" (potentiometer on an ADC), "encoder" (rotary encoder) or "none"
-    button_pin: int = 17
-    led_pin: int = 27
-    encoder_a_pin: int = 5
-    encoder_b_pin: int = 6
-    encoder_steps: int = 24  # encoder detents from lowest to highest temperature
-    adc_channel: int = 0  # MCP3008 input CH0..CH7
-    spi_device: int = 0  # SPI0 chip select: 0 = CE0 (GPIO8), 1 = CE1 (GPIO7)
-    hold_time: float = 1.0  # seconds: a press held this long pauses/resumes instead of resetting
-    hysteresis: float = 0.02  # knob travel (0..1) a reading must move before the temperature follows
-    capture_pin: int = -1  # an optional second button (to GND) that captures the last bars; -1: none
-    long_press: str = "pause"  # what holding the button for hold_time does: "pause" (pause/resume) or "capture"
-
-
-LONG_PRESS = ("pause", "capture")
-UNSET = -1  # a knob channel, CC number or pin that is not connected
-
-
-@dataclass(frozen=True)
-class KnobsConfig:
-    """More potentiometers on the MCP3008 (device/controls/knobs.py says what each knob's travel means): the input
-    CH0..CH7 each control's wiper is on, -1 for none. The temperature knob is controls.adc_channel."""
-
-    density: int = UNSET
-    deja_vu: int = UNSET
-    strictness: int = UNSET
-    register_centre: int = UNSET
-    register_width: int = UNSET
-    gate: int = UNSET
-    accent: int = UNSET
-    humanise: int = UNSET
-    loop_bars: int = UNSET
-    scale: int = UNSET
-    scale_root: int = UNSET
-
-
-@dataclass(frozen=True)
-class CcConfig:
-    """MIDI CC numbers (0..119; -1 none) on the MIDI input (midi.input) for each control. The defaults are
-    a Korg nanoKONTROL2 in CC mode: knobs 1-8 send CC 16-23 (general purpose / undefined in the MIDI spec,
-    so no synth parameter moves with them) and the first three Solo buttons CC 32-34. Buttons act when
-    the value crosses 64 upwards. ``root_from_notes``: the last note played on the input sets the scale root."""
-
-    temperature: int = 16
-    density: int = 17
-    deja_vu: int = 18
-    strictness: int = 19
-    register_centre: int = 20
-    register_width: int = 21
-    gate: int = 22
-    accent: int = 23
-    humanise: int = UNSET
-    loop_bars: int = UNSET
-    scale: int = UNSET
-    scale_root: int = UNSET
-    reset: int = 32
-    pause: int = 33
-    capture: int = 34
-    root_from_notes: bool = False
-
-
-@dataclass(frozen=True)
-class CaptureConfig:
-    """Capture (device/play/capture.py): the last ``bars`` bars written as a MIDI file in ``folder``."""
-
-    folder: str = "captures"  # relative to the working directory (the config file's folder in a file)
-    bars: int = 4  # 1..64
-
-
-@dataclass(frozen=True)
-class MusicConfig:
-    """The musical controls at start (controls may change them while playing); the defaults are "off".
-    See the README's "Controls" and device/engine/sampling.py, device/engine/generator.py."""
-
-    scale: str = neutral.DEFAULT_SCALE  # "chromatic" (no lock) or ROOT:NAME, e.g. "C:major", "F#:dorian"
-    strictness: float = neutral.DEFAULT_STRICTNESS  # 0 free .. 1 only in-scale pitches
-    deja_vu: float = neutral.DEFAULT_DEJA_VU  # 0 always new .. 1 the loop repeats exactly
-    loop_bars: int = neutral.DEFAULT_LOOP_BARS  # 1, 2, 4 or 8
-    density: float = neutral.DEFAULT_DENSITY  # 0 sparse .. 0.5 as the model says .. 1 busy
-    register_centre: int = neutral.DEFAULT_REGISTER_CENTRE  # MIDI pitch
-    register_width: int = neutral.DEFAULT_REGISTER_WIDTH  # semitones, lowest to highest pitch (128: all)
-    gate: float = neutral.DEFAULT_GATE  # 0 staccato (one pulse of the last 16th) .. 1 legato
-    accent: float = neutral.DEFAULT_ACCENT  # 0 every note at midi.velocity .. 1 strong beats loudest
-    humanise: float = neutral.DEFAULT_HUMANISE  # 0 exact .. 1 velocities vary at random (seeded)
-    bar_steps: int = DEFAULT_BAR_STEPS  # 16th steps per bar: 16 for 4/4, 12 for 3/4
-
-    def control_values(self) -> dict[str, Any]:
-        """These values as ControlState fields: ``dataclasses.replace(state, **music.control_values())``."""
-        root, name = parse_scale(self.scale)
-        return {"scale": name, "scale_root": root, "strictness": self.strictness, "deja_vu": self.deja_vu,
-                "loop_bars": self.loop_bars, "density": self.density, "register_centre": self.register_centre,
-                "register_width": self.register_width, "gate": self.gate, "accent": self.accent,
-                "humanise": self.humanise}
-
-
-@dataclass(frozen=True)
-class Config:
-    midi: MidiConfig = field(default_factory=MidiConfig)
-    tempo: TempoConfig = field(default_factory=TempoConfig)
-    clock: ClockConfig = field(default_factory=ClockConfig)
-    model: ModelConfig = field(default_factory=ModelConfig)
-    primer: PrimerConfig = field(default_factory=PrimerConfig)
-    temperature: TemperatureConfig = field(default_factory=TemperatureConfig)
-    controls: ControlsConfig = field(default_factory=ControlsConfig)
-    music: MusicConfig = field(default_factory=MusicConfig)
-    play: PlayConfig = field(default_factory=PlayConfig)
-    guard: GuardSettings = field(default_factory=GuardSettings)
-    knobs: KnobsConfig = field(default_factory=KnobsConfig)
-    cc: CcConfig = field(default_factory=CcConfig)
-    capture: CaptureConfig = field(default_factory=CaptureConfig)
-
-
-SECTIONS = {f.name: f.default_factory for f in fields(Config)}
-PATH_KEYS = {("midi", "midi_file"), ("model", "path"), ("primer", "midi_file"), ("capture", "folder")}
+def with_controls(config: Config, values: dict[str, Any]) -> Config:
+    """``config`` with the controls named in ``values`` set at their places (values already checked)."""
+    changes: dict[str, dict[str, Any]] = {}
+    for name, value in values.items():
+        section, key = next(control.place for control in CONTROLS if control.name == name)
+        changes.setdefault(section, {})[key] = value
+    return replace(config, **{section: replace(getattr(config, section), **keys) for section, keys in changes.items()})
 
 
 def load_config(path: str | Path | None) -> Config:
@@ -263,11 +92,24 @@ def from_dict(data: dict[str, Any], source: str = "config", base: Path | None = 
 
 def _section(default: Any, name: str, values: dict[str, Any], source: str, base: Path | None) -> Any:
     known = {f.name: f for f in fields(default)}
-    changes = {}
+    changes: dict[str, Any] = {}
+    set_by: dict[str, str] = {}  # key -> the key whose value set it (a scale's text sets its root too)
     for key, value in values.items():
         if key not in known:
             raise ConfigError(f"{source}: unknown key {name}.{key} (known: {', '.join(known)})")
-        changes[key] = _typed(value, getattr(default, key), f"{source}: {name}.{key} = {value!r}")
+        where = f"{source}: {name}.{key} = {value!r}"
+        if (name, key) in PLACES and isinstance(value, str) and PLACES[name, key].text is not None:
+            try:
+                parsed = PLACES[name, key].parse(value)
+            except ControlError as error:
+                raise ConfigError(f"{where}: {error}") from None
+            for control_name, control_value in parsed.items():
+                field = next(c.place[1] for c in CONTROLS if c.name == control_name)
+                if field in changes and changes[field] != control_value:
+                    raise ConfigError(f"{where}: {name}.{set_by[field]} already sets {field} to {changes[field]!r}")
+                changes[field], set_by[field] = control_value, key
+            continue
+        changes[key] = _typed(value, getattr(default, key), where)
         if (name, key) in PATH_KEYS and changes[key] and base is not None:
             changes[key] = str(base / changes[key])
     return replace(default, **changes)
@@ -329,7 +171,6 @@ def check(config: Config, source: str = "config") -> Config:
         ("primer.max_steps", p.max_steps, 1 <= p.max_steps <= 4096, "must be 1..4096"),
         ("temperature.low", t.low, 0 < t.low < 1, "must be between 0 and 1"),
         ("temperature.high", t.high, 1 < t.high <= 10, "must be above 1 and at most 10"),
-        ("temperature.initial", t.initial, t.low <= t.initial <= t.high, f"must be {t.low}..{t.high} (low..high)"),
         ("temperature.tail_cut", t.tail_cut, 0 <= t.tail_cut <= 0.5, "must be 0..0.5"),
         ("controls.kind", c.kind, c.kind in CONTROL_KINDS, f"must be one of {', '.join(CONTROL_KINDS)}"),
         ("controls.adc_channel", c.adc_channel, 0 <= c.adc_channel <= 7, "must be 0..7"),
@@ -360,7 +201,7 @@ def check(config: Config, source: str = "config") -> Config:
         if not ok:
             raise ConfigError(f"{source}: {key} = {value!r}: {message}")
     _check_pins(c, source, any(getattr(config.knobs, f.name) != UNSET for f in fields(KnobsConfig)))
-    _check_music(config.music, source)
+    _check_controls(config, source)
     _check_shared(config, source)
     return config
 
@@ -397,24 +238,16 @@ def _check_shared(config: Config, source: str) -> None:
             seen[number] = key
 
 
-def _check_music(music: MusicConfig, source: str) -> None:
-    """The musical controls' ranges (see MusicConfig)."""
-    try:
-        parse_scale(music.scale)
-    except ScaleError as error:
-        raise ConfigError(f"{source}: music.scale = {music.scale!r}: {str(error).partition(': ')[2]}") from None
-    rules = [
-        ("strictness", 0 <= music.strictness <= 1, "must be 0..1"),
-        ("deja_vu", 0 <= music.deja_vu <= 1, "must be 0..1"),
-        ("loop_bars", music.loop_bars in LOOP_BARS, f"must be one of {', '.join(map(str, LOOP_BARS))}"),
-        ("density", 0 <= music.density <= 1, "must be 0..1"),
-        ("register_centre", 0 <= music.register_centre <= 127, "must be a MIDI pitch 0..127"),
-        ("register_width", 0 <= music.register_width <= 128, "must be 0..128 semitones"),
-        ("gate", 0 <= music.gate <= 1, "must be 0..1"),
-        ("accent", 0 <= music.accent <= 1, "must be 0..1"),
-        ("humanise", 0 <= music.humanise <= 1, "must be 0..1"),
-        ("bar_steps", 1 <= music.bar_steps <= MAX_BAR_STEPS, f"must be 1..{MAX_BAR_STEPS} steps"),
-    ]
-    for key, ok, message in rules:
-        if not ok:
-            raise ConfigError(f"{source}: music.{key} = {getattr(music, key)!r}: {message}")
+def _check_controls(config: Config, source: str) -> None:
+    """Every declared control's value at start, checked by the control (the temperature within low..high)."""
+    table = controls_table(config)
+    for control in CONTROLS:
+        section, key = control.place
+        value = getattr(getattr(config, section), key)
+        try:
+            table[control.name].check(value)
+        except ControlError as error:
+            raise ConfigError(f"{source}: {section}.{key} = {value!r}: {error}") from None
+    bar_steps = config.music.bar_steps
+    if not 1 <= bar_steps <= MAX_BAR_STEPS:
+        raise ConfigError(f"{source}: music.bar_steps = {bar_steps!r}: must be 1..{MAX_BAR_STEPS} steps")

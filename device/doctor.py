@@ -13,10 +13,18 @@ import importlib.metadata
 import importlib.util
 import os
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
-from device.config import Config, ConfigError, load_config
+import mido
+
+from device.assembly import gpio_pin_factory
+from device.config import ConfigError, load_config
+from device.core.contract import ContractError
+from device.engine.model import StepModel
+from device.midi.ports import PortError, find_name, list_input_names, list_output_names, virtual_ports_supported
+from device.render.voice import VoiceUnavailable, open_voice
+from device.settings import Config
 
 GROUPS = ("gpio", "spi", "audio")
 PI_MODEL_FILE = Path("/proc/device-tree/model")
@@ -53,9 +61,6 @@ def check_runtime() -> Check:
 
 
 def check_model(path: str, runtime: str) -> Check:
-    from device.core.contract import ContractError
-    from device.engine.model import StepModel
-
     try:
         with StepModel(path, runtime=runtime or None) as model:
             c = model.contract
@@ -69,10 +74,6 @@ def check_model(path: str, runtime: str) -> Check:
 
 
 def check_midi(on_pi: bool = False) -> list[Check]:
-    import mido
-
-    from device.midi.ports import PortError, list_output_names, virtual_ports_supported
-
     if importlib.util.find_spec("rtmidi") is None:
         return [Check("MIDI", "missing", "python-rtmidi is not installed",
                       'pip install -e ".[device]" (on Python 3.13: apt install python3-rtmidi, venv with '
@@ -100,8 +101,6 @@ def check_midi(on_pi: bool = False) -> list[Check]:
 
 def check_sound() -> Check:
     """The built-in voice: an audio library and an output device (the box's fallback without a MIDI synth)."""
-    from device.render.voice import VoiceUnavailable, open_voice
-
     try:
         voice = open_voice()
     except VoiceUnavailable as error:
@@ -115,8 +114,6 @@ def check_sound() -> Check:
 
 def check_input(config: Config, names: list[str] | None = None) -> Check | None:
     """The configured MIDI input (midi.input) is listed; None if none is configured. ``names``: the inputs listed."""
-    from device.midi.ports import PortError, find_name, list_input_names
-
     fragment = config.midi.input
     if not fragment:
         return None
@@ -139,9 +136,7 @@ def check_link(config: Config) -> Check | None:
 
 
 def check_gpio(needed: bool) -> Check:
-    from gpiozero.exc import BadPinFactory
-
-    from device.assembly import gpio_pin_factory
+    from gpiozero.exc import BadPinFactory  # lazy: gpiozero is loaded only to look for GPIO
 
     try:
         factory = gpio_pin_factory()
@@ -210,7 +205,6 @@ def run(args) -> int:
         print(f"  missing  config: {error}")
         return 1
     if args.model:
-        from dataclasses import replace
 
         config = replace(config, model=replace(config.model, path=args.model))
     on_pi = on_raspberry_pi()

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 
 def main() -> int:
-    from device import signals
+    from device import signals  # lazy: the handler is installed before anything else loads
 
     signals.install()
-    from device.cli import main as cli_main
+    from device.cli import main as cli_main  # lazy: after the handler (numpy, mido, the runtime load here)
 
     return cli_main()

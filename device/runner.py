@@ -11,15 +11,16 @@ import time
 from collections.abc import Callable
 from contextlib import ExitStack, contextmanager
 
+from device import signals
 from device.assembly import Parts, Say, assemble
-from device.config import Config
+from device.sdnotify import Notifier, Watchdog, watchdog_interval
+from device.settings import Config
+from device.status import LiveView
 
 
 @contextmanager
 def _stop_on_signals():
     """SIGINT/SIGTERM stop the box from here on (device/signals.py); the previous handlers come back after."""
-    from device import signals
-
     previous = signals.install()
     signals.STOP.target = _note_only  # while the box is being built: remember the stop, play nothing after
     try:
@@ -35,8 +36,6 @@ def _note_only() -> None:
 
 def run(config: Config, steps: int | None, seed: int | None, sim: bool, say: Say) -> int:
     """Play until ``steps`` are done, SIGTERM/SIGINT, or q. Returns the exit status (0)."""
-    from device.controls.keyboard import LiveView
-
     with ExitStack() as stack:
         stopper = stack.enter_context(_stop_on_signals())  # first: a signal while loading still stops cleanly
         view = LiveView()
@@ -58,15 +57,12 @@ class Systemd:
     NOTIFY_SOCKET) it sends nothing."""
 
     def __init__(self, environ=None):
-        from device.sdnotify import Notifier, Watchdog, watchdog_interval
-
         self.notifier = Notifier.from_environ(environ)
         self.watchdog = Watchdog(self.notifier, watchdog_interval(environ))
         self.ready = False
 
     def watch(self, on_step: Callable | None = None) -> Callable:
         """An on_step for the loop that says READY=1 at the first report, then calls ``on_step``."""
-
         def step(report) -> None:
             if not self.ready:
                 self.ready = True

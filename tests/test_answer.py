@@ -17,15 +17,16 @@ from hypothesis import strategies as st
 from mido.ports import BaseInput
 
 from device.assembly import Parts, assemble
-from device.config import ClockConfig, Config, ConfigError, PlayConfig, from_dict
+from device.config import ConfigError, from_dict
 from device.core import encoding
+from device.core.clock import FakeClock
 from device.core.midireader import LiveReader
 from device.engine.controlstate import ControlState, FixedControls
 from device.engine.generator import Generator
 from device.engine.model import StepModel
 from device.engine.sampling import Sampler
 from device.midi.midi_in import InputEvent
-from device.transport.clock import FakeClock
+from device.settings import ClockConfig, Config, PlayConfig
 from device.transport.follow import FollowTransport
 from tests.recording import RecordingOutput, max_polyphony, shipped_model_path, sounding_notes
 

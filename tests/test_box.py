@@ -10,13 +10,14 @@ import pytest
 from mido.ports import BaseInput
 
 from device.assembly import Parts, assemble
-from device.config import Config
+from device.core.clock import FakeClock
 from device.core.encoding import NOTE_OFF, is_note_on
 from device.engine.controlstate import ControlState
+from device.engine.declaration import BY_NAME
 from device.engine.generator import Generator
 from device.engine.model import StepModel
-from device.engine.sampling import Sampler, temperature_from_knob
-from device.transport.clock import FakeClock
+from device.engine.sampling import Sampler
+from device.settings import Config
 from tests.mcp3008 import MockMCP3008, mock_pin_factory
 from tests.recording import RecordingOutput, assert_no_stuck_notes, note_events, shipped_model_path
 
@@ -27,7 +28,7 @@ MIDDLE, HIGH = 512, 1000  # raw MCP3008 readings
 
 
 def knob_temperature(raw):
-    return temperature_from_knob((2 * raw + 1) / 2047, 0.05, 3.0)
+    return BY_NAME["temperature"].value((2 * raw + 1) / 2047)
 
 
 class Box:
@@ -209,7 +210,7 @@ class KnobBox(BaseInput):
 
 def test_the_box_starts_from_the_configured_music_and_ccs_move_it(factory, hand, tmp_path):
     config = Config()
-    music = dataclasses.replace(config.music, scale="E:dorian", density=0.3, gate=0.5, accent=1.0)
+    music = dataclasses.replace(config.music, scale="dorian", scale_root=4, density=0.3, gate=0.5, accent=1.0)
     config = dataclasses.replace(
         config, model=dataclasses.replace(config.model, path=str(shipped_model_path())), music=music,
         controls=dataclasses.replace(config.controls, kind="none"))

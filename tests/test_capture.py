@@ -9,14 +9,14 @@ import time
 import mido
 import pytest
 
+from device.core.clock import FakeClock
 from device.core.encoding import NO_EVENT
 from device.engine.controlstate import ControlState, FixedControls
 from device.midi.midi_out import MidiOut
 from device.play import capture as capture_module
 from device.play.capture import TICKS_PER_PULSE, Capture, midi_file, time_signature, write_atomically
 from device.play.loop import Loop
-from device.transport.base import InternalTransport
-from device.transport.clock import FakeClock
+from device.transport.internal import InternalTransport
 from tests.recording import ROOT, RecordingOutput
 
 BAR = 16 * 6  # pulses in a 4/4 bar

@@ -3,13 +3,12 @@
 import mido
 import pytest
 
-from device.config import CcConfig, TemperatureConfig
-from device.controls.cc import CcControls, CcMap, InputTap, cc_table
+from device.controls.cc import CcConfig, CcControls, CcMap, InputTap, cc_table
 from device.engine.controlstate import ControlState, FixedControls
-from device.engine.sampling import temperature_from_knob
+from device.engine.declaration import BY_NAME
 from device.midi.midi_in import InputEvent
 
-TEMPERATURE = TemperatureConfig()
+TABLE = BY_NAME
 
 
 class ScriptedInput:
@@ -33,7 +32,7 @@ def note(pitch, velocity=100):
 
 def controls(*batches, inner=None, keep_rest=False, **config):
     tap = InputTap(ScriptedInput(*batches), CcMap(CcConfig(**config)), keep_rest=keep_rest)
-    return CcControls(inner or FixedControls(ControlState()), tap, TEMPERATURE)
+    return CcControls(inner or FixedControls(ControlState()), tap, TABLE)
 
 
 def test_the_default_map_is_a_nanokontrol2_in_cc_mode():
@@ -84,7 +83,8 @@ def test_a_knob_moved_after_a_cc_takes_over_again():
             return super().read()
 
     box = controls([cc(16, 0)], [], [], inner=Knob())
-    assert [box.read().temperature for _ in range(3)] == [temperature_from_knob(0.0), temperature_from_knob(0.0), 2.0]
+    lowest = BY_NAME["temperature"].value(0.0)
+    assert [box.read().temperature for _ in range(3)] == [lowest, lowest, 2.0]
 
 
 def test_the_inner_controls_events_pass_through():
@@ -106,14 +106,16 @@ def test_the_tap_gives_notes_to_its_other_reader_and_keeps_mapped_ccs():
 
 @pytest.mark.parametrize("number", [-2, 120])
 def test_a_cc_number_outside_0_to_119_is_refused(number):
-    from device.config import Config, ConfigError, check
+    from device.config import ConfigError, check
+    from device.settings import Config
 
     with pytest.raises(ConfigError, match=f"box.toml: cc.gate = {number}: must be a CC number 0..119, or -1 for none"):
         check(Config(cc=CcConfig(gate=number)), "box.toml")
 
 
 def test_one_cc_for_two_controls_is_refused():
-    from device.config import Config, ConfigError, check
+    from device.config import ConfigError, check
+    from device.settings import Config
 
     with pytest.raises(ConfigError, match="cc.capture = 16: CC 16 is already used by cc.temperature"):
         check(Config(cc=CcConfig(capture=16)), "box.toml")

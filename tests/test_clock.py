@@ -1,11 +1,11 @@
-"""device.transport.clock: fake and real clocks and the length of a step."""
+"""device.core.clock: fake and real clocks and the length of a step."""
 
 import time
 
 import pytest
 
+from device.core.clock import FakeClock, MonotonicClock
 from device.core.timegrid import step_seconds
-from device.transport.clock import FakeClock, MonotonicClock
 
 
 def test_step_seconds_is_a_sixteenth_note():

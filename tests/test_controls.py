@@ -7,15 +7,19 @@ import gc
 
 import pytest
 
-from device.config import ControlsConfig, KnobsConfig, MusicConfig, TemperatureConfig
-from device.controls.gpio import GpioControls, Hysteresis, knob_from_temperature
-from device.controls.knobs import start_state
+from device.config import start_state
+from device.controls.gpio import ControlsConfig, GpioControls, Hysteresis, KnobsConfig
+from device.core.clock import FakeClock
 from device.engine.controlstate import ControlState
-from device.engine.sampling import temperature_from_knob
-from device.transport.clock import FakeClock
+from device.engine.declaration import BY_NAME, with_temperature_range
+from device.settings import Config, MusicConfig, TemperatureConfig
 from tests.mcp3008 import MockMCP3008, mock_pin_factory
 
-TEMPERATURE = TemperatureConfig(low=0.05, high=3.0, initial=1.0)
+TABLE = BY_NAME
+
+
+def temperature_from_knob(position, low=0.05, high=3.0):
+    return with_temperature_range(low, high)["temperature"].value(position)
 BUTTON, LED, ENC_A, ENC_B, CAPTURE = 17, 27, 5, 6, 22
 HOLD = 0.2  # seconds
 
@@ -42,7 +46,7 @@ def adc(factory):
 def knob_controls(factory, **changes):
     knobs, start = changes.pop("knobs", None), changes.pop("start", None)
     config = ControlsConfig(kind="mcp3008", hysteresis=0.02, hold_time=HOLD, **changes)
-    return GpioControls(config, TEMPERATURE, factory, knobs=knobs, start=start)
+    return GpioControls(config, TABLE, factory, knobs=knobs, start=start)
 
 
 def adc_position(raw):
@@ -107,15 +111,9 @@ def test_hysteresis_follows_only_outside_the_band():
     assert [band.update(v) for v in (0.55, 0.45, 0.61, 0.55, 0.95, 0.05)] == [0.5, 0.5, 0.61, 0.61, 1.0, 0.0]
 
 
-def test_knob_from_temperature_inverts_the_mapping():
-    for temperature in (0.1, 0.5, 1.0, 2.0):
-        position = knob_from_temperature(temperature, 0.05, 3.0)
-        assert temperature_from_knob(position, 0.05, 3.0) == pytest.approx(temperature, rel=1e-9)
-
-
 def encoder_controls(factory, steps=24):
     config = ControlsConfig(kind="encoder", encoder_steps=steps, hold_time=HOLD)
-    return GpioControls(config, TEMPERATURE, factory)
+    return GpioControls(config, TABLE, factory)
 
 
 def turn(factory, detents):
@@ -209,10 +207,10 @@ def test_no_flags_without_presses(factory, adc):
 
 
 def test_the_controls_start_from_the_configured_music(factory):
-    music = MusicConfig(scale="D:dorian", strictness=0.5, deja_vu=0.25, loop_bars=4, density=0.7,
+    music = MusicConfig(scale="dorian", scale_root=2, strictness=0.5, deja_vu=0.25, loop_bars=4, density=0.7,
                         register_centre=72, register_width=12, gate=0.5, accent=0.3, humanise=0.1)
-    start = start_state(music.control_values(), TemperatureConfig(initial=0.7))
-    with GpioControls(ControlsConfig(kind="none"), TemperatureConfig(initial=0.7), factory, start=start) as controls:
+    start = start_state(Config(temperature=TemperatureConfig(initial=0.7), music=music))
+    with GpioControls(ControlsConfig(kind="none"), TABLE, factory, start=start) as controls:
         assert controls.read() == ControlState(0.7, scale="dorian", scale_root=2, strictness=0.5, deja_vu=0.25,
                                                loop_bars=4, density=0.7, register_centre=72, register_width=12,
                                                gate=0.5, accent=0.3, humanise=0.1)
@@ -230,7 +228,8 @@ def test_each_mapped_channel_sets_its_control(factory, adc):
 
 
 def test_a_channel_used_twice_is_refused_by_the_config():
-    from device.config import Config, ConfigError, check
+    from device.config import ConfigError, check
+    from device.settings import Config
 
     with pytest.raises(ConfigError, match="knobs.density = 0: channel 0 is already used by controls.adc_channel"):
         check(Config(knobs=KnobsConfig(density=0)), "box.toml")
@@ -312,12 +311,13 @@ def test_close_is_idempotent_and_turns_the_led_off(factory, adc):
 
 
 def test_no_knob_keeps_the_initial_temperature(factory):
-    with GpioControls(ControlsConfig(kind="none"), TemperatureConfig(initial=0.7), factory) as controls:
+    with GpioControls(ControlsConfig(kind="none"), TABLE, factory, start=ControlState(0.7)) as controls:
         assert controls.read().temperature == 0.7
 
 
 def test_more_knobs_with_an_encoder_still_reserve_the_mcp3008_pins():
-    from device.config import Config, ConfigError, check
+    from device.config import ConfigError, check
+    from device.settings import Config
 
     encoder = ControlsConfig(kind="encoder", encoder_a_pin=11)
     check(Config(controls=encoder), "box.toml")  # no MCP3008: GPIO11 is free
@@ -328,6 +328,6 @@ def test_more_knobs_with_an_encoder_still_reserve_the_mcp3008_pins():
 def test_an_encoder_for_the_temperature_and_pots_for_the_rest(factory, adc):
     adc.raw[2] = 1023
     config = ControlsConfig(kind="encoder", hold_time=HOLD)
-    with GpioControls(config, TEMPERATURE, factory, knobs=KnobsConfig(accent=2)) as controls:
+    with GpioControls(config, TABLE, factory, knobs=KnobsConfig(accent=2)) as controls:
         state = controls.read()
     assert (state.temperature, state.accent) == (1.0, 1.0)

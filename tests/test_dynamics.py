@@ -3,14 +3,14 @@
 import mido
 import pytest
 
+from device.core.clock import FakeClock
 from device.core.encoding import NO_EVENT, NOTE_OFF
 from device.core.timegrid import PULSES_PER_STEP
 from device.engine.controlstate import ControlState, FixedControls
 from device.engine.dynamics import ACCENT_RANGE, HUMANISE_RANGE, Dynamics, beat_weight, gate_pulses
 from device.midi.midi_out import MidiOut
 from device.play.loop import Loop
-from device.transport.base import InternalTransport
-from device.transport.clock import FakeClock
+from device.transport.internal import InternalTransport
 from tests.recording import RecordingOutput, max_polyphony, sounding_notes
 
 PULSE = 0.125 / PULSES_PER_STEP  # seconds per pulse at 120 bpm

@@ -8,8 +8,7 @@ import mido
 import pytest
 
 from device.assembly import Parts, assemble
-from device.config import Config
-from device.controls.keyboard import LiveView
+from device.core.clock import FakeClock
 from device.engine.controlstate import ControlState, FixedControls
 from device.engine.generator import Generator
 from device.engine.model import StepModel
@@ -17,7 +16,8 @@ from device.engine.sampling import Sampler
 from device.midi.midi_in import InputEvent
 from device.midi.midi_out import MidiOut
 from device.play.loop import Loop, StepReport
-from device.transport.clock import FakeClock
+from device.settings import Config
+from device.status import LiveView
 from device.transport.follow import LOSS_SECONDS, FollowTransport, TempoEstimate
 from tests.recording import RecordingOutput, note_events, shipped_model_path
 from tests.test_box import offline_tokens, reference_events

@@ -7,11 +7,11 @@ import numpy as np
 import pytest
 
 from device.assembly import Parts, assemble
-from device.config import Config
+from device.core.clock import FakeClock
 from device.core.encoding import NO_EVENT, NOTE_OFF
 from device.engine.controlstate import ControlState, FixedControls
 from device.engine.guard import CollapseGuard, GuardSettings
-from device.transport.clock import FakeClock
+from device.settings import Config
 from tests.recording import RecordingOutput, assert_no_stuck_notes, shipped_model_path
 
 BAR = 16

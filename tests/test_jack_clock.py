@@ -37,7 +37,7 @@ def drum_machine(port_name: str, plan: list) -> list:
     ["songpos", 16ths] go out half a pulse after the last one. Every message leaves on its ideal time ± JITTER.
     Returns [time, type, position, ideal time] per message sent (position: the song position of a running pulse,
     else None)."""
-    from device.transport.clock import MonotonicClock
+    from device.core.clock import MonotonicClock
 
     clock, rng, sent = MonotonicClock(), random.Random(7), []
     running, position, bpm = False, 0, 120

@@ -8,11 +8,11 @@ import dataclasses
 import mido
 
 from device.assembly import Parts, assemble
-from device.config import ClockConfig, Config
+from device.core.clock import FakeClock
 from device.engine.controlstate import FixedControls
 from device.midi.midi_out import MidiOut
+from device.settings import ClockConfig, Config
 from device.transport.base import Tick
-from device.transport.clock import FakeClock
 from device.transport.lead import ClockOut
 from tests.recording import RecordingOutput, shipped_model_path
 

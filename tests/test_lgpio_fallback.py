@@ -9,8 +9,8 @@ import pytest
 from gpiozero.pins.mock import MockFactory
 
 from device.assembly import Parts, gpio_errors, open_controls
-from device.config import Config
 from device.controls.keyboard import SimControls
+from device.settings import Config
 
 
 class error(Exception):  # noqa: N801 (lgpio's own name for it)

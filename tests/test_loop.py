@@ -12,14 +12,14 @@ import mido
 import pytest
 
 from device.assembly import Parts, assemble
-from device.config import Config
 from device.core import encoding
+from device.core.clock import FakeClock
 from device.engine.controlstate import ControlState, FixedControls
 from device.engine.generator import Generator
 from device.engine.model import StepModel
 from device.engine.sampling import Sampler
 from device.play.loop import StepReport
-from device.transport.clock import FakeClock
+from device.settings import Config
 from tests.recording import RecordingOutput, assert_no_stuck_notes, max_polyphony, shipped_model_path
 
 PRIMER = [60, encoding.NO_EVENT, 64, encoding.NO_EVENT, 67, encoding.NOTE_OFF]

@@ -8,10 +8,10 @@ from mido.ports import BaseInput
 from device.assembly import Parts, assemble
 from device.cli import build_parser, config_from_args
 from device.config import ConfigError, from_dict
+from device.core.clock import FakeClock
 from device.doctor import check_input
 from device.engine.controlstate import FixedControls
 from device.midi.midi_in import InputEvent, MidiIn
-from device.transport.clock import FakeClock
 from tests.recording import RecordingOutput, shipped_model_path
 
 

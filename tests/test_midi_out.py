@@ -3,9 +3,9 @@
 import mido
 import pytest
 
+from device.core.clock import FakeClock
 from device.core.encoding import NO_EVENT, NOTE_OFF
 from device.midi.midi_out import FLUSH_SECONDS, MidiOut
-from device.transport.clock import FakeClock
 from tests.recording import RecordingOutput, assert_no_stuck_notes, sounding_notes, unplugged_error
 
 

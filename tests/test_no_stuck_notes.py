@@ -14,12 +14,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from device.assembly import Parts, assemble
-from device.config import Config
 from device.core import encoding
+from device.core.clock import FakeClock
 from device.engine.controlstate import ControlState, FixedControls
 from device.engine.model import StepModel
 from device.midi.midi_out import MidiOut
-from device.transport.clock import FakeClock
+from device.settings import Config
 from tests.recording import RecordingOutput, max_polyphony, shipped_model_path, sounding_notes, unplugged_error
 
 

@@ -160,10 +160,10 @@ def brightness(colour):
 
 
 def test_a_louder_note_is_drawn_darker_at_its_pulse_columns():
-    from device.play.capture import Note
+    from device.engine.dynamics import PulseNote
     from device.render.pianoroll import pulse_roll_image, velocity_shades
 
-    notes = [Note(60, 120, 0, 12), Note(62, 60, 12, 24)]  # a loud 8th, then a soft one
+    notes = [PulseNote(60, 120, 0, 12), PulseNote(62, 60, 12, 24)]  # a loud 8th, then a soft one
     image = pulse_roll_image(notes, 24, pulse_px=2, pitch_px=5, axes=False, pitches=(58, 64))
     loud, soft = velocity_shades(120)[1], velocity_shades(60)[1]
 
@@ -204,10 +204,10 @@ def test_a_gated_note_ends_at_its_pulse_column():
 
 
 def test_a_pulse_roll_has_bar_numbers_beat_lines_and_note_names():
-    from device.play.capture import Note
+    from device.engine.dynamics import PulseNote
     from device.render.pianoroll import BEAT, STEP_LINE, pulse_roll_image
 
-    notes = [Note(67, 100, 0, 30)]
+    notes = [PulseNote(67, 100, 0, 30)]
     # two bars of 3/4 (12 16ths, 72 pulses each), one pixel a pulse, with a title
     image = pulse_roll_image(notes, 144, pulse_px=1, pitch_px=5, pitches=(55, 74), title="gate 0.5", bar_steps=12)
     top = 2 * LABEL_H

@@ -7,6 +7,7 @@ import mido
 import pytest
 
 from device.core import encoding
+from device.core.clock import FakeClock
 from device.core.encoding import NO_EVENT, NOTE_OFF
 from device.engine.generator import primer_from_midi
 from device.midi.midi_out import MidiOut
@@ -22,7 +23,6 @@ from device.midi.ports import (
     output_present,
     virtual_ports_supported,
 )
-from device.transport.clock import FakeClock
 from tests.jack_server import JackServer, JackUnavailable, wait_until
 
 NAMES = ["Midi Through:Midi Through Port-0 14:0", "MicroFreak:MicroFreak MIDI 1 20:0", "UM-ONE:UM-ONE MIDI 1 24:0"]

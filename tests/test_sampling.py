@@ -7,7 +7,7 @@ import pytest
 
 from device.core import encoding
 from device.engine.controlstate import ControlState
-from device.engine.sampling import Sampler, temperature_from_knob
+from device.engine.sampling import Sampler
 
 V = encoding.VOCAB_SIZE
 
@@ -17,43 +17,6 @@ def peaked_logits(top: int = 60, second: int = 62) -> np.ndarray:
     logits = np.zeros(V, dtype=np.float32)
     logits[top], logits[second] = 10.0, 9.0
     return logits
-
-
-def test_knob_at_zero_gives_low():
-    assert temperature_from_knob(0.0) == pytest.approx(0.05)
-
-
-def test_knob_at_middle_gives_exactly_one():
-    assert temperature_from_knob(0.5) == 1.0
-
-
-def test_knob_at_one_gives_high():
-    assert temperature_from_knob(1.0) == pytest.approx(3.0)
-
-
-def test_knob_is_geometric_on_each_half():
-    assert temperature_from_knob(0.25, low=0.04, high=4.0) == pytest.approx(0.2)  # sqrt(0.04)
-    assert temperature_from_knob(0.75, low=0.04, high=4.0) == pytest.approx(2.0)  # sqrt(4)
-
-
-def test_knob_is_strictly_increasing():
-    values = [temperature_from_knob(p / 100) for p in range(101)]
-    assert all(a < b for a, b in zip(values, values[1:], strict=False))
-
-
-def test_knob_clamps_positions_outside_zero_to_one():
-    assert temperature_from_knob(-0.2) == temperature_from_knob(0.0)
-    assert temperature_from_knob(1.3) == temperature_from_knob(1.0)
-
-
-def test_knob_rejects_nan():
-    with pytest.raises(ValueError, match="NaN"):
-        temperature_from_knob(math.nan)
-
-
-def test_knob_rejects_a_range_that_does_not_straddle_one():
-    with pytest.raises(ValueError, match="0 < low < 1 < high"):
-        temperature_from_knob(0.3, low=1.5, high=3.0)
 
 
 def test_temperature_zero_is_greedy():

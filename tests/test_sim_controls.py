@@ -8,23 +8,17 @@ import time
 
 import pytest
 
-from device.config import TemperatureConfig
-from device.controls.keyboard import (
-    KNOB_KEYS,
-    KNOB_STEP,
-    LEGEND,
-    RESET_SHOWN_STEPS,
-    LiveView,
-    SimControls,
-    note_name,
-    split_keys,
-    status_line,
-)
+from device.controls.keyboard import KNOB_KEYS, KNOB_STEP, SimControls, split_keys
 from device.engine.controlstate import ControlState
-from device.engine.sampling import temperature_from_knob
+from device.engine.declaration import BY_NAME
 from device.play.loop import StepReport
+from device.status import LEGEND, RESET_SHOWN_STEPS, LiveView, status_line, token_label
 
-TEMPERATURE = TemperatureConfig(low=0.05, high=3.0, initial=1.0)
+TABLE = BY_NAME
+
+
+def temperature_from_knob(position):
+    return BY_NAME["temperature"].value(position)
 
 
 def wait_for(condition, timeout=5.0):
@@ -47,14 +41,14 @@ def terminal():
 
 
 def test_headless_has_no_keyboard_and_keeps_the_initial_temperature():
-    with SimControls(TEMPERATURE, keys=None) as controls:
+    with SimControls(TABLE, keys=None) as controls:
         state = controls.read()
         assert not controls.keyboard
     assert (state.temperature, state.reset, state.pause_toggle) == (1.0, False, False)
 
 
 def test_keys_turn_the_knob_and_press_the_button():
-    with SimControls(TEMPERATURE, keys=None) as controls:
+    with SimControls(TABLE, keys=None) as controls:
         for key in ("]", "\x1b[A", "r"):
             controls.handle_key(key)
         up = controls.read()
@@ -70,7 +64,7 @@ def test_keys_turn_the_knob_and_press_the_button():
 
 
 def test_knob_stops_at_the_ends():
-    with SimControls(TEMPERATURE, keys=None) as controls:
+    with SimControls(TABLE, keys=None) as controls:
         for _ in range(40):
             controls.handle_key("[")
         assert controls.read().temperature == 0.05
@@ -78,7 +72,7 @@ def test_knob_stops_at_the_ends():
 
 def test_q_quits():
     quits = []
-    with SimControls(TEMPERATURE, keys=None, on_quit=lambda: quits.append(True)) as controls:
+    with SimControls(TABLE, keys=None, on_quit=lambda: quits.append(True)) as controls:
         controls.handle_key("q")
     assert quits == [True]
 
@@ -90,7 +84,7 @@ def test_arrow_escape_sequences_are_single_keys():
 def test_typing_in_a_terminal_reaches_the_controls_and_the_mode_is_restored(terminal):
     master, slave = terminal
     before = termios.tcgetattr(slave)
-    controls = SimControls(TEMPERATURE, keys=slave)
+    controls = SimControls(TABLE, keys=slave)
     try:
         assert controls.keyboard
         assert termios.tcgetattr(slave)[3] & termios.ICANON == 0  # keys arrive one by one
@@ -127,14 +121,14 @@ def test_live_view_is_silent_without_a_terminal():
     assert stream.getvalue() == ""
 
 
-def test_note_names():
-    assert [note_name(t) for t in (60, 69, 61, 128, 129, None)] == ["C4", "A4", "C#4", "off", "·", "-"]
+def test_token_labels():
+    assert [token_label(t) for t in (60, 69, 61, 128, 129, None)] == ["C4", "A4", "C#4", "off", "·", "-"]
 
 
 def test_every_control_has_a_key_pair_and_starts_from_the_configured_value():
     start = ControlState(0.7, scale="major", scale_root=9, strictness=0.5, deja_vu=0.2, loop_bars=4, density=0.3,
                          register_centre=70, register_width=24, gate=0.6, accent=0.4, humanise=0.1)
-    with SimControls(TEMPERATURE, keys=None, start=start) as controls:
+    with SimControls(TABLE, keys=None, start=start) as controls:
         assert controls.read() == start  # exact until a key is pressed
         for key in "DVLKNSOWGAHT":
             controls.handle_key(key)
@@ -154,13 +148,13 @@ def test_every_control_has_a_key_pair_and_starts_from_the_configured_value():
 
 
 def test_c_captures_once():
-    with SimControls(TEMPERATURE, keys=None) as controls:
+    with SimControls(TABLE, keys=None) as controls:
         controls.handle_key("c")
         assert [controls.read().capture, controls.read().capture] == [True, False]
 
 
 def test_a_stepped_control_stops_at_its_ends():
-    with SimControls(TEMPERATURE, keys=None) as controls:
+    with SimControls(TABLE, keys=None) as controls:
         for _ in range(6):
             controls.handle_key("L")
         assert controls.read().loop_bars == 8

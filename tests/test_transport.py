@@ -2,8 +2,9 @@
 
 import pytest
 
-from device.transport.base import InternalTransport, Tick
-from device.transport.clock import FakeClock
+from device.core.clock import FakeClock
+from device.transport.base import Tick
+from device.transport.internal import InternalTransport
 
 PULSE = 0.125 / 6  # seconds per pulse at 120 bpm
 

@@ -10,6 +10,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from device.core.clock import FakeClock
 from device.engine.controlstate import FixedControls
 from device.engine.generator import Generator
 from device.engine.model import StepModel
@@ -17,7 +18,6 @@ from device.engine.sampling import Sampler
 from device.midi.midi_in import MidiIn
 from device.midi.midi_out import MidiOut
 from device.play.loop import Loop
-from device.transport.clock import FakeClock
 from device.transport.follow import MIN_STEP_SECONDS, FollowTransport
 from tests.recording import RecordingOutput, shipped_model_path
 

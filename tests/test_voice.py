@@ -17,6 +17,7 @@ import mido
 import numpy as np
 import pytest
 
+from device.core.clock import FakeClock
 from device.core.encoding import NO_EVENT, NOTE_OFF
 from device.core.timegrid import step_seconds
 from device.midi.midi_out import MidiOut
@@ -37,7 +38,6 @@ from device.render.voice import (
     recording_path,
     render_tokens,
 )
-from device.transport.clock import FakeClock
 from tests.recording import ROOT
 
 SILENCE = 1e-4  # below this a sample counts as silent (the quietest note peaks near 0.1)
@@ -371,7 +371,7 @@ def test_open_voice_with_an_unknown_device_names_the_problem():
 JACK_SCRIPT = textwrap.dedent("""
     import json, sys
     import numpy as np
-    from device.transport.clock import MonotonicClock
+    from device.core.clock import MonotonicClock
     from device.core.timegrid import step_seconds
     from device.midi.midi_out import MidiOut
     from device.render.voice import open_voice

@@ -15,9 +15,9 @@ import time
 import pytest
 
 from device.assembly import Parts, assemble
-from device.config import Config
 from device.engine.controlstate import FixedControls
 from device.runner import Systemd
+from device.settings import Config
 from tests.recording import ROOT, RecordingOutput, assert_no_stuck_notes, shipped_model_path
 
 WATCHDOG_USEC = 100_000  # 0.1 s: pings at least every 0.05 s

@@ -19,9 +19,16 @@ import threading
 import time
 from pathlib import Path
 
+import mido
 import numpy as np
 
+from device.assembly import Parts, assemble, open_generator
+from device.core.encoding import tokens_to_notes
+from device.core.midireader import LiveReader
 from device.core.timegrid import DEFAULT_BAR_STEPS, PULSES_PER_STEP
+from device.engine.controlstate import ControlState, FixedControls
+from device.midi.ports import open_virtual_input
+from device.settings import Config, PlayConfig
 
 ROOT = Path(__file__).resolve().parents[2]
 BAR = DEFAULT_BAR_STEPS  # steps per bar in the benchmark (4/4, the default music.bar_steps)
@@ -63,19 +70,12 @@ def answer_schedule(plan) -> list[tuple[int, object]]:
 
 
 def note(kind: str, pitch: int):
-    import mido
-
     return mido.Message(kind, note=pitch, velocity=90 if kind == "note_on" else 0)
 
 
 def answer_reference(model_path: Path, plan, seed: int) -> list[list[int]]:
     """Each answer's tokens as the seeded box must play them: the generator reset, hearing the call's bars
     (read by the shared reader), then sampling ``bars`` bars from the bar line."""
-    from device.assembly import open_generator
-    from device.config import Config
-    from device.core.midireader import LiveReader
-    from device.engine.controlstate import ControlState
-
     config = Config()
     config = dataclasses.replace(config, model=dataclasses.replace(config.model, path=str(model_path)))
     model, generator = open_generator(config, seed)
@@ -94,8 +94,6 @@ def answer_reference(model_path: Path, plan, seed: int) -> list[list[int]]:
 
 def answer_events(start: int, tokens) -> list[tuple[int, str, int]]:
     """(step, "on"/"off", pitch) of ``tokens`` played from step ``start``, sorted; the last note ends after them."""
-    from device.core.encoding import tokens_to_notes
-
     notes = tokens_to_notes(tokens)
     return sorted([(start + n.start, "on", n.pitch) for n in notes] + [(start + n.end, "off", n.pitch) for n in notes])
 
@@ -103,12 +101,6 @@ def answer_events(start: int, tokens) -> list[tuple[int, str, int]]:
 def answer_start(model_path: Path, bpm: float = 120.0, seed: int = 1, calls=ANSWER_CALLS) -> dict:
     """The answer benchmark (module docstring): per call, the answer's start error in steps against the
     reference, whether it is the reference note for note, and its first step's lateness (ms)."""
-    import mido
-
-    from device.assembly import Parts, assemble
-    from device.config import Config, PlayConfig
-    from device.engine.controlstate import FixedControls
-
     class PlayerPort(mido.ports.BaseInput):
         def _open(self, **kwargs):
             self.callback = None
@@ -166,10 +158,6 @@ def play_calls(command: list[str], schedule, timeout: float = 60.0, env=None,
     lost on the way (JACK drops one now and then for a late client) does not shift the count. Returns the box's
     note messages as (pulse number before it, "on"/"off", pitch), its stderr and the number of the last pulse + 1.
     """
-    import mido
-
-    from device.midi.ports import open_virtual_input
-
     tag = f"melodybox-player-{os.getpid()}"
     pending = sorted(schedule, key=lambda item: item[0])
     heard, pulse, first, pulse_seconds = [], -1, None, 60.0 / bpm / 24

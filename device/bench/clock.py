@@ -19,17 +19,28 @@ Run as ``python -m device.bench.clock ROLE ...``, this module is one of those pr
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import random
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
+import mido
 import numpy as np
 
+from device.assembly import Parts, assemble
+from device.core.clock import FakeClock, MonotonicClock
 from device.core.timegrid import step_seconds
+from device.engine.controlstate import FixedControls
+from device.midi.midi_in import InputEvent
+from device.midi.polled_input import recording
+from device.midi.ports import open_input, open_output, open_virtual_input
+from device.settings import ClockConfig, Config
+from device.transport.follow import FollowTransport
 
 ROOT = Path(__file__).resolve().parents[2]
 JITTERS = (0.0, 0.001, 0.002)  # seconds of uniform pulse jitter at the drum machine
@@ -49,10 +60,6 @@ def _quantiles_ms(values) -> dict:
 
 def role_drum(port_name: str, seconds: float, bpm: float, jitter: float) -> None:
     """Drum machine: Start, then pulses on ideal deadlines ± ``jitter``; prints [[ideal, sent], ...] of the pulses."""
-    import mido
-
-    from device.transport.clock import MonotonicClock
-
     clock, rng, pulse = MonotonicClock(), random.Random(11), 60.0 / bpm / 24
     with mido.open_output(port_name, virtual=True) as port:
         print("ready", flush=True)
@@ -73,10 +80,6 @@ def role_drum(port_name: str, seconds: float, bpm: float, jitter: float) -> None
 
 def role_reference_follower(input_name: str, output_name: str) -> None:
     """The perfect follower: a note the moment each step pulse (every 6th) reaches its input's reader."""
-    import mido
-
-    from device.midi.ports import open_input, open_output
-
     output = open_output(output_name)
     state = {"pulse": -1, "running": False}
 
@@ -97,15 +100,6 @@ def role_reference_follower(input_name: str, output_name: str) -> None:
 
 def role_box_follower(input_name: str, output_name: str, model: str, dejitter: bool) -> None:
     """The box following ``input_name`` (``dejitter`` False: each pulse on arrival), until stdin closes."""
-    import dataclasses
-    import threading
-
-    from device.assembly import Parts, assemble
-    from device.config import ClockConfig, Config
-    from device.engine.controlstate import FixedControls
-    from device.transport.clock import MonotonicClock
-    from device.transport.follow import FollowTransport
-
     config = Config()
     config = dataclasses.replace(config, model=dataclasses.replace(config.model, path=model),
                                  midi=dataclasses.replace(config.midi, input=input_name, port=output_name),
@@ -120,11 +114,6 @@ def role_box_follower(input_name: str, output_name: str, model: str, dejitter: b
 
 def role_reference_leader(output_name: str, seconds: float, bpm: float) -> None:
     """The perfect leader: Start, then a pulse on each ideal absolute deadline."""
-    import mido
-
-    from device.midi.ports import open_output
-    from device.transport.clock import MonotonicClock
-
     clock, pulse = MonotonicClock(), 60.0 / bpm / 24
     with open_output(output_name) as port:
         start = clock.now() + 0.05
@@ -157,9 +146,6 @@ def _ready(process: subprocess.Popen) -> None:
 
 def _receiver(name: str):
     """A virtual input here that stamps each message with the monotonic clock on arrival."""
-    from device.midi.polled_input import recording
-    from device.midi.ports import open_virtual_input
-
     port = open_virtual_input(name)
     return port, recording(port)
 
@@ -208,10 +194,6 @@ class _PulseSource:
     """Pulses at given times for the follower on a fake clock (the follow algorithm alone, no ports)."""
 
     def __init__(self, clock, times):
-        import mido
-
-        from device.midi.midi_in import InputEvent
-
         self.clock = clock
         self.events = [InputEvent(times[0] - 0.001, mido.Message("start"))]
         self.events += [InputEvent(t, mido.Message("clock")) for t in times]
@@ -228,9 +210,6 @@ class _PulseSource:
 def follow_algorithm(jitter: float, dejitter: bool, pulses: int = 24000, bpm: float = 120.0) -> dict:
     """The follower alone on a fake clock: each step tick's time minus its pulse's ideal time (ms), pulses
     arriving on the ideal grid ± ``jitter`` (uniform), after the first bar. No ports, no load: deterministic."""
-    from device.transport.clock import FakeClock
-    from device.transport.follow import FollowTransport
-
     rng, seconds = random.Random(5), 60.0 / bpm / 24
     times = [1.0 + i * seconds + rng.uniform(-jitter, jitter) for i in range(pulses)]
     clock = FakeClock()

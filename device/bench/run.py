@@ -27,15 +27,27 @@ an environment holding tflite-runtime alone).
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import platform
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
+import mido
 import numpy as np
+
+from device.assembly import Parts, assemble
+from device.bench.answer import answer_start, summary
+from device.bench.soak import soak
+from device.core.timegrid import PULSES_PER_STEP, step_seconds
+from device.engine.controlstate import FixedControls
+from device.engine.model import StepModel
+from device.midi import ports
+from device.settings import Config
 
 ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_MODEL = ROOT / "models" / "default.tflite"
@@ -49,8 +61,6 @@ def percentiles(values, points=(50, 99)) -> list[float]:
 
 def step_latency(model_path: Path, runtime: str | None, steps: int = 3000) -> dict:
     """Median / p99 / max of one ``StepModel.step`` call in microseconds, feeding its own greedy choice back."""
-    from device.engine.model import StepModel
-
     with StepModel(model_path, runtime=runtime) as model:
         token = 60
         for _ in range(200):  # warm-up
@@ -80,15 +90,6 @@ class _BusyCore:
 
 def timing(model_path: Path, seconds: float, bpm: float = 120.0, loaded: bool = False) -> dict:
     """Run the assembled box for ``seconds`` at ``bpm``; lateness of each note-on against its deadline."""
-    import dataclasses
-
-    import mido
-
-    from device.assembly import Parts, assemble
-    from device.config import Config
-    from device.core.timegrid import PULSES_PER_STEP, step_seconds
-    from device.engine.controlstate import FixedControls
-
     class StampingOutput(mido.ports.BaseOutput):
         """Records (monotonic seconds, message) at the moment each message is sent."""
 
@@ -128,8 +129,6 @@ def timing(model_path: Path, seconds: float, bpm: float = 120.0, loaded: bool = 
 
 def startup(model_path: Path, timeout: float = 20.0) -> dict:
     """Spawn `melodybox run` into a virtual input opened here: seconds from spawn to the first note-on."""
-    from device.midi import ports
-
     name = f"melodybox-bench-{os.getpid()}"
     try:
         inport = ports.open_virtual_input(name)  # read by polling (device/midi/polled_input.py)
@@ -164,10 +163,9 @@ _PEAK_RSS_REPORTER = (
 )
 
 
+
 def peak_memory(model_path: Path, steps: int = 400) -> dict:
     """Peak RSS (MB) of `melodybox run` playing ``steps`` steps into a MIDI file (no port backend mapped in)."""
-    import tempfile
-
     with tempfile.TemporaryDirectory() as tmp:
         command = [sys.executable, "-m", "device", "run", "--model", str(model_path), "--midi-file",
                    str(Path(tmp) / "bench.mid"), "--steps", str(steps), "--bpm", "400", "--sim", "--seed", "1"]
@@ -208,8 +206,6 @@ def build_parser() -> argparse.ArgumentParser:
 
 def run_soak(args: argparse.Namespace) -> int:
     """``--soak DAYS``: the report as JSON on stdout (and in --json); exit 1 if a target is missed."""
-    from device.bench.soak import soak
-
     if not args.soak > 0:
         print(f"melodybox bench: --soak {args.soak}: must be a positive number of days", file=sys.stderr)
         return 2
@@ -252,7 +248,6 @@ def main(argv: list[str] | None = None) -> int:
         results["memory"] = peak_memory(models[0])
         print(f"memory peak RSS of the box writing a MIDI file: {results['memory']['peak_rss_mb']:.1f} MB")
     if "answer" in parts:
-        from device.bench.answer import answer_start, summary
 
         results["answer"] = answer_start(models[0])
         print(summary(results["answer"]))

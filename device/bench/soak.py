@@ -26,11 +26,12 @@ import mido
 import numpy as np
 from mido.ports import BaseInput, BaseOutput
 
-from device.config import Config
+from device.assembly import Parts, assemble
 from device.core import encoding
+from device.core.clock import FakeClock
 from device.core.timegrid import step_seconds
 from device.engine.controlstate import ControlState
-from device.transport.clock import FakeClock
+from device.settings import Config
 
 STEPS_PER_DAY = round(24 * 3600 / step_seconds(120))  # 16th steps in a day at 120 bpm (8 steps a second)
 UNPLUG_EVERY = 5000  # steps between losses of the synth
@@ -153,8 +154,6 @@ class DayTally:
 
 def soak(model_path: str | Path, days: float, seed: int = 1) -> dict:
     """Play ``days`` simulated days with faults; the report as a dict (see the module docstring)."""
-    from device.assembly import Parts, assemble
-
     steps = max(1, round(days * STEPS_PER_DAY))
     config = Config()
     config = dataclasses.replace(config, model=dataclasses.replace(config.model, path=str(model_path)),

@@ -1,12 +1,13 @@
 """MIDI CC on the input port as controls: any control on a CC number, over the box's own knobs and keys.
 
-``[cc]`` in box.toml gives each control a CC number (device/config.py CcConfig; -1: none).
-The defaults fit a Korg nanoKONTROL2 in CC mode, a common 8-knob controller: its knobs 1-8
-send CC 16-23, which the MIDI spec leaves to general purpose or undefined, so no synth
-parameter moves with them if the controller also reaches a synth; its first three Solo
-buttons send CC 32-34 (reset, pause, capture). A knob's value 0..127 is a position 0..1
-(device/controls/knobs.py); a button acts when its value crosses 64 upwards (a momentary button's
-press). With ``root_from_notes`` the last note played on the input sets the scale root.
+``[cc]`` in box.toml gives each control a CC number (``CcConfig``: one field per declared control and
+button, its default from the declaration, engine/declaration.py; -1: none). The defaults fit a Korg
+nanoKONTROL2 in CC mode, a common 8-knob controller: its knobs 1-8 send CC 16-23, which the MIDI spec
+leaves to general purpose or undefined, so no synth parameter moves with them if the controller also
+reaches a synth; its first three Solo buttons send CC 32-34 (reset, pause, capture).
+A knob's value 0..127 is a position 0..1 (the control's curve); a button acts when its value
+crosses 64 upwards (a momentary button's press). With ``root_from_notes`` the last note played on the
+input sets the scale root.
 
 ``CcControls`` wraps the box's other controls (GPIO or keys): the control moved last wins,
 so a knob turned after a CC takes over again. ``InputTap`` sits between the MIDI input and
@@ -17,25 +18,37 @@ and passes everything else on, so both read the one input.
 from __future__ import annotations
 
 from collections import deque
-from dataclasses import fields, replace
+from collections.abc import Mapping
+from dataclasses import fields, make_dataclass, replace
 from typing import Any
 
-from device.config import UNSET, CcConfig, TemperatureConfig
-from device.controls.knobs import BUTTONS, KNOBS, value
 from device.engine.controlstate import Controls, ControlState
+from device.engine.declaration import BUTTONS, CONTROLS, UNSET, Control
 from device.midi.midi_in import EVENT_CAPACITY, InputEvent
 
-EVENTS = {"reset": "reset", "pause": "pause_toggle", "capture": "capture"}  # button -> ControlState field
+EVENTS = {button.name: button.event for button in BUTTONS}  # button -> ControlState field
 PRESSED = 64  # a button's value at or above this is pressed
 CC_MAX = 127
+
+CcConfig = make_dataclass(
+    "CcConfig",
+    [(control.name, int, control.cc) for control in CONTROLS] + [(button.name, int, button.cc) for button in BUTTONS]
+    + [("root_from_notes", bool, False)],
+    frozen=True,
+)
+CcConfig.__module__ = __name__
+CcConfig.__doc__ = """MIDI CC numbers (0..119; -1 none) on the MIDI input (midi.input) for each declared control and
+button. The defaults are a Korg nanoKONTROL2 in CC mode: knobs 1-8 send CC 16-23 (general purpose / undefined in the
+MIDI spec, so no synth parameter moves with them) and the first three Solo buttons CC 32-34. Buttons act when the
+value crosses 64 upwards. ``root_from_notes``: the last note played on the input sets the scale root."""
 
 
 class CcMap:
     """CC number -> control name (``knobs``) or button name (``buttons``), from ``[cc]``."""
 
     def __init__(self, cc: CcConfig):
-        self.knobs = {getattr(cc, name): name for name in KNOBS if getattr(cc, name) != UNSET}
-        self.buttons = {getattr(cc, name): name for name in BUTTONS if getattr(cc, name) != UNSET}
+        self.knobs = {getattr(cc, c.name): c.name for c in CONTROLS if getattr(cc, c.name) != UNSET}
+        self.buttons = {getattr(cc, b.name): b.name for b in BUTTONS if getattr(cc, b.name) != UNSET}
         self.root_from_notes = cc.root_from_notes
 
     def wants(self, event: InputEvent) -> bool:
@@ -89,10 +102,11 @@ class InputTap:
 
 
 class CcControls:
-    """The loop's Controls: ``inner``'s state with the CCs from ``tap`` over it (last moved wins)."""
+    """The loop's Controls: ``inner``'s state with the CCs from ``tap`` over it (last moved wins); ``table``: the
+    declared controls by name, whose curves turn a CC's value into the control's."""
 
-    def __init__(self, inner: Controls, tap: InputTap, temperature: TemperatureConfig):
-        self.inner, self.tap, self._temperature = inner, tap, temperature
+    def __init__(self, inner: Controls, tap: InputTap, table: Mapping[str, Control]):
+        self.inner, self.tap, self._table = inner, tap, table
         self._overrides: dict[str, Any] = {}  # control -> value set by a CC, until the inner control moves
         self._last_inner: ControlState | None = None
         self._button_values: dict[int, int] = {}  # CC number -> last value (edges)
@@ -119,7 +133,7 @@ class CcControls:
         number, level = message.control, message.value
         if number in cc_map.knobs:
             name = cc_map.knobs[number]
-            self._overrides[name] = value(name, level / CC_MAX, self._temperature)
+            self._overrides[name] = self._table[name].value(level / CC_MAX)
             return {}
         before = self._button_values.get(number, 0)
         self._button_values[number] = level
@@ -146,12 +160,13 @@ def cc_table(cc: CcConfig) -> list[tuple[str, int]]:
             and getattr(cc, f.name) != UNSET]
 
 
-def open_cc_controls(config, midi_in, controls: Controls) -> tuple[Controls, InputTap | None]:
+def open_cc_controls(cc: CcConfig, table: Mapping[str, Control], midi_in, controls: Controls,
+                     keep_rest: bool) -> tuple[Controls, InputTap | None]:
     """``controls`` with the configured CCs of ``midi_in`` over them, and the tap (None: no input or no CC map).
 
-    ``config``: the box's Config. In call and response the tap passes the notes on to the answer."""
-    cc_map = CcMap(config.cc)
+    ``keep_rest``: another reader wants the other events (call and response hears the notes)."""
+    cc_map = CcMap(cc)
     if midi_in is None or cc_map.empty:
         return controls, None
-    tap = InputTap(midi_in, cc_map, keep_rest=config.play.mode == "answer")
-    return CcControls(controls, tap, config.temperature), tap
+    tap = InputTap(midi_in, cc_map, keep_rest=keep_rest)
+    return CcControls(controls, tap, table), tap

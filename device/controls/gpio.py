@@ -1,7 +1,8 @@
 """The box's physical controls through gpiozero: knobs, reset button, capture button, status LED.
 
 The temperature knob is a potentiometer on an MCP3008 ADC (SPI0) or a rotary encoder;
-more potentiometers on the MCP3008's other channels set any control ([knobs] in box.toml);
+more potentiometers on the MCP3008's other channels set any declared control ([knobs] in box.toml;
+each knob's travel is its control's curve, engine/declaration.py);
 the button resets on a short press and pauses/resumes on a long one; an optional second
 button captures the last bars (device/play/capture.py); the LED blinks on the beat, and
 flashes briefly every WAIT_FLASH_SECONDS while the transport waits for Start.
@@ -17,17 +18,44 @@ on the ticks of a stopped transport, about once a step).
 from __future__ import annotations
 
 import threading
-from dataclasses import replace
+from collections.abc import Mapping
+from dataclasses import dataclass, make_dataclass, replace
 
-from device.config import UNSET, ControlsConfig, KnobsConfig, TemperatureConfig
-from device.controls.knobs import KNOBS, value
 from device.core.timegrid import DEFAULT_BAR_STEPS, STEPS_PER_QUARTER
 from device.engine.controlstate import ControlState
-from device.engine.sampling import temperature_from_knob
+from device.engine.declaration import CONTROLS, UNSET, Control
 
 WAIT_FLASH_SECONDS = 2.0  # waiting for Start, the LED flashes once this often (the pin factory's clock) ...
 WAIT_ON_SECONDS = 0.25  # ... for this long, or one tick of the stopped transport if those are further apart
 
+
+CONTROL_KINDS = ("mcp3008", "encoder", "none")
+LONG_PRESS = ("pause", "capture")
+
+
+@dataclass(frozen=True)
+class ControlsConfig:
+    """GPIO controls; pin numbers are BCM (GPIO) numbers, as in docs/wiring.png."""
+
+    kind: str = "mcp3008"  # "mcp3008" (potentiometer on an ADC), "encoder" (rotary encoder) or "none"
+    button_pin: int = 17
+    led_pin: int = 27
+    encoder_a_pin: int = 5
+    encoder_b_pin: int = 6
+    encoder_steps: int = 24  # encoder detents from lowest to highest temperature
+    adc_channel: int = 0  # MCP3008 input CH0..CH7
+    spi_device: int = 0  # SPI0 chip select: 0 = CE0 (GPIO8), 1 = CE1 (GPIO7)
+    hold_time: float = 1.0  # seconds: a press held this long pauses/resumes instead of resetting
+    hysteresis: float = 0.02  # knob travel (0..1) a reading must move before the temperature follows
+    capture_pin: int = UNSET  # an optional second button (to GND) that captures the last bars; -1: none
+    long_press: str = "pause"  # what holding the button for hold_time does: "pause" (pause/resume) or "capture"
+
+
+KnobsConfig = make_dataclass("KnobsConfig", [(control.name, int, UNSET) for control in CONTROLS if control.pot],
+                             frozen=True)
+KnobsConfig.__module__ = __name__
+KnobsConfig.__doc__ = """More potentiometers on the MCP3008: the input CH0..CH7 each control's wiper is on, -1 for none,
+one per declared control that can have a pot (the temperature knob is controls.adc_channel)."""
 
 class Hysteresis:
     """Follows a noisy 0..1 reading only when it leaves a band of +-``band`` around the
@@ -49,24 +77,11 @@ class Hysteresis:
         return self.value
 
 
-def knob_from_temperature(temperature: float, low: float, high: float) -> float:
-    """Inverse of ``temperature_from_knob``: the knob position 0..1 giving ``temperature``
-    (bisection; the mapping rises monotonically)."""
-    lo, hi = 0.0, 1.0
-    for _ in range(40):
-        mid = (lo + hi) / 2
-        if temperature_from_knob(mid, low, high) < temperature:
-            lo = mid
-        else:
-            hi = mid
-    return (lo + hi) / 2
-
-
 class AdcKnob:
     """A potentiometer's wiper on an MCP3008 channel, read through a hysteresis filter."""
 
     def __init__(self, config: ControlsConfig, pin_factory, channel: int | None = None):
-        from gpiozero import MCP3008
+        from gpiozero import MCP3008  # lazy: gpiozero is loaded only where the box has GPIO controls
 
         channel = config.adc_channel if channel is None else channel
         self._adc = MCP3008(channel=channel, port=0, device=config.spi_device, pin_factory=pin_factory)
@@ -84,7 +99,7 @@ class EncoderKnob:
     """A rotary encoder as a knob: ``steps`` detents from 0 to 1, no wrap-around."""
 
     def __init__(self, config: ControlsConfig, initial: float, pin_factory):
-        from gpiozero import RotaryEncoder
+        from gpiozero import RotaryEncoder  # lazy: gpiozero is loaded only where the box has GPIO controls
 
         self._half = max(1, config.encoder_steps // 2)
         self._encoder = RotaryEncoder(
@@ -102,19 +117,21 @@ class EncoderKnob:
 class GpioControls:
     """The loop's Controls on real (or mock) pins. ``close()`` is idempotent; a context manager.
 
-    ``start``: the state the box starts from (temperature.initial and the [music] values); a knob
-    on a channel of ``knobs`` (device/controls/knobs.py) sets its control from the first read on. The main
+    ``table``: the declared controls by name (engine/declaration.py, the temperature's range from the
+    config): each knob's travel is its control's curve. ``start``: the state the box starts from
+    (temperature.initial and the [music] values); a knob on a channel of ``knobs`` sets its control from
+    the first read on. The main
     button resets on a short press; held for ``hold_time`` it pauses/resumes (or captures, with
     ``long_press = "capture"``). The optional second button (``capture_pin``) captures. How long a
     press lasts is measured on the pin factory's ``ticks()``, at each read and at the release.
     """
 
-    def __init__(self, controls: ControlsConfig, temperature: TemperatureConfig, pin_factory,
+    def __init__(self, controls: ControlsConfig, table: Mapping[str, Control], pin_factory,
                  knobs: KnobsConfig | None = None, start: ControlState | None = None):
-        from gpiozero import LED, Button
+        from gpiozero import LED, Button  # lazy: gpiozero is loaded only where the box has GPIO controls
 
-        self._temperature = temperature
-        self._start = (start or ControlState(temperature.initial)).without_events()
+        self._table = table
+        self._start = (start or ControlState()).without_events()
         self._hold_time = controls.hold_time
         self._long_press = "capture" if controls.long_press == "capture" else "pause_toggle"
         self._lock = threading.Lock()
@@ -130,11 +147,11 @@ class GpioControls:
         self.led = None
         self.capture_button = None
         try:
-            self.knob = self._make_knob(controls, temperature, pin_factory)
+            self.knob = self._make_knob(controls, table["temperature"].position(self._start.temperature), pin_factory)
             if self.knob is not None:
                 self._devices.append(self.knob)
             self.knobs = {}
-            for name in KNOBS:
+            for name in (control.name for control in CONTROLS if control.pot):
                 channel = getattr(knobs, name, UNSET) if knobs is not None else UNSET
                 if channel != UNSET:
                     self.knobs[name] = AdcKnob(controls, pin_factory, channel)
@@ -155,11 +172,11 @@ class GpioControls:
             self.capture_button.when_pressed = lambda: self._event("capture")
 
     @staticmethod
-    def _make_knob(controls: ControlsConfig, temperature: TemperatureConfig, pin_factory):
+    def _make_knob(controls: ControlsConfig, initial: float, pin_factory):
+        """The temperature knob: a pot, an encoder starting at ``initial`` (0..1), or none."""
         if controls.kind == "mcp3008":
             return AdcKnob(controls, pin_factory)
         if controls.kind == "encoder":
-            initial = knob_from_temperature(temperature.initial, temperature.low, temperature.high)
             return EncoderKnob(controls, initial, pin_factory)
         return None
 
@@ -194,10 +211,9 @@ class GpioControls:
     # The loop's thread, once per step.
     def read(self) -> ControlState:
         """Sample the knobs and consume the buttons' events."""
-        t = self._temperature
-        values = {name: value(name, knob.position(), t) for name, knob in self.knobs.items()}
+        values = {name: self._table[name].value(knob.position()) for name, knob in self.knobs.items()}
         if self.knob is not None:
-            values["temperature"] = temperature_from_knob(self.knob.position(), t.low, t.high)
+            values["temperature"] = self._table["temperature"].value(self.knob.position())
         with self._lock:
             self._check_hold()
             events, self._events = self._events, set()

@@ -1,13 +1,9 @@
-"""Controls for a desktop: the keyboard turns every knob and presses the buttons, plus a live status line.
+"""Controls for a desktop: the keyboard turns every knob and presses the buttons.
 
-Keys (in the terminal that runs the box), lower case turns a knob down, upper case up:
-
-    ] [ or arrows  temperature          t T  temperature
-    d D  density                        v V  deja-vu           l L  loop length (1, 2, 4, 8 bars)
-    k K  scale (chromatic = off, ...)   n N  scale root note   s S  strictness
-    o O  register centre                w W  register width
-    g G  gate                           a A  accent            h H  humanise
-    space or r  reset     p  pause/resume     c  capture the last bars     q  quit
+Keys (in the terminal that runs the box): each declared control's letter (engine/declaration.py),
+lower case turns it down, upper case up; ``[`` ``]``, the arrows, ``-`` and ``+`` also turn the
+temperature; each button's keys press it (space or r resets, p pauses, c captures); q quits.
+``HELP`` lists them all.
 
 The controls start from the configured values ([music], temperature.initial); a control
 keeps its exact configured value until its key is first pressed. The terminal goes to
@@ -21,25 +17,26 @@ from __future__ import annotations
 import os
 import select
 import sys
+import termios
 import threading
-from collections.abc import Callable
+import tty
+from collections.abc import Callable, Mapping
 from dataclasses import replace
-from typing import TextIO
 
-from device.config import TemperatureConfig
-from device.controls import knobs
 from device.engine.controlstate import ControlState
+from device.engine.declaration import BUTTONS, CONTROLS, Control
 
 KNOB_STEP = 0.05  # knob travel (0..1) per key press (a stepped control moves one setting)
-UP_KEYS = ("]", "\x1b[A", "\x1b[C", "+")
-DOWN_KEYS = ("[", "\x1b[B", "\x1b[D", "-")
-RESET_KEYS = (" ", "r")
-KNOB_KEYS = {"t": "temperature", "d": "density", "v": "deja_vu", "l": "loop_bars", "k": "scale", "n": "scale_root",
-             "s": "strictness", "o": "register_centre", "w": "register_width", "g": "gate", "a": "accent",
-             "h": "humanise"}  # lower case: down, upper case: up
-HELP = ("keys: [ ] or arrows = temperature, d/D density, v/V deja-vu, l/L loop, k/K scale, n/N root, "
-        "s/S strictness, o/O register, w/W width, g/G gate, a/A accent, h/H humanise (lower = down, upper = up), "
-        "space/r = reset, p = pause, c = capture, q = quit")
+UP_KEYS = ("]", "\x1b[A", "\x1b[C", "+")  # the temperature, up
+DOWN_KEYS = ("[", "\x1b[B", "\x1b[D", "-")  # the temperature, down
+QUIT_KEY = "q"
+KNOB_KEYS = {control.key: control.name for control in CONTROLS if control.key}  # lower case: down, upper case: up
+BUTTON_KEYS = {key: button.event for button in BUTTONS for key in button.keys}
+HELP = ("keys: [ ] or arrows = temperature, "
+        + ", ".join(f"{c.key}/{c.key.upper()} {c.name.replace('_', ' ')}" for c in CONTROLS if c.key)
+        + " (lower = down, upper = up), "
+        + ", ".join(f"{'/'.join('space' if k == ' ' else k for k in b.keys)} = {b.name}" for b in BUTTONS)
+        + f", {QUIT_KEY} = quit")
 
 
 def split_keys(data: str) -> list[str]:
@@ -53,22 +50,23 @@ def split_keys(data: str) -> list[str]:
 
 
 class SimControls:
-    """The loop's Controls, simulated. ``keys`` is a file descriptor to read keys from (default:
-    stdin if it is a terminal, else none); ``on_quit`` is called for ``q``; ``start``: the state the
-    controls start from (default: temperature.initial, every other control neutral). ``close()`` is idempotent."""
+    """The loop's Controls, simulated. ``table``: the declared controls by name (their curves turn a key's
+    knob position into a value). ``keys`` is a file descriptor to read keys from (default: stdin if it is a
+    terminal, else none); ``on_quit`` is called for ``q``; ``start``: the state the controls start from
+    (default: every control at its default). ``close()`` is idempotent."""
 
     def __init__(
         self,
-        temperature: TemperatureConfig,
+        table: Mapping[str, Control],
         keys: int | None = -1,
         on_quit: Callable[[], None] | None = None,
         start: ControlState | None = None,
     ):
-        self._temperature = temperature
+        self._table = table
         self._on_quit = on_quit
         self._lock = threading.Lock()
-        self._start = (start or ControlState(temperature.initial)).without_events()
-        self.positions = {name: knobs.position(name, getattr(self._start, name), temperature) for name in knobs.KNOBS}
+        self._start = (start or ControlState()).without_events()
+        self.positions = {name: control.position(getattr(self._start, name)) for name, control in table.items()}
         self._turned: set[str] = set()  # controls whose key was pressed: they follow their position
         self._events: set[str] = set()
         self._fd = _stdin_terminal() if keys == -1 else keys
@@ -89,9 +87,6 @@ class SimControls:
         return self._thread is not None
 
     def _start_keyboard(self) -> None:
-        import termios
-        import tty
-
         if os.isatty(self._fd):
             self._saved_mode = termios.tcgetattr(self._fd)
             tty.setcbreak(self._fd)  # keys arrive one by one, unechoed; Ctrl-C still sends SIGINT
@@ -116,18 +111,14 @@ class SimControls:
                 self._turn("temperature", 1 if key in UP_KEYS else -1)
             elif key.lower() in KNOB_KEYS:
                 self._turn(KNOB_KEYS[key.lower()], 1 if key.isupper() else -1)
-            elif key in RESET_KEYS:
-                self._events.add("reset")
-            elif key == "p":
-                self._events.add("pause_toggle")
-            elif key == "c":
-                self._events.add("capture")
-        if key == "q" and self._on_quit is not None:
+            elif key in BUTTON_KEYS:
+                self._events.add(BUTTON_KEYS[key])
+        if key == QUIT_KEY and self._on_quit is not None:
             self._on_quit()
 
     def _turn(self, name: str, direction: int) -> None:
         """Move control ``name`` one key press up (+1) or down (-1), stopping at its ends."""
-        count = knobs.steps(name)
+        count = self._table[name].curve.steps
         position = self.positions[name]
         if count is None:
             position += direction * KNOB_STEP
@@ -139,7 +130,7 @@ class SimControls:
     def read(self) -> ControlState:
         """The knobs' values and the button events since the last read (consumed)."""
         with self._lock:
-            values = {name: knobs.value(name, self.positions[name], self._temperature) for name in self._turned}
+            values = {name: self._table[name].value(self.positions[name]) for name in self._turned}
             events, self._events = self._events, set()
         return replace(self._start, **values, **{name: True for name in events})
 
@@ -157,8 +148,6 @@ class SimControls:
         if self._thread is not None and self._thread is not threading.current_thread():
             self._thread.join(timeout=1.0)
         if self._saved_mode is not None:
-            import termios
-
             termios.tcsetattr(self._fd, termios.TCSADRAIN, self._saved_mode)
             self._saved_mode = None
 
@@ -176,94 +165,3 @@ def _stdin_terminal() -> int | None:
     except (AttributeError, ValueError, OSError):
         return None
     return fd if os.isatty(fd) else None
-
-
-def note_name(token: int | None) -> str:
-    """A token as a short label: C4 (MIDI 60), 'off', '·' (no event) or '-' (nothing played)."""
-    from device.core.encoding import NOTE_OFF, is_note_on
-
-    if token is None:
-        return "-"
-    if is_note_on(token):
-        names = ("C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B")
-        return f"{names[token % 12]}{token // 12 - 1}"
-    return "off" if token == NOTE_OFF else "·"
-
-
-LEGEND = ("status: step, note, T temperature, D density %, V deja-vu %/loop bars, scale (off: chromatic),\n"
-          "  S strictness %, R register centre/width, G gate %, A accent %, H humanise %,\n"
-          "  > playing, || paused, [] stopped, ! MIDI lost, the tempo, then what the box does: playing, paused,\n"
-          "  listening or answering (call and response), waiting for Start (a followed clock is stopped),\n"
-          "  RESET:why (button, or what the guard heard)")
-STATE_TEXT = {"waiting": "waiting for Start"}  # a StepReport's state as the status line says it (else the word)
-RESET_SHOWN_STEPS = 8  # a reset stays on the status line this many steps (two beats), long enough to see
-
-
-def percent(value: float) -> int:
-    """A 0..1 control as a whole percentage."""
-    return round(value * 100)
-
-
-def status_line(report) -> str:
-    """One StepReport as the status line (symbols: LEGEND), without the reset; it ends with the state."""
-    from device.core.scales import scale_text
-
-    c = report.controls
-    scale = "off" if c.scale == "chromatic" else scale_text(c.scale_root, c.scale)
-    state = "[]" if not report.running else "||" if report.paused else ">"
-    if not report.connected:
-        state += " !"
-    line = (f"{report.step:6d} {note_name(report.token):>4} T{c.temperature:.2f} D{percent(c.density)} "
-            f"V{percent(c.deja_vu)}/{c.loop_bars} {scale} S{percent(c.strictness)} "
-            f"R{c.register_centre}/{c.register_width} G{percent(c.gate)} A{percent(c.accent)} H{percent(c.humanise)} "
-            f"{state}")
-    if report.bpm:
-        line += f" {report.bpm:.0f}bpm"
-    return f"{line} {STATE_TEXT.get(report.state, report.state)}"
-
-
-class LiveView:
-    """One status line (step, note, every control, state, tempo, what the box does, a reset) rewritten in
-    place with ``\\r``, under a legend written once; only when ``stream`` is a terminal, otherwise it writes
-    nothing."""
-
-    def __init__(self, stream: TextIO | None = None, every: int = 1):
-        self.stream = sys.stdout if stream is None else stream
-        self.every = every  # redraw every this many steps
-        self.active = _isatty(self.stream)
-        self._shown = False
-        self._reset = ""  # the last reset's reason, shown until step _reset_until
-        self._reset_until = -1
-        self._width = 80  # the longest line shown so far: a shorter one pads over all of it
-
-    def update(self, report) -> None:
-        """Show a StepReport."""
-        if not self.active:
-            return
-        if report.reset:
-            self._reset, self._reset_until = report.reset, report.step + RESET_SHOWN_STEPS
-        if report.step % self.every:
-            return
-        if not self._shown:
-            self.stream.write(LEGEND + "\n")
-        line = status_line(report)
-        if report.step < self._reset_until:
-            line += f" RESET:{self._reset}"
-        self._width = max(self._width, len(line))
-        self.stream.write("\r" + line.ljust(self._width))
-        self.stream.flush()
-        self._shown = True
-
-    def close(self) -> None:
-        """End the status line so the shell prompt starts on a fresh one."""
-        if self._shown:
-            self.stream.write("\n")
-            self.stream.flush()
-            self._shown = False
-
-
-def _isatty(stream) -> bool:
-    try:
-        return stream.isatty()
-    except (AttributeError, ValueError):
-        return False

@@ -143,7 +143,7 @@ def tokens_to_midi_file(
     program: int | None = None,
 ):
     """Build a ``mido.MidiFile`` (type 0) holding the tokens as notes."""
-    import mido
+    import mido  # lazy: the step model needs only numpy of this module (its runtime check has no mido)
 
     ticks_per_step = ticks_per_beat // STEPS_PER_QUARTER
     if ticks_per_step * STEPS_PER_QUARTER != ticks_per_beat:

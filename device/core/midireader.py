@@ -20,6 +20,9 @@ import math
 from collections.abc import Iterable
 from pathlib import Path
 
+import mido
+from mido.midifiles.meta import KeySignatureError
+
 from device.core.encoding import Note, notes_to_tokens
 from device.core.timegrid import STEPS_PER_QUARTER
 
@@ -136,8 +139,6 @@ def primer_from_midi(path: str | Path, max_steps: int) -> list[int]:
     skyline. The melody ends with a NOTE_OFF after its last note, because the box does not play the
     primer and starts silent. Raises PrimerError naming the file if it cannot be read.
     """
-    import mido  # lazily: the live reader needs no MIDI library
-    from mido.midifiles.meta import KeySignatureError
 
     if max_steps < 0:
         raise ValueError(f"max_steps must be >= 0, got {max_steps}")

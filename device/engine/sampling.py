@@ -27,38 +27,19 @@ control at its neutral default the result is bit for bit what the sampler gave b
 
 from __future__ import annotations
 
-import math
 from functools import lru_cache
 
 import numpy as np
 
 from device.core import encoding
 from device.core.scales import CHROMATIC, in_scale, scale_name
-from device.engine.controlstate import DEFAULT_DENSITY, ControlState
+from device.engine.controlstate import ControlState
+from device.engine.declaration import DEFAULTS
 
 STRICTNESS_NATS = 1.0  # log-probability an out-of-scale pitch loses at strictness 0.5 (x 0.37)
 DENSITY_NATS = 3.0  # log-odds a new note gains at density 1, loses at density 0 (x 20, x 1/20)
 LOOP_STREAM = 1  # déjà-vu decisions use their own random stream, so the token draws stay today's
 DEFAULT_TAIL_CUT = 0.005  # share of the likeliest token's probability under which a token is never drawn
-
-
-def temperature_from_knob(position: float, low: float = 0.05, high: float = 3.0) -> float:
-    """Map a knob position 0..1 to a temperature.
-
-    Geometric on both halves: 0 -> ``low`` (near-greedy), 0.5 -> exactly 1.0,
-    1 -> ``high`` (wild). Positions outside 0..1 are clamped (an ADC can overshoot
-    a little); a NaN position raises ValueError. Requires 0 < low < 1 < high.
-    """
-    if not 0 < low < 1 < high:
-        raise ValueError(f"temperature range needs 0 < low < 1 < high, got low={low}, high={high}")
-    if math.isnan(position):
-        raise ValueError("knob position is NaN")
-    position = min(1.0, max(0.0, float(position)))
-    if position == 0.5:
-        return 1.0
-    if position < 0.5:
-        return low ** (1.0 - 2.0 * position)
-    return high ** (2.0 * position - 1.0)
 
 
 class Sampler:
@@ -134,7 +115,7 @@ class Sampler:
             shaped = pitches + shape
             scaled = scaled.copy()
             scaled[: encoding.NUM_PITCHES] = shaped + (log_sum_exp(pitches) - log_sum_exp(shaped))
-        if controls.density != DEFAULT_DENSITY:
+        if controls.density != DEFAULTS["density"]:
             scaled = self._dense(scaled, controls.density, sounding)
         return scaled
 

@@ -29,8 +29,8 @@ from dataclasses import dataclass
 import mido
 from mido.ports import BaseInput
 
+from device.core.clock import Clock, MonotonicClock
 from device.midi.ports import PORT_ERRORS
-from device.transport.clock import Clock, MonotonicClock
 
 CLOCK_TYPES = frozenset({"clock", "start", "stop", "continue", "songpos"})  # to the follower
 EVENT_CAPACITY = 256  # channel messages held between two drains (a step is >= 37.5 ms at 400 bpm)

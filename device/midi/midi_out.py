@@ -21,8 +21,8 @@ import mido
 from mido.ports import BaseOutput
 
 from device.core import encoding
+from device.core.clock import Clock, MonotonicClock
 from device.midi.ports import PORT_ERRORS
-from device.transport.clock import Clock, MonotonicClock
 
 ALL_NOTES_OFF = 123  # MIDI CC number
 # Backends that buffer (rtmidi's JACK output hands messages to the next audio cycle) drop what

@@ -136,7 +136,7 @@ def open_polled_input(api: int, name: str | None = None, virtual: bool = False,
     """Open the rtmidi input port called exactly ``name`` (or, ``virtual``, create one called ``name``) on
     rtmidi API ``api``, without a callback. Raises rtmidi's errors (OSError/RtMidiError) or ValueError
     when no port has that name."""
-    import rtmidi
+    import rtmidi  # lazy: loaded only where a port opens (generate and the trainer need no MIDI system)
 
     rt = rtmidi.MidiIn(api, client_name)
     try:

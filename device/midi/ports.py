@@ -14,10 +14,10 @@ import mido
 from mido.ports import BaseInput, BaseOutput
 
 from device.core import timegrid
+from device.core.clock import Clock
 from device.core.stderr import c_stderr_hidden
 from device.core.timegrid import step_seconds
 from device.midi.polled_input import open_polled_input
-from device.transport.clock import Clock
 
 try:  # rtmidi's errors: SystemError/NoDevicesError are OSErrors, InvalidPortError is a ValueError
     from rtmidi import RtMidiError
@@ -50,7 +50,7 @@ def rtmidi_api() -> int | None:
     backend = mido.backend
     if backend.name != "mido.backends.rtmidi":
         return None
-    import rtmidi
+    import rtmidi  # lazy: loaded only where a port opens (generate and the trainer need no MIDI system)
 
     return getattr(rtmidi, f"API_{backend.api}") if backend.api else rtmidi.API_UNSPECIFIED
 
@@ -71,7 +71,7 @@ def rtmidi_port_names(kind: str) -> list[str] | None:
     api = rtmidi_api()
     if api is None:
         return None
-    import rtmidi
+    import rtmidi  # lazy: loaded only where a port opens (generate and the trainer need no MIDI system)
 
     key = (kind, api, os.environ.get("JACK_DEFAULT_SERVER"))
     with _listers_lock:

@@ -24,25 +24,15 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
 import mido
 
 from device.core.timegrid import PULSES_PER_QUARTER, PULSES_PER_STEP
+from device.engine.dynamics import PulseNote
 
 TICKS_PER_PULSE = 20  # MIDI file ticks per transport pulse: 480 per quarter, what DAWs expect
 TEMP_PREFIX = ".capture-"  # an unfinished write; never a name a finished capture has
-
-
-@dataclass
-class Note:
-    """One note the box played: ``start`` and ``end`` in transport pulses (end None: still sounding)."""
-
-    pitch: int
-    velocity: int
-    start: int
-    end: int | None = None
 
 
 def time_signature(bar_steps: int) -> tuple[int, int]:
@@ -53,8 +43,10 @@ def time_signature(bar_steps: int) -> tuple[int, int]:
     return bar_steps, 16
 
 
-def midi_file(notes: list[Note], start: int, end: int, bpm: float, bar_steps: int, channel: int) -> mido.MidiFile:
-    """The notes between pulses ``start`` and ``end`` as a one-track MIDI file exactly that long."""
+def midi_file(notes: list[PulseNote], start: int, end: int, bpm: float, bar_steps: int, channel: int,
+              name: str = "Melody Box capture") -> mido.MidiFile:
+    """The notes between pulses ``start`` and ``end`` as a one-track MIDI file exactly that long, in the metre of
+    ``bar_steps`` and at ``bpm``; ``name``: the track's name."""
     events = []  # (pulse, order, message): note-offs before note-ons at the same pulse
     for note in notes:
         note_end = end if note.end is None else min(note.end, end)
@@ -67,7 +59,7 @@ def midi_file(notes: list[Note], start: int, end: int, bpm: float, bar_steps: in
     events.sort(key=lambda event: (event[0], event[1]))
     numerator, denominator = time_signature(bar_steps)
     track = mido.MidiTrack([
-        mido.MetaMessage("track_name", name="Melody Box capture", time=0),
+        mido.MetaMessage("track_name", name=name, time=0),
         mido.MetaMessage("set_tempo", tempo=mido.bpm2tempo(bpm), time=0),
         mido.MetaMessage("time_signature", numerator=numerator, denominator=denominator, time=0),
     ])
@@ -163,7 +155,7 @@ class Capture:
         self.bar_pulses = bar_steps * PULSES_PER_STEP
         self._writer = writer if writer is not None else ThreadWriter()
         self._wall_clock, self._say = wall_clock, say
-        self._notes: deque[Note] = deque(maxlen=bars * bar_steps + 2)  # at most one note starts per step
+        self._notes: deque[PulseNote] = deque(maxlen=bars * bar_steps + 2)  # at most one note starts per step
         self._requested_at: int | None = None
         self._pulse = 0
         self.written: list[Path] = []
@@ -172,7 +164,7 @@ class Capture:
     def record(self, pulse: int, pitch: int, velocity: int) -> None:
         """MidiOut's recorder: a note-on (velocity > 0) or the note-off (velocity 0) of the sounding note."""
         if velocity > 0:
-            self._notes.append(Note(pitch, velocity, pulse))
+            self._notes.append(PulseNote(pitch, velocity, pulse))
         elif self._notes and self._notes[-1].end is None and self._notes[-1].pitch == pitch:
             self._notes[-1].end = pulse
 
@@ -182,9 +174,9 @@ class Capture:
             self._requested_at = self._pulse
 
     @property
-    def notes(self) -> list[Note]:
+    def notes(self) -> list[PulseNote]:
         """A copy of the notes kept (the last ``bars`` bars' worth at most), oldest first."""
-        return [Note(n.pitch, n.velocity, n.start, n.end) for n in self._notes]
+        return [PulseNote(n.pitch, n.velocity, n.start, n.end) for n in self._notes]
 
     @property
     def pending(self) -> bool:
@@ -207,7 +199,7 @@ class Capture:
         wall_time = self._wall_clock()
         self._writer(lambda: self._write(notes, start, pulse, wall_time))
 
-    def _write(self, notes: list[Note], start: int, end: int, wall_time: float) -> None:
+    def _write(self, notes: list[PulseNote], start: int, end: int, wall_time: float) -> None:
         """The writer's job: build the file and write it atomically; a failure is said, never raised."""
         try:
             buffer = io.BytesIO()

@@ -6,6 +6,10 @@ right after a note goes out and never delays the next one. The very first step
 reads the controls before computing its token, so the first note follows the knob
 too (one inference before the first note, once).
 
+A step plays on its onset: the step's first pulse, or later where the articulation says
+(``engine.dynamics.onset``), always on the transport's own pulses, so a followed clock stays the grid;
+a transport that skipped the onset pulse plays the step on its next tick, never later.
+
 The ticks between steps are where MIDI clock goes out in lead mode and, in call-and-response
 mode (device/play/answer.py), where the input is heard; the answer says which steps play.
 When the transport stops, the loop silences the synth and, on the ticks the transport delivers
@@ -23,7 +27,7 @@ from dataclasses import dataclass
 from device.core import encoding
 from device.core.timegrid import PULSES_PER_STEP
 from device.engine.controlstate import Controls, ControlState
-from device.engine.dynamics import Dynamics, gate_pulses
+from device.engine.dynamics import Dynamics, gate_pulses, onset
 from device.engine.generator import Generator
 from device.engine.guard import CollapseGuard
 from device.midi.midi_out import MidiOut
@@ -110,6 +114,7 @@ class Loop:
         self._error_shown = False
         self._reset_reason = ""  # why the generator was reset at the current step
         self._waiting = False  # the transport was stopped at the last tick: the controls show the wait
+        self._last_pulse: int | None = None  # the pulse of the last running tick (None: stopped, or not begun)
 
     def stop(self) -> None:
         """Ask run() to end after the current tick (safe from signal handlers and other threads)."""
@@ -147,11 +152,20 @@ class Loop:
             self.clock_out.tick(tick, self.paused)  # the pulse first: every 6th one is this step's note
         if self.answer is not None:
             self.answer.hear(tick)
-        if tick.on_step:
+        if self._due(tick):
             self._step(tick)
             self.steps_done += 1
         elif not tick.running:
             self._wait(tick)
+        self._last_pulse = tick.pulse if tick.running else None
+
+    def _due(self, tick: Tick) -> bool:
+        """Whether this tick is its step's onset, or the first tick after an onset the transport skipped."""
+        if not tick.running:
+            return False
+        due = onset(tick.step, self.state or ControlState())
+        skipped = self._last_pulse is not None and self._last_pulse < due < tick.pulse
+        return tick.pulse == due or (skipped and due > tick.step * PULSES_PER_STEP)
 
     def _step(self, tick: Tick) -> None:
         """One step: play the pending token now (unless paused), read the controls, then compute the next token.
@@ -199,8 +213,9 @@ class Loop:
 
     def _gate(self, tick: Tick, state: ControlState) -> None:
         """If the next step's token ends the sounding note, end it earlier within this step by the gate."""
-        pulses = gate_pulses(state.gate)
-        if pulses < PULSES_PER_STEP and self._pending not in (None, encoding.NO_EVENT):
+        length = onset(tick.step + 1, state) - tick.pulse  # pulses until the next step's onset
+        pulses = gate_pulses(state.gate, length)
+        if pulses < length and self._pending not in (None, encoding.NO_EVENT):
             self.midi_out.end_at(tick.pulse + pulses)
 
     def _listen(self) -> None:

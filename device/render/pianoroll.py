@@ -85,7 +85,7 @@ def pitch_span(notes: list[Note], margin: int = 2, minimum: int = 12) -> tuple[i
 
 
 class TimedNote(Protocol):
-    """A note in any time unit (steps for device.core.encoding.Note, pulses for device.play.capture.Note)."""
+    """A note in any time unit (steps for device.core.encoding.Note, pulses for device.engine.dynamics.PulseNote)."""
 
     pitch: int
     start: int

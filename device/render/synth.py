@@ -12,6 +12,7 @@ calls, so rendering is sample-accurate and the same whatever the block sizes.
 from __future__ import annotations
 
 import math
+import wave
 
 import numpy as np
 
@@ -139,8 +140,6 @@ class Synth:
 
 def write_wav(path, samples: np.ndarray, samplerate: int = SAMPLERATE) -> None:
     """Write mono ``samples`` (-1..1) as a 16-bit PCM WAV file at ``samplerate`` Hz."""
-    import wave
-
     pcm = np.round(np.clip(samples, -1.0, 1.0) * 32767).astype("<i2")
     with wave.open(str(path), "wb") as out:
         out.setnchannels(1)

@@ -26,7 +26,10 @@ import mido
 import numpy as np
 from mido.ports import BaseOutput
 
+from device.core.clock import FakeClock
 from device.core.stderr import c_stderr_hidden
+from device.core.timegrid import step_seconds
+from device.midi.midi_out import MidiOut
 from device.render.synth import RELEASE_SECONDS, SAMPLERATE, Synth, frames_for
 
 VOICE_NAME = "Melody Box voice"
@@ -166,7 +169,7 @@ class VoicePort(BaseOutput):
 def _import_sounddevice():
     os.environ.setdefault("JACK_NO_START_SERVER", "1")  # use a running JACK server, never start one
     try:
-        import sounddevice
+        import sounddevice  # lazy: an optional part, and importing it loads PortAudio (absent: no voice)
     except ImportError:
         raise VoiceUnavailable("no audio library (pip install sounddevice)") from None
     except OSError as error:  # sounddevice loads PortAudio when imported
@@ -214,10 +217,6 @@ def _open_voice(device, samplerate) -> VoicePort:
 def render_tokens(tokens: Sequence[int], bpm: float, samplerate: int = SAMPLERATE, velocity: int = 100) -> np.ndarray:
     """The melody as mono float32 audio at ``samplerate`` Hz: step i starts at i * step_seconds(bpm),
     played through MidiOut into a VoicePort (the live voice's code), with the last tail rung out."""
-    from device.core.timegrid import step_seconds
-    from device.midi.midi_out import MidiOut
-    from device.transport.clock import FakeClock
-
     clock = FakeClock()
     port = VoicePort(samplerate=samplerate, now=clock.now)
     seconds = step_seconds(bpm)

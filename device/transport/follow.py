@@ -33,10 +33,10 @@ import math
 from collections.abc import Callable
 from typing import Protocol
 
+from device.core.clock import Clock
 from device.core.timegrid import PULSES_PER_QUARTER, PULSES_PER_STEP, step_seconds
 from device.midi.midi_in import InputEvent
 from device.transport.base import Tick
-from device.transport.clock import Clock
 
 LOSS_SECONDS = 0.5  # no pulse for this long while running: the clock is lost
 MIN_BPM, MAX_BPM = 20.0, 400.0  # the tempo range the box plays at

@@ -40,7 +40,7 @@ class LinkTransport:
         self._aio = asyncio.new_event_loop()
         if link is None:
             try:
-                from aalink import Link
+                from aalink import Link  # lazy: an optional extra (pip install aalink), for --clock link
             except ImportError:
                 self._aio.close()
                 raise LinkUnavailable("--clock link needs the aalink package: pip install aalink") from None

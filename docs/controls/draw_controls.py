@@ -20,7 +20,6 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 from device.assembly import open_generator  # noqa: E402
-from device.config import Config, ModelConfig  # noqa: E402
 from device.core.encoding import is_note_on, tokens_to_notes  # noqa: E402
 from device.core.scales import in_scale  # noqa: E402
 from device.core.timegrid import PULSES_PER_STEP  # noqa: E402
@@ -34,6 +33,7 @@ from device.render.pianoroll import (  # noqa: E402
     stack,
     velocity_legend,
 )
+from device.settings import Config, ModelConfig  # noqa: E402
 
 BARS, BAR = 8, 16
 SEED = 7

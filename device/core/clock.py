@@ -1,8 +1,7 @@
-"""Clocks: a monotonic clock, a fake clock for tests, and the length of a step.
+"""Clocks: a monotonic clock and a fake clock for tests. All times are seconds.
 
-The transport (device/transport/base.py) schedules against these clocks.
-
-All times are seconds. Steps are 16th notes: ``step_seconds(bpm) = 60 / bpm / 4``.
+The transport (device/transport/base.py) schedules against these clocks; MIDI in and out stamp
+messages with them. A step's length at a tempo is in device/core/timegrid.py.
 """
 
 from __future__ import annotations
