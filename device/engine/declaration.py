@@ -182,6 +182,9 @@ CONTROLS: tuple[Control, ...] = (
     Control("humanise", 0.0, Linear(0, 1), "0 exact .. 1 up to +-12 velocity",
             "0 exact velocities .. 1 up to +-12 at random (seeded by --seed)", key="h", label="H",
             show=lambda s: percent(s.humanise), legend="humanise %"),
+    Control("swing", 0.0, Linear(0, 1), "0 straight .. 1 every second 16th half a 16th late",
+            "how late every second 16th plays, as on an MPC: 0 straight, 0.5 a triplet feel, 1 half a 16th late",
+            key="f", label="SW", show=lambda s: percent(s.swing), legend="swing %"),
 )
 BUTTONS: tuple[Button, ...] = (
     Button("reset", "reset", "start a new melody from the primed state", (" ", "r"), 32),

@@ -2,8 +2,8 @@
 within its last 16th (gate). The loop and ``melodybox generate`` both time and shape notes here.
 
 Onset: a step's token plays on the step's first pulse of the transport (24 per quarter, 6 per 16th),
-plus ``onset_pulses``. The loop and ``articulate`` take a step's length as the pulses from its onset
-to the next step's.
+plus ``onset_pulses``: swing delays every second 16th. The loop and ``articulate`` take a step's length
+as the pulses from its onset to the next step's.
 
 Velocity: at ``accent`` 0 every note has the configured velocity (midi.velocity), exactly.
 Above 0, a note's velocity follows where it starts in the bar: the bar's first 16th is the
@@ -43,8 +43,14 @@ class PulseNote:
 
 
 def onset_pulses(step: int, state: ControlState) -> int:
-    """Pulses after step ``step``'s first pulse at which its token plays under ``state`` (0 .. 3): on the grid."""
-    return 0
+    """Pulses after step ``step``'s first pulse at which its token plays under ``state`` (0 .. 3).
+
+    Swing, as on an MPC: every second 16th (an odd step) plays up to half a 16th late, ``swing`` 0 straight ..
+    1 three pulses late (MPC 75 %); on the transport's own pulses, so the steps in between 0, 1/3, 2/3 and
+    all of it (58 %, 67 % the triplet feel, 75 %) round to the nearest pulse, and a followed clock stays the grid."""
+    if step % 2 == 0:
+        return 0
+    return int(state.swing * (PULSES_PER_STEP // 2) + 0.5)
 
 
 def onset(step: int, state: ControlState) -> int:
