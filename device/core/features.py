@@ -2,8 +2,8 @@
 
 As in Magenta's lookback RNN, the model gets, with each token it is fed, where the step it is about to
 predict lies in the bar and what was played one, two, four and eight bars before that step (folk tunes
-repeat whole phrases: in the folk corpus the note-on to predict is the one 1, 2, 4 and 8 bars before it
-14 %, 21 %, 42 % and 51 % of the time, and 42 % of its bars repeat one of those bars exactly). Training
+repeat whole phrases, so the note to predict is often one of those; how often in the folk corpus:
+models/README.md). Training
 computes the features of whole melodies at once (``melody_features``); the box computes them step by step
 from its own history (``FeatureTracker``). Both follow the rules below; a test checks that they agree token
 for token.

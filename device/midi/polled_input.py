@@ -3,10 +3,10 @@
 Why: RtMidi calls its callback on the MIDI system's thread. On JACK that is the client's process
 thread, and JACK may cancel it (when the port closes, or when it finds the client too slow) while
 the callback waits for Python's GIL: the thread dies holding the GIL's lock and the whole process
-hangs. Measured here: opening and closing an input that receives 2,000 clock messages a second
-hung within 5 to 15 rounds through mido (which always sets a callback), and never in 200 rounds
-with the messages read by polling. Polling keeps the MIDI system's threads out of Python, on JACK
-and on ALSA alike.
+hangs. Opening and closing an input under a steady stream of clock messages hung it within a few
+rounds through mido (which always sets a callback), and never with the messages read by polling
+(measured: docs/playing-with-others.md, "Under the hood"). Polling keeps the MIDI system's threads out
+of Python, on JACK and on ALSA alike.
 
 Times: RtMidi gives each message the seconds since the previous one, taken when it arrived (on
 JACK, per 1.3 ms cycle). The reader adds them up, so a message's time keeps its real spacing

@@ -63,9 +63,9 @@ def rtmidi_port_names(kind: str) -> list[str] | None:
     """The ``kind`` port names from one rtmidi client kept open, or None if mido's backend is not rtmidi.
 
     The box checks every second that its ports are still listed. mido lists by opening and closing a
-    new MIDI client each time; on JACK that stalled the server's MIDI for about 0.5 s, and a box
-    following a drum machine's clock lost the pulses of those moments (measured: 30 of 104 messages
-    arrived). Listing through one client kept open loses none. A client that lists nothing is
+    new MIDI client each time; on JACK that stalled the server's MIDI, and a box following a drum
+    machine's clock lost most of the pulses of those moments (measured: docs/playing-with-others.md,
+    "Under the hood"). Listing through one client kept open loses none. A client that lists nothing is
     dropped, so a restarted MIDI system is seen by a new one.
     """
     api = rtmidi_api()

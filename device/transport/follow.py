@@ -10,9 +10,9 @@ Timing: a pulse is delivered when it has arrived AND its dejittered time has com
 dejittered time is where the last bar of arrivals (a least-squares line) puts this pulse,
 plus half the largest distance of an arrival from that line (MARGIN_SHARE): early pulses
 wait for that time, so they leave together, and late ones leave at once on arrival (never
-before they arrived, so a Stop can never race a note). Measured on ±1 and ±2 ms of jitter
-(device/bench/clock.py, BENCHMARKS.md), this keeps a third of the jitter, at the price
-of a steady delay of about half of it, and the p99 equals playing each pulse on arrival.
+before they arrived, so a Stop can never race a note). This trades a small steady delay for
+much less jitter, which a listener forgives far more readily, and its 99th percentile stays that
+of playing each pulse on arrival (measured by device/bench/clock.py: BENCHMARKS.md).
 ``dejitter=False`` delivers each pulse the moment it arrives.
 
 Bad input never crashes and never bursts notes: a step pulse within MIN_STEP_SECONDS of
@@ -43,7 +43,7 @@ MIN_BPM, MAX_BPM = 20.0, 400.0  # the tempo range the box plays at
 MIN_STEP_SECONDS = step_seconds(MAX_BPM) / 2  # two step pulses closer than this are a burst
 BURST_SECONDS = 60.0 / (2 * MAX_BPM) / PULSES_PER_QUARTER  # pulse intervals under this (3.1 ms) are a burst
 MAX_MARGIN_SECONDS = 0.005  # the dejitter delay never exceeds this
-MARGIN_SHARE = 0.5  # of the largest residual: 1.0 gave the same spread with twice the delay (BENCHMARKS.md)
+MARGIN_SHARE = 0.5  # of the largest residual: the whole of it spread no less and delayed more (BENCHMARKS.md)
 DEJITTER_WINDOW = 4 * PULSES_PER_QUARTER  # pulses in the dejitter line: the longer, the steadier
 
 

@@ -2,7 +2,7 @@
 and 1, as `melodybox generate` plays it with the shipped model. Gate and accent change how the notes
 are played, not which: their pictures show one melody's first bars as played (device.engine.dynamics.articulate),
 in transport pulses, each note shaded by its velocity. With --measure, also print the measured effect
-of each control over many seeds (the figures in the README's "Controls"):
+of each control over many seeds (the figures in docs/controls.md):
 
     .venv/bin/python docs/controls/draw_controls.py             # writes the six pictures
     .venv/bin/python docs/controls/draw_controls.py --measure   # and prints the measurements
