@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import importlib.util
+import os
 import sys
 
 import mido
@@ -22,7 +23,7 @@ import mido
 from device.config import ConfigError, check, controls_table, load_config, with_controls
 from device.core import stderr
 from device.core.contract import ContractError
-from device.engine.declaration import CONTROLS, DEFAULTS, SHORTHANDS, ControlError
+from device.engine.declaration import BUTTONS, CONTROLS, DEFAULTS, SHORTHANDS, ControlError
 from device.engine.generator import PrimerError
 from device.engine.sampling import DEFAULT_TAIL_CUT
 from device.midi.ports import PortError, list_input_names, list_output_names
@@ -145,6 +146,10 @@ def build_parser() -> argparse.ArgumentParser:
                           "voice (16-bit mono WAV, 48 kHz)")
     add_control_arguments(generate)
 
+    listing = commands.add_parser("controls", help="list every control: range, default, flag, config key, keys, CC",
+                                  description="Every musical control the box has, as the knobs, keys, MIDI CC, "
+                                  "flags and box.toml know it.")
+    listing.add_argument("--markdown", action="store_true", help="as a Markdown table (docs/controls.md)")
     commands.add_parser("ports", help="list MIDI output and input ports", description="List the MIDI outputs "
                         "and inputs this machine has (mido's backend; ALSA on a Pi, JACK with "
                         "MIDO_BACKEND=...UNIX_JACK).")
@@ -240,7 +245,39 @@ def cmd_run(args: argparse.Namespace) -> int:
     return runner.run(config_from_args(args), steps=args.steps, seed=args.seed, sim=args.sim, say=say)
 
 
-COMMANDS = {"run": cmd_run, "generate": cmd_generate, "ports": cmd_ports, "doctor": cmd_doctor}
+def controls_rows() -> list[list[str]]:
+    """One row per declared control: name, range and unit (default), knob travel, flag, config key, keys, CC."""
+    rows = []
+    for control in CONTROLS:
+        keys = f"{control.key} {control.key.upper()}" if control.key else "-"
+        rows.append([control.name, f"{control.value_name}: {control.unit} ({_default_text(control)})",
+                     control.curve.travel_text, control.flag, ".".join(control.place), keys,
+                     str(control.cc) if control.cc >= 0 else "-"])
+    return rows
+
+
+CONTROLS_HEADER = ["control", "range: meaning (default)", "knob travel", "flag", "config key", "keys", "CC"]
+
+
+def cmd_controls(args: argparse.Namespace) -> int:
+    """Print every control (the declaration, engine/declaration.py): a block each for people, or a Markdown table."""
+    rows = controls_rows()
+    if args.markdown:
+        print("| " + " | ".join(CONTROLS_HEADER) + " |")
+        print("|" + "---|" * len(CONTROLS_HEADER))
+        for row in rows:
+            print("| " + " | ".join(f"`{cell}`" if i in (3, 4) else cell for i, cell in enumerate(row)) + " |")
+        return 0
+    for control, (name, meaning, travel, flag, key, keys, cc) in zip(CONTROLS, rows, strict=True):
+        print(f"{name}: {control.help}\n    {meaning}\n    knob: {travel}; {flag} VALUE; box.toml {key}; "
+              f"keys {keys}; CC {cc}")
+    print("buttons: " + "; ".join(f"{b.name} ({b.help}): keys {'/'.join(repr(k) for k in b.keys)}, CC {b.cc}"
+                                  for b in BUTTONS))
+    return 0
+
+
+COMMANDS = {"run": cmd_run, "generate": cmd_generate, "ports": cmd_ports, "doctor": cmd_doctor,
+            "controls": cmd_controls}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -256,6 +293,9 @@ def main(argv: list[str] | None = None) -> int:
         if args.verbose:
             stderr.VERBOSE = True
         return COMMANDS[args.command](args)
+    except BrokenPipeError:  # the reader went away (`melodybox controls | head`): nothing more to say
+        sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - so that the interpreter's last flush does not fail
+        return 0
     except PortError as error:
         say(f"error: {error} (`melodybox ports` lists the outputs, `melodybox doctor` checks the setup)")
         return EXIT_USAGE

@@ -10,6 +10,8 @@ accident.
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -124,6 +126,13 @@ def test_every_device_training_and_tests_path_named_in_the_documents_exists():
     assert len(named) >= 10, f"the path pattern found too few paths: {sorted(named)}"
     missing = {page.relative_to(ROOT).as_posix(): missing_code_paths(page) for page in PATH_SOURCES}
     assert {page: paths for page, paths in missing.items() if paths} == {}
+
+
+def test_the_controls_pages_table_is_the_declarations_as_melodybox_controls_prints_it():
+    rows = controls_table((ROOT / "docs" / "controls.md").read_text(encoding="utf-8"))
+    printed = subprocess.run([sys.executable, "-m", "device", "controls", "--markdown"], cwd=ROOT, check=True,
+                             capture_output=True, text=True).stdout.splitlines()
+    assert rows == printed, "docs/controls.md is stale: paste `melodybox controls --markdown` between its comments"
 
 
 def test_the_controls_page_has_one_delimited_table_of_controls():

@@ -44,6 +44,11 @@ class Linear:
     def range_text(self) -> str:
         return f"{_text(self.low)}-{_text(self.high)}"
 
+    @property
+    def travel_text(self) -> str:
+        """What the knob's travel covers, for people."""
+        return f"{_text(self.low)} .. {_text(self.high)}, evenly"
+
 
 @dataclass(frozen=True)
 class Geometric:
@@ -87,6 +92,10 @@ class Geometric:
     def range_text(self) -> str:
         return f"{_text(self.low)}-{_text(self.high)}"
 
+    @property
+    def travel_text(self) -> str:
+        return f"{_text(self.low)} .. 1 in the middle .. {_text(self.high)}"
+
 
 @dataclass(frozen=True)
 class Choices:
@@ -112,6 +121,10 @@ class Choices:
     @property
     def range_text(self) -> str:
         return ", ".join(map(str, self.options))
+
+    @property
+    def travel_text(self) -> str:
+        return f"{len(self.options)} equal parts, {self.options[0]} fully left"
 
 
 def clamp(position: float) -> float:

@@ -145,7 +145,7 @@ def _show_scale(state: Any) -> str:
 SCALE_NAMES = (CHROMATIC, *(name for name in SCALES if name != CHROMATIC))  # a scale knob: off fully left
 TEMPERATURE_LOW, TEMPERATURE_HIGH = 0.05, 3.0  # the temperature knob's ends, unless [temperature] says
 
-ROOT = Control("scale_root", 0, Choices(tuple(range(12))), "C=0 .. B=11",
+ROOT = Control("scale_root", 0, Choices(tuple(range(12))), "C=0, C#=1 .. B=11",
                "the scale's root note: C, C#, D, ... B (or 0..11)", key="n", text=_root_text,
                metavar="NOTE")
 CONTROLS: tuple[Control, ...] = (
@@ -161,7 +161,7 @@ CONTROLS: tuple[Control, ...] = (
             show=lambda s: f"{percent(s.deja_vu)}/{s.loop_bars}", legend="deja-vu %/loop bars"),
     Control("loop_bars", 2, Choices(LOOP_BARS), "bars", "the deja-vu loop's length in bars: 1, 2, 4 or 8",
             key="l"),
-    Control("scale", CHROMATIC, Choices(SCALE_NAMES), "chromatic = off",
+    Control("scale", CHROMATIC, Choices(SCALE_NAMES), "chromatic = off, or " + ", ".join(SCALE_NAMES[1:]),
             "scale lock: NAME or ROOT:NAME, e.g. C:major, A:minor_pentatonic, F#:dorian; chromatic = off",
             key="k", show=_show_scale, legend="scale (off: chromatic)", text=_scale_text, metavar="ROOT:NAME"),
     ROOT,
