@@ -18,9 +18,9 @@ controls at temperature 1.
 
 Last, the tail cut: a token whose probability is under ``tail_cut`` times the likeliest token's is never
 drawn (min-p sampling, Nguyen et al. 2024; the tail a neural model gives its unlikeliest choices is where its
-errors are, Holtzman et al. 2020). The shipped folk model gives a tune that has kept to one scale for 64
-notes a chance of 0.8 % per note of leaving it, where real tunes leave at 0.14 %: drawn from the whole distribution,
-a third of its tunes stay in one scale, against three quarters of real ones (models/README.md). The cut is
+errors are, Holtzman et al. 2020). The shipped folk model overestimates how often a tune leaves its scale,
+more the longer the tune has kept to it, so drawn from the whole distribution its tunes stray far more
+often than real ones (the figures: models/README.md, "Now"). The cut is
 relative to the likeliest token, so it means the same at every temperature. With ``tail_cut`` 0 and every
 control at its neutral default the result is bit for bit what the sampler gave before these controls existed.
 """

@@ -13,10 +13,9 @@ callback. ``receive`` stamps the message with the box clock's time and sorts it:
 
 Both queues are bounded: a flood drops the oldest messages and counts them (``dropped``),
 so the callback never blocks and memory never grows. Hot-plug as for the output
-(device/midi/midi_out.py): a lost input (``alive`` says it is no longer listed, twice in a row:
-on JACK a listing opens a client, which can fail on a loaded machine) never stops the box;
-``reopen`` is tried at most every ``retry_seconds``, from the loop's thread (in ``drain``
-and while the follower waits), never from the callback.
+(device/midi/reconnect.py): a lost input (``alive`` says it is no longer listed, twice in a row)
+never stops the box; ``reopen`` is tried from the loop's thread (in ``drain`` and while the
+follower waits), never from the callback.
 """
 
 from __future__ import annotations
@@ -30,7 +29,7 @@ import mido
 from mido.ports import BaseInput
 
 from device.core.clock import Clock, MonotonicClock
-from device.midi.ports import PORT_ERRORS
+from device.midi.reconnect import Reconnecting
 
 CLOCK_TYPES = frozenset({"clock", "start", "stop", "continue", "songpos"})  # to the follower
 EVENT_CAPACITY = 256  # channel messages held between two drains (a step is >= 37.5 ms at 400 bpm)
@@ -46,7 +45,7 @@ class InputEvent:
     message: mido.Message
 
 
-class MidiIn:
+class MidiIn(Reconnecting):
     """The box's MIDI input on ``port`` (a mido input, or None: start disconnected and wait for ``reopen``).
 
     ``channel``: 0..15 (mido numbering) to keep only that channel's messages, None for omni.
@@ -54,7 +53,7 @@ class MidiIn:
     ``alive`` says whether the port is still listed. ``keep_events`` False (a box playing solo)
     ignores channel messages. ``warn`` gets one line per new problem
     (a flood, a lost or regained port), always from the caller's thread.
-    Counters: ``received``, ``dropped``, ``garbage``, ``losses``, ``reconnects``.
+    Counters: ``received``, ``dropped``, ``garbage``, and the reconnect ones (``losses``, ``reconnects``, ...).
     """
 
     def __init__(
@@ -71,11 +70,10 @@ class MidiIn:
     ):
         if channel is not None and not 0 <= channel <= 15:
             raise ValueError(f"MIDI input channel must be 0..15 (mido numbering) or None, got {channel}")
-        self.clock = clock if clock is not None else MonotonicClock()
+        self._start_reconnecting(clock if clock is not None else MonotonicClock(), reopen, alive, retry_seconds,
+                                 MISSING_CHECKS)
         self.channel = channel
         self.keep_events = True  # False: channel messages are dropped at once (nobody drains them)
-        self._reopen, self._alive = reopen, alive
-        self.retry_seconds = float(retry_seconds)
         self._warn = warn or (lambda message: None)
         self._events: collections.deque[InputEvent] = collections.deque()
         self._clock_events: collections.deque[InputEvent] = collections.deque()
@@ -86,13 +84,7 @@ class MidiIn:
         self._dropped_reported = 0
         self.garbage = 0  # received byte strings that were not a MIDI message
         self._garbage_reported = 0
-        self.losses = 0
-        self.reconnects = 0
-        self.last_error: str | None = None
         self._closed = False
-        self._port: BaseInput | None = None
-        self.connected = False
-        self._next_check = self.clock.now() + self.retry_seconds
         if port is not None:
             self._attach(port)
 
@@ -151,25 +143,8 @@ class MidiIn:
         if self.garbage != self._garbage_reported:
             self._warn(f"MIDI input sent {self.garbage - self._garbage_reported} messages that are not MIDI: ignored")
             self._garbage_reported = self.garbage
-        now = self.clock.now()
-        if self._closed or now < self._next_check:
-            return
-        self._next_check = now + self.retry_seconds
-        if self.connected:
-            self._missing = 0 if self._alive is None or self._alive() else self._missing + 1
-            if self._missing >= MISSING_CHECKS:
-                self._lose("the port is no longer listed")
-            return
-        if self._reopen is None:
-            return
-        try:
-            port = self._reopen()
-        except PORT_ERRORS as error:
-            self.last_error = str(error)
-            return
-        self._attach(port)
-        self.reconnects += 1
-        self._warn(f"MIDI input {self.name!r} is back")
+        if not self._closed:
+            self._check_connection()
 
     def close(self) -> None:
         """Stop receiving and close the port. Idempotent."""
@@ -208,19 +183,15 @@ class MidiIn:
             return
         self.receive(message, time)
 
-    def _lose(self, why: str) -> None:
-        name = self.name
-        self.losses += 1
-        self.last_error = why
-        self._drop_port()
-        self._warn(f"MIDI input {name!r} lost ({why}): playing on, reconnecting when it returns")
+    def _reconnected(self, port: BaseInput) -> bool:
+        self._attach(port)
+        self._warn(f"MIDI input {self.name!r} is back")
+        return True
 
-    def _drop_port(self) -> None:
-        port, self._port, self.connected = self._port, None, False
-        if port is None:
-            return
-        try:
-            port.callback = None
-            port.close()
-        except PORT_ERRORS as error:  # the device is gone; nothing more to release
-            self.last_error = str(error)
+    def _lose(self, error: BaseException | str) -> None:
+        name = self.name
+        super()._lose(error)
+        self._warn(f"MIDI input {name!r} lost ({error}): playing on, reconnecting when it returns")
+
+    def _release(self, port: BaseInput) -> None:
+        port.callback = None

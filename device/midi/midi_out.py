@@ -3,8 +3,8 @@
 ``MidiOut`` tracks the one sounding note: it is always ended (note_off) before
 the next note starts, on NOTE_OFF, on ``silence()`` and on ``close()``. If the
 port fails (the USB synth was unplugged) the box keeps playing into the void:
-MidiOut marks itself disconnected, keeps tracking notes, and calls ``reopen()``
-at most every ``retry_seconds``; a reopened port first gets All Notes Off. These
+MidiOut marks itself disconnected, keeps tracking notes, and reconnects as the input
+does (device/midi/reconnect.py); a reopened port first gets All Notes Off. These
 checks run after a step's messages are sent, so they never delay a note.
 
 Articulation (device/engine/dynamics.py): ``play`` takes each note's velocity; ``end_at`` schedules
@@ -23,6 +23,7 @@ from mido.ports import BaseOutput
 from device.core import encoding
 from device.core.clock import Clock, MonotonicClock
 from device.midi.ports import PORT_ERRORS
+from device.midi.reconnect import Reconnecting
 
 ALL_NOTES_OFF = 123  # MIDI CC number
 # Backends that buffer (rtmidi's JACK output hands messages to the next audio cycle) drop what
@@ -30,7 +31,7 @@ ALL_NOTES_OFF = 123  # MIDI CC number
 FLUSH_SECONDS = 0.05
 
 
-class MidiOut:
+class MidiOut(Reconnecting):
     """Plays tokens on ``port`` (a mido output, or None to start disconnected and wait for ``reopen``).
 
     ``channel`` 0..15 (mido numbering), ``velocity`` 1..127 for note-ons.
@@ -38,7 +39,8 @@ class MidiOut:
     ``alive`` (optional) says whether the port still exists, checked at most every
     ``retry_seconds`` on ``clock`` (for backends whose sends succeed into a removed port).
     ``recorder(pulse, pitch, velocity)`` (optional) is called for every note-on, and with velocity 0
-    for every note-off. Counters: ``messages_sent``, ``reconnects``, ``losses``, ``failed_reopens``; ``last_error``.
+    for every note-off. Counters: ``messages_sent``, and the reconnect ones (``reconnects``, ``losses``,
+    ``failed_reopens``, ``last_error``).
     """
 
     def __init__(
@@ -58,10 +60,7 @@ class MidiOut:
             raise ValueError(f"velocity must be 1..127, got {velocity}")
         self.channel = channel
         self.velocity = velocity
-        self._reopen = reopen
-        self._alive = alive
-        self.clock = clock if clock is not None else MonotonicClock()
-        self.retry_seconds = float(retry_seconds)
+        self._start_reconnecting(clock if clock is not None else MonotonicClock(), reopen, alive, retry_seconds)
         self._port = port
         self.connected = port is not None
         self._sounding: int | None = None
@@ -69,12 +68,7 @@ class MidiOut:
         self.pulse = 0  # the transport's last pulse (see tick())
         self._off_at: int | None = None  # the pulse the sounding note ends on (the gate), None: with the next token
         self._closed = False
-        self._next_check = self.clock.now() + self.retry_seconds
         self.messages_sent = 0
-        self.reconnects = 0
-        self.losses = 0
-        self.failed_reopens = 0
-        self.last_error: str | None = None
 
     @property
     def sounding(self) -> int | None:
@@ -153,8 +147,7 @@ class MidiOut:
             return
         self.silence()
         if not self.connected:
-            self._next_check = self.clock.now()
-            self._check_connection()
+            self._check_connection(now=True)
         if self.connected:
             self.clock.sleep_until(self.clock.now() + FLUSH_SECONDS)
         self._closed = True
@@ -189,39 +182,6 @@ class MidiOut:
         self.messages_sent += 1
         return True
 
-    def _lose(self, error: BaseException | str) -> None:
-        self.connected = False
-        self.losses += 1
-        self.last_error = str(error)
-        self._next_check = self.clock.now() + self.retry_seconds
-        self._drop_port()
-
-    def _drop_port(self) -> None:
-        port, self._port = self._port, None
-        if port is not None:
-            try:
-                port.close()
-            except PORT_ERRORS as error:  # the device is gone; nothing more to release
-                self.last_error = str(error)
-
-    def _check_connection(self) -> None:
-        """At most every retry_seconds: reopen a lost port, or ask ``alive`` about a connected one."""
-        now = self.clock.now()
-        if now < self._next_check:
-            return
-        self._next_check = now + self.retry_seconds
-        if self.connected:
-            if self._alive is not None and not self._alive():
-                self._lose("the port is no longer listed")
-            return
-        if self._reopen is None:
-            return
-        try:
-            port = self._reopen()
-        except PORT_ERRORS as error:
-            self.failed_reopens += 1
-            self.last_error = str(error)
-            return
-        self._port, self.connected = port, True
-        if self._send(self._all_notes_off()):
-            self.reconnects += 1
+    def _reconnected(self, port: BaseOutput) -> bool:
+        """A reopened port first gets All Notes Off (a note may hang there from before the loss)."""
+        return self._send(self._all_notes_off())

@@ -25,10 +25,9 @@ Steps are the transport's 16th steps; a bar has ``bar_steps`` of them and bar li
   the call alone (and the sampler's draws), and priming again is always possible. The waiting bars of
   silence are not heard: the model would take them as a rest in the tune and answer late. The model hears
   the call as it is played, each step once it can no longer change (its last note has ended), so the step
-  before the answer only samples its first token. Priming 8 bars (128 tokens) at once took 27 ms at best
-  on the 2-core desktop of the tests (16 tokens: 1.2 ms; best of 100, under load): most of a step at
-  400 bpm (37.5 ms), more on a Pi, and lead-mode pulses would wait for it.
-- Why the reset state, measured: tests/bench/bench_answer_priming.py (the README's "Call and response").
+  before the answer only samples its first token. Priming a long call at once would take most of a step
+  at 400 bpm, more on a Pi, and lead-mode pulses would wait for it (BENCHMARKS.md, "Priming the model").
+- Why the reset state, measured: tests/bench/bench_answer_priming.py (docs/playing-with-others.md).
 - **A new call** (a note-on on step e or later) cancels an answer that has not started and cuts one that
   has at the next step: the box's note ends there and nothing more of it is played. A note-on before e
   (possible only while the last step before A is still open) continues the call instead.
