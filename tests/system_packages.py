@@ -48,10 +48,10 @@ def loads(library: str) -> bool:
 
 
 PACKAGES = (
-    Package("jackd2", "a JACK dummy server: real MIDI ports (tests/jack_server.py)", command="jackd"),
-    Package("libportaudio2", "PortAudio: the built-in voice (sounddevice)", library="portaudio"),
+    Package("jackd2", "real MIDI ports on a JACK dummy server", command="jackd"),
+    Package("libportaudio2", "PortAudio, the sound output of the built-in voice", library="portaudio"),
     Package("chromium", "a real browser for the web page tests", command="chromium"),
-    Package("chromium-driver", "drives that browser (Selenium)", command="chromedriver"),
+    Package("chromium-driver", "Selenium drives that browser through it", command="chromedriver"),
 )
 APT_INSTALL = ("apt-get", "install", "-y", "-qq", "--no-install-recommends")
 
@@ -72,7 +72,7 @@ def why_missing(name: str) -> str | None:
     package = next(package for package in PACKAGES if package.name == name)
     if package.is_here():
         return None
-    return f"{package.name} is not installed ({package.used_for}): {install_command([package.name])}"
+    return f"{package.name} is not installed ({package.used_for}); to run this test: {install_command([package.name])}"
 
 
 def requires(name: str):
@@ -120,7 +120,8 @@ def set_up(packages: Iterable[Package] = PACKAGES, uid: int | None = None, out: 
         _install(prefix, absent, out)
         absent = [package.name for package in missing(packages)]
     if absent:
-        print(f"make test: {', '.join(absent)} missing: the tests that need them are skipped; "
+        them = "it" if len(absent) == 1 else "them"
+        print(f"make test: {', '.join(absent)} missing: the tests that need {them} are skipped; "
               f"to run them: {install_command(absent, uid)}", file=out, flush=True)
     return absent
 

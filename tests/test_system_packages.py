@@ -141,7 +141,7 @@ def test_a_failed_install_shows_apts_error_then_the_command_and_goes_on(shims):
         "make test: installing melodybox-tool with apt-get",
         "make test: apt-get update failed (exit 100):",
         "E: Could not resolve 'deb.debian.org'",
-        "make test: melodybox-tool missing: the tests that need them are skipped; "
+        "make test: melodybox-tool missing: the tests that need it are skipped; "
         "to run them: apt-get install -y --no-install-recommends melodybox-tool",
     ]
 
@@ -185,8 +185,8 @@ def test_a_missing_packages_skip_reason_names_it_and_the_command(monkeypatch):
     monkeypatch.setenv("PATH", "")  # no jackd
     reason = why_missing("jackd2")
     prefix = "" if os.geteuid() == 0 else "sudo "
-    assert reason == ("jackd2 is not installed (a JACK dummy server: real MIDI ports (tests/jack_server.py)): "
-                      f"{prefix}apt-get install -y --no-install-recommends jackd2")
+    assert reason == ("jackd2 is not installed (real MIDI ports on a JACK dummy server); "
+                      f"to run this test: {prefix}apt-get install -y --no-install-recommends jackd2")
 
 
 def test_every_package_says_how_to_tell_it_is_here():
