@@ -11,7 +11,7 @@ MODEL ?= models/default.tflite
 RUN_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help setup setup-train setup-test run test lint bench corpus train export install-pi pi-check clean
+.PHONY: help setup setup-train setup-test system-packages run test lint bench corpus train export install-pi pi-check clean
 
 help: ## Show this help
 	@echo "Melody Box: make <target>"
@@ -47,7 +47,12 @@ setup-train: $(VENV)/.train ## Set up the desktop environment (training, tests)
 run: $(VENV)/.device ## Run the box here with the shipped default model (Ctrl-C stops)
 	$(BIN)/melodybox run --model $(MODEL) $(RUN_ARGS)
 
-test: $(VENV)/.corpus $(TFLITE_RUNTIME_VENV)/.ready ## Set up and run the whole test suite
+# The Debian packages the tests need (tests/system_packages.py lists them): installed as root or with
+# password-less sudo; otherwise one line names the command, and the tests that need them are skipped.
+system-packages: ## Install the Debian packages the tests need (as root or with sudo), or name the command
+	@$(PYTHON) -m tests.system_packages
+
+test: system-packages $(VENV)/.corpus $(TFLITE_RUNTIME_VENV)/.ready ## Set up (system packages too) and run the whole test suite
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -n 2 --dist loadfile -q
 

@@ -1,18 +1,19 @@
 """A private JACK dummy server: real rtmidi MIDI ports on a machine without sound hardware.
 
 Used by the JACK integration tests (as the ``jack`` fixture) and by the benchmark runner.
-Needs Debian's jackd2 (`.ci/run` installs it). While it runs, this process's mido uses
+Needs Debian's jackd2 (`make test` installs it: tests/system_packages.py). While it runs, this process's mido uses
 the rtmidi/JACK backend, and ``JackServer.env`` holds what child processes need to join.
 """
 
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import time
 
 import mido
+
+from tests.system_packages import why_missing
 
 JACK_BACKEND = "mido.backends.rtmidi/UNIX_JACK"
 
@@ -52,8 +53,9 @@ class JackServer:
         self._server: subprocess.Popen | None = None
 
     def __enter__(self) -> JackServer:
-        if shutil.which("jackd") is None:
-            raise JackUnavailable("jackd is not installed (apt-get install jackd2; .ci/run installs it)")
+        reason = why_missing("jackd2")
+        if reason is not None:
+            raise JackUnavailable(reason)
         self._server = subprocess.Popen(
             ["jackd", "-n", self.name, "--no-realtime", *(["-S"] if self.sync else []),
              "-d", "dummy", "-r", "48000", "-p", str(self.period)],

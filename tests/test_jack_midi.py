@@ -18,6 +18,7 @@ from device.core.encoding import is_note_on
 from device.midi import ports
 from tests.jack_server import JackServer, JackUnavailable, wait_until
 from tests.recording import ROOT, note_events, shipped_model_path, sounding_notes
+from tests.system_packages import requires
 from tests.test_box import offline_tokens, reference_events
 
 pytestmark = pytest.mark.jack
@@ -91,6 +92,7 @@ def test_sigterm_mid_note_leaves_nothing_sounding(jack):
     assert note_events(messages)[-1] == ("cc", 123)
 
 
+@requires("libportaudio2")
 def test_without_a_midi_device_the_box_plays_through_its_voice_on_the_sound_card_and_says_so(jack):
     _, env = jack  # JACK's dummy audio is the sound card here
     box = start_box(env, "--steps", "4")

@@ -39,6 +39,7 @@ from device.render.voice import (
     render_tokens,
 )
 from tests.recording import ROOT
+from tests.system_packages import requires
 
 SILENCE = 1e-4  # below this a sample counts as silent (the quietest note peaks near 0.1)
 
@@ -362,6 +363,7 @@ def test_open_voice_can_be_midi_outs_reopen_a_failed_reopen_is_counted_not_raise
     assert (midi_out.connected, midi_out.losses, midi_out.failed_reopens) == (False, 1, 1)
 
 
+@requires("libportaudio2")
 def test_open_voice_with_an_unknown_device_names_the_problem():
     pytest.importorskip("sounddevice", exc_type=ImportError)
     with pytest.raises(VoiceUnavailable, match="^no audio output device 'no-such-device' \\(PortAudio: "):
@@ -393,6 +395,7 @@ JACK_SCRIPT = textwrap.dedent("""
 
 
 @pytest.mark.jack
+@requires("libportaudio2")
 def test_open_voice_plays_through_a_real_audio_device_on_a_jack_server():
     from tests.jack_server import JackServer, JackUnavailable
 
