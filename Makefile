@@ -11,7 +11,7 @@ MODEL ?= models/default.tflite
 RUN_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help setup setup-train setup-test system-packages run test lint bench corpus train export install-pi pi-check clean
+.PHONY: help setup setup-train system-packages run test lint bench corpus train export install-pi pi-check clean
 
 help: ## Show this help
 	@echo "Melody Box: make <target>"
@@ -59,7 +59,7 @@ test: system-packages $(VENV)/.corpus $(TFLITE_RUNTIME_VENV)/.ready ## Set up (s
 lint: $(VENV)/.train ## Lint with ruff
 	$(BIN)/ruff check .
 
-bench: $(VENV)/.corpus $(TFLITE_RUNTIME_VENV)/.ready ## Run the benchmarks (figures go in BENCHMARKS.md)
+bench: system-packages $(VENV)/.corpus $(TFLITE_RUNTIME_VENV)/.ready ## Run the benchmarks (figures go in BENCHMARKS.md)
 	$(BIN)/python -m tests.bench.run_all
 
 corpus: $(VENV)/.corpus ## Rebuild the bundled public-domain corpus from music21

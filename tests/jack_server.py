@@ -8,8 +8,11 @@ the rtmidi/JACK backend, and ``JackServer.env`` holds what child processes need 
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
+import tempfile
 import time
+from pathlib import Path
 
 import mido
 
@@ -19,7 +22,39 @@ JACK_BACKEND = "mido.backends.rtmidi/UNIX_JACK"
 
 
 class JackUnavailable(RuntimeError):
-    """jackd is not installed, or the server did not come up."""
+    """jackd is not installed: the JACK tests are skipped with the command that installs it."""
+
+
+class JackDidNotStart(RuntimeError):
+    """jackd is installed but the server did not come up: a real failure (the tests would not use real ports)."""
+
+
+SHM = Path("/dev/shm")
+
+
+def jackd_running() -> bool:
+    """Whether any jackd process runs on this machine (a server of another test run, or a musician's)."""
+    for comm in Path("/proc").glob("[0-9]*/comm"):
+        try:
+            if comm.read_text().strip() == "jackd":
+                return True
+        except OSError:
+            continue
+    return False
+
+
+def clear_stale_registry(shm: Path = SHM) -> None:
+    """With no jackd running, JACK's shared-memory files are all left over from servers that died without
+    cleaning up. JACK2 holds at most 8 servers in its registry and only reclaims an entry when a server of
+    the same name starts again; ours are named by process id, so stale entries would pile up until no
+    server starts ("Too many servers already active"). Remove them then, and only then."""
+    if jackd_running():
+        return
+    for path in shm.glob("jack*"):
+        if path.is_dir():
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            path.unlink(missing_ok=True)
 
 
 class JackServer:
@@ -56,10 +91,12 @@ class JackServer:
         reason = why_missing("jackd2")
         if reason is not None:
             raise JackUnavailable(reason)
+        clear_stale_registry()
+        self._log = tempfile.TemporaryFile()
         self._server = subprocess.Popen(
             ["jackd", "-n", self.name, "--no-realtime", *(["-S"] if self.sync else []),
              "-d", "dummy", "-r", "48000", "-p", str(self.period)],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            stdout=self._log, stderr=subprocess.STDOUT,
         )
         self._previous_env = {key: os.environ.get(key) for key in self.env}
         self._previous_backend = mido.backend
@@ -67,7 +104,9 @@ class JackServer:
         mido.set_backend(JACK_BACKEND, load=True)
         if not self._wait_up():
             self.__exit__(None, None, None)
-            raise JackUnavailable("the JACK dummy server did not start")
+            self._log.seek(0)
+            said = self._log.read().decode(errors="replace").strip().splitlines()[-3:]
+            raise JackDidNotStart(f"the JACK dummy server did not start: {' / '.join(said) or 'jackd said nothing'}")
         return self
 
     def _wait_up(self) -> bool:
@@ -92,6 +131,7 @@ class JackServer:
             self._server.terminate()
             self._server.wait(timeout=10)
             self._server = None
+            self._log.close()
 
 
 def wait_until(condition, seconds: float) -> bool:

@@ -193,3 +193,17 @@ def test_every_package_says_how_to_tell_it_is_here():
     for package in PACKAGES:
         assert (package.command is None) != (package.library is None), package.name
 
+
+
+def test_jacks_leftover_shared_memory_goes_only_when_no_jackd_runs(tmp_path, monkeypatch):
+    from tests import jack_server
+
+    for name in ("jack-shm-registry", "jack_sem.0_melodybox-box-1_ports", "other"):
+        (tmp_path / name).write_text("x")
+    (tmp_path / "jack_db-0").mkdir()
+    monkeypatch.setattr(jack_server, "jackd_running", lambda: True)
+    jack_server.clear_stale_registry(tmp_path)
+    assert len(list(tmp_path.iterdir())) == 4
+    monkeypatch.setattr(jack_server, "jackd_running", lambda: False)
+    jack_server.clear_stale_registry(tmp_path)
+    assert [path.name for path in tmp_path.iterdir()] == ["other"]
