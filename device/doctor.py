@@ -92,8 +92,8 @@ def check_midi(on_pi: bool = False) -> list[Check]:
     virtual = "virtual ports work" if virtual_ports_supported() else "no virtual ports"
     if devices:
         return [Check("MIDI outputs", "ok", f"{', '.join(devices)} ({virtual}; backend {backend})")]
-    fix = ("plug in a class-compliant USB-MIDI synth or interface, or use the Pi as a USB-MIDI gadget (README: For "
-           "makers); `aconnect -l` lists what ALSA sees" if on_pi else
+    fix = ("plug in a class-compliant USB-MIDI synth or interface, or use the Pi as a USB-MIDI gadget (docs/pi.md, "
+           "USB-MIDI out, two ways); `aconnect -l` lists what ALSA sees" if on_pi else
            "plug in a USB-MIDI synth or interface, or connect a software synth or DAW to the box's virtual port "
            "(--virtual); without one the box plays through its built-in voice")
     return [Check("MIDI outputs", "warn", f"no MIDI device plugged in ({virtual}; backend {backend})", fix)]
