@@ -10,7 +10,9 @@ import numpy as np
 import pytest
 
 from device.core.contract import load_contract
-from training.evaluate import format_table, scores, verdict
+from training.evaluation.measure import scores
+from training.evaluation.report import format_table
+from training.evaluation.verdict import verdict
 
 REPO = Path(__file__).parents[1]
 
@@ -38,7 +40,7 @@ def run(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def report(run):
-    from training.evaluate import evaluate_run
+    from training.evaluation.sequence import evaluate_run
 
     return evaluate_run(run, max_order=4)
 
@@ -59,7 +61,7 @@ def test_trained_lstm_beats_the_unigram(report):
 @pytest.mark.tf
 def test_lstm_nll_equals_stepping_the_step_model_fed_as_the_box_feeds_it(run, report):
     from device.core.features import FeatureTracker
-    from training.evaluate import lstm_outputs
+    from training.evaluation.sequence import lstm_outputs
     from training.fit.model import build_models, state_names, zero_state
     from training.fit.runs import load_run
 

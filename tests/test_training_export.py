@@ -27,7 +27,7 @@ def run(tmp_path_factory):
 @pytest.fixture(scope="module")
 def exported(run):
     """The tiny run exported at every precision: {precision: path}."""
-    from training.evaluate import evaluate_run
+    from training.evaluation.sequence import evaluate_run
     from training.export import export
     from training.fit.runs import write_json
 

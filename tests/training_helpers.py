@@ -33,13 +33,14 @@ def write_scales(path: Path, count: int = 60, seed: int = 0) -> Path:
 
 def tiny_run(folder: Path, epochs: int = 5) -> Path:
     """Create and train a tiny run (2 x 32 units) on the scales; returns the run folder."""
-    from training.fit.model import ModelConfig
+    from training.fit.create import create_run
+    from training.fit.model import ModelShape
     from training.fit.runs import TrainConfig
-    from training.train import create_run, fit
+    from training.fit.session import fit
 
     data = write_scales(folder / "scales.npz")
     run = folder / "run"
-    model = ModelConfig(embedding=16, layers=2, units=32, dropout=0.0)
+    model = ModelShape(embedding=16, layers=2, units=32, dropout=0.0)
     train = TrainConfig(data=(str(data),), seed=3, validation_fraction=0.2, window=32, stride=16, batch_size=16,
                         epochs=epochs, learning_rate=3e-2, patience=10, max_transpose=2)
     create_run(run, model, train, "test")

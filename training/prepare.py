@@ -17,6 +17,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
+from tqdm import tqdm
 
 from device.core import encoding
 from training.data.dataset import (
@@ -104,8 +105,6 @@ def convert_all(files: list[Path], settings: Settings, workers: int = 1, progres
                 convert=convert_file) -> list[FileResult]:
     """Convert every file with ``convert(path, settings)`` (a module-level function, it goes to
     the workers); results in input order whatever the number of workers."""
-    from tqdm import tqdm
-
     show = None if progress else True  # tqdm's disable=None: the bar shows only when stderr is a terminal
     with tqdm(total=len(files), desc="prepare", unit="file", file=sys.stderr, disable=show) as bar:
         if workers <= 1 or len(files) <= 1:

@@ -64,7 +64,8 @@ def write_contract(model_path: Path, run: Run, tensors: dict, precision: str, ru
                        "pitch_range_note": f"pitch_range is the training split's range widened by the random "
                                            f"transposition of +-{run.train.max_transpose} semitones"},
         config={"model": config_json["model"],
-                "train": {**config_json["train"], "data": [shown_path(p) for p in config_json["train"]["data"]]}},
+                "train": {**config_json["train"], "data": [shown_path(p) for p in config_json["train"]["data"]]},
+                **({"base": config_json["base"]} if config_json.get("base") else {})},
         metrics=metrics,
         parity=parity,
         provenance={"command": command, "train_command": config_json.get("command", ""),

@@ -46,10 +46,10 @@ class History(keras.callbacks.Callback):
 
 def plot_curves(data: dict[str, list[float]], path: Path) -> None:
     """Training and validation loss (nats per token) per epoch, as a PNG."""
-    import matplotlib
+    import matplotlib  # lazy: only drawn at the end of an epoch; matplotlib takes half a second to import
 
     matplotlib.use("Agg")
-    from matplotlib import pyplot
+    from matplotlib import pyplot  # lazy: after choosing the Agg backend (no display needed)
 
     figure, axis = pyplot.subplots(figsize=(6, 3.5), dpi=100)
     epochs = range(1, len(data.get("loss", [])) + 1)

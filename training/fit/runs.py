@@ -1,7 +1,7 @@
 """The run folder: what ``train`` writes and ``evaluate``/``export`` read.
 
     runs/NAME/
-      config.json          {"model": ModelConfig, "train": TrainConfig}
+      config.json          {"model": ModelShape, "train": TrainConfig}
       split.json           melody indices on each side, seed, fraction, data files + sha256
       history.json         per-epoch loss/accuracy (nats per token), learning rate, seconds
       training-curves.png  loss curves
@@ -22,7 +22,7 @@ from device.core import encoding
 from device.core.contract import sha256_of
 from training.data.dataset import DatasetError, MelodySet, load_many
 from training.data.windows import Split
-from training.fit.model import ModelConfig, check_keys
+from training.fit.model import ModelShape, check_keys
 
 REPO = Path(__file__).resolve().parents[2]
 DEFAULT_CORPUS = Path(__file__).parents[1] / "corpus" / "folk.npz"
@@ -67,7 +67,7 @@ class Run:
     """A loaded run folder: its configs, its data and the split of that data."""
 
     path: Path
-    model: ModelConfig
+    model: ModelShape
     train: TrainConfig
     melodies: MelodySet
     split: Split
@@ -160,4 +160,4 @@ def load_run(path: str | Path) -> Run:
     if split_data["data"]["melodies"] != len(melodies):
         raise RunError(f"{path}: the split covers {split_data['data']['melodies']} melodies but the data "
                        f"now has {len(melodies)} (the prepared files changed since training)")
-    return Run(path, ModelConfig.from_json(config["model"]), train, melodies, Split.from_json(split_data))
+    return Run(path, ModelShape.from_json(config["model"]), train, melodies, Split.from_json(split_data))
