@@ -293,6 +293,143 @@ def test_train_on_the_seed_course_format_says_how_to_convert_it(tmp_path):
         f"convert it with `melodybox-train prepare --import-legacy {legacy} -o course-prepared.npz`"])
 
 
+# --- a file is never unpickled on a guess (issue 20, point 2) ---------------------------------------------------
+
+NOT_DATASETS = {"notes.txt": b"my tunes: G A B c d e\n",
+                "take.wav": b"RIFF\x24\x00\x00\x00WAVEfmt \x10\x00\x00\x00" + bytes(20),
+                "score.png": b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(13)}
+
+
+@pytest.mark.parametrize("name", sorted(NOT_DATASETS))
+def test_train_on_a_file_that_is_no_prepared_dataset_says_to_run_prepare(tmp_path, name):
+    wrong = tmp_path / name
+    wrong.write_bytes(NOT_DATASETS[name])
+    status, lines = train_cli(wrong, "--run", tmp_path / "run")
+    assert (status, lines) == (2, [
+        f"melodybox-train train: {wrong}: this is not a prepared dataset: run prepare on your MIDI files "
+        "(`melodybox-train prepare FOLDER -o mine.npz`)"])
+    assert not (tmp_path / "run").exists()
+
+
+# --- every metre prepare keeps trains (issue 20, point 3) ---------------------------------------------------------
+
+TINY = ("--epochs", 1, "--steps-per-epoch", 2, "--units", 8, "--layers", 1, "--embedding", 8, "--window", 64,
+        "--batch-size", 4, "--validation-fraction", 0.3)
+
+
+def prepare_cli(*args):
+    """Run melodybox-train prepare in a fresh interpreter; (exit status, stdout lines, stderr)."""
+    result = subprocess.run([sys.executable, "-m", "training", "prepare", *map(str, args)], capture_output=True,
+                            text=True, cwd=REPO)
+    return result.returncode, result.stdout.splitlines(), result.stderr
+
+
+@pytest.mark.tf
+def test_tunes_in_four_two_and_four_one_are_prepared_in_bars_the_model_knows_and_train(tmp_path):
+    from tests.training_helpers import write_tune
+
+    for seed in range(3):
+        write_tune(tmp_path / "midi" / f"hornpipe{seed}.mid", 4, 2, bars=6, seed=seed)
+        write_tune(tmp_path / "midi" / f"long{seed}.mid", 4, 1, bars=3, seed=10 + seed)
+    status, out, err = prepare_cli(tmp_path / "midi", "-o", tmp_path / "odd.npz")
+    assert status == 0, err
+    assert "metres    4/1 (cut into 4 bars of 16 steps) 3, 4/2 (cut into 2 bars of 16 steps) 3 (files)" in out
+    assert "bars      16 steps 6 (melodies); 0 start off a bar line" in out
+    status, lines = train_cli(tmp_path / "odd.npz", "--run", tmp_path / "run", *TINY)
+    assert status == 0, lines
+    assert len(json.loads((tmp_path / "run" / "history.json").read_text())["loss"]) == 1
+
+
+def write_long_bars(path: Path) -> Path:
+    """A prepared file as prepare wrote it before long bars were cut: melodies in bars of 64 steps (4/1)."""
+    from tests.training_helpers import scale_melody
+    from training.data.dataset import MelodySet, save_melodies
+
+    melodies = [scale_melody(60, bool(i % 2)) for i in range(6)]
+    save_melodies(path, MelodySet(melodies, [f"tune{i}.mid" for i in range(6)], bar_steps=[64] * 6,
+                                  bar_offset=[0] * 6))
+    return path
+
+
+def test_train_on_bars_longer_than_the_model_reads_names_the_file_and_leaves_no_run_folder(tmp_path):
+    data = write_long_bars(tmp_path / "old.npz")
+    status, lines = train_cli(data, "--run", tmp_path / "run", *TINY)
+    assert (status, lines[-1:]) == (2, [
+        f"melodybox-train train: {data} (6 melodies in bars of 64 steps): the model reads bars of at most 32 "
+        "steps; prepare the MIDI files again with `melodybox-train prepare`, which now cuts long bars into bars the "
+        "model knows"])
+    assert not (tmp_path / "run").exists()
+
+
+# --- a run that never finished an epoch is not a run (issue 20, point 4) -----------------------------------------
+
+def start_and_stop(data: Path, run: Path, signal_number: int) -> int:
+    """Start `train` with an endless first epoch, send ``signal_number`` once its run folder is written; the exit
+    status."""
+    import time
+
+    process = subprocess.Popen([sys.executable, "-m", "training", "train", str(data), "--run", str(run),
+                                *map(str, TINY[:2]), "--steps-per-epoch", "1000000", *map(str, TINY[4:])],
+                               cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and process.poll() is None:
+        try:
+            json.loads((run / "split.json").read_text())
+            break
+        except (OSError, ValueError):
+            time.sleep(0.05)
+    time.sleep(1.0)  # into the first epoch
+    process.send_signal(signal_number)
+    return process.wait(timeout=120)
+
+
+@pytest.mark.tf
+@pytest.mark.slow
+def test_train_stopped_with_ctrl_c_in_its_first_epoch_leaves_no_run_folder(tmp_path):
+    import signal
+
+    from tests.training_helpers import write_scales
+
+    data = write_scales(tmp_path / "scales.npz", count=10)
+    assert start_and_stop(data, tmp_path / "run", signal.SIGINT) != 0
+    assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.tf
+@pytest.mark.slow
+def test_after_a_crash_in_the_first_epoch_the_same_train_just_trains(tmp_path):
+    import signal
+
+    from tests.training_helpers import write_scales
+
+    data = write_scales(tmp_path / "scales.npz", count=10)
+    assert start_and_stop(data, tmp_path / "run", signal.SIGKILL) == -signal.SIGKILL
+    assert (tmp_path / "run" / "config.json").is_file()  # what the crash left
+    status, lines = train_cli(data, "--run", tmp_path / "run", *TINY)
+    assert status == 0, lines
+    assert len(json.loads((tmp_path / "run" / "history.json").read_text())["loss"]) == 1
+
+
+@pytest.mark.tf
+@pytest.mark.slow
+def test_resume_after_a_crash_in_the_first_epoch_trains_the_run_from_its_start(tmp_path):
+    import signal
+
+    from tests.training_helpers import write_scales
+
+    data = write_scales(tmp_path / "scales.npz", count=10)
+    start_and_stop(data, tmp_path / "run", signal.SIGKILL)
+    status, lines = train_cli("--run", tmp_path / "run", "--resume", "--max-minutes", 0.02)
+    assert status == 0, lines
+    assert len(json.loads((tmp_path / "run" / "history.json").read_text())["loss"]) == 1
+
+
+def test_resume_of_a_folder_without_a_run_says_to_leave_out_resume(tmp_path):
+    status, lines = train_cli("--run", tmp_path / "nothing", "--resume")
+    assert (status, lines[-1:]) == (2, [
+        f"melodybox-train train: {tmp_path / 'nothing'} holds no run to resume: leave out --resume to start one"])
+
+
 # --- fine-tuning: --from ----------------------------------------------------------------------------------------
 
 @pytest.fixture
@@ -368,6 +505,22 @@ def test_from_rejects_melodies_outside_the_base_pitch_range(base_run, tmp_path):
         "a (melody 1: notes 30..42). Move them by whole octaves with `melodybox-train prepare YOUR_MIDI_FILES -o "
         "NEW.npz --transpose-into 53..83`, or train from scratch (leave out --from)")
     assert not args.run.exists()
+
+
+def test_from_default_names_the_files_and_melodies_outside_its_range_and_how_to_move_them(tmp_path):
+    from tests.training_helpers import write_tune
+
+    write_tune(tmp_path / "midi" / "low.mid", 3, 4, bars=4, low=36, seed=11)  # notes 36..47
+    for seed in range(2):
+        write_tune(tmp_path / "midi" / f"tune{seed}.mid", 4, 4, bars=4, low=60, seed=seed)
+    assert prepare_cli(tmp_path / "midi", "-o", tmp_path / "mine.npz")[0] == 0
+    status, lines = train_cli(tmp_path / "mine.npz", "--run", tmp_path / "run", "--from", "default")
+    assert (status, lines[-1:]) == (2, [
+        "melodybox-train train: --from default: 1 of 3 melodies has notes outside 55..93, the MIDI notes default was "
+        f"trained on: {tmp_path / 'midi' / 'low.mid'} (melody 1: notes 36..47). Move them by whole octaves with "
+        "`melodybox-train prepare YOUR_MIDI_FILES -o NEW.npz --transpose-into 55..93`, or train from scratch (leave "
+        "out --from)"])
+    assert not (tmp_path / "run").exists()
 
 
 def test_from_an_unknown_model_names_what_is_missing(tmp_path):

@@ -26,6 +26,7 @@ import mido
 from tqdm import tqdm
 
 from training import prepare
+from training.data import convert
 from training.data.dataset import MelodySet, save_melodies
 from training.data.metre import bar_steps_of
 from training.data.midi_melody import Settings
@@ -197,8 +198,8 @@ def build(cache: Path, out: Path, workers: int = 2, fresh: bool = False) -> dict
     """Write the cache, prepare it into ``out`` and return summary figures."""
     stamp = write_cache(cache, workers, fresh)
     settings = Settings()
-    files = prepare.find_inputs([cache])
-    results = prepare.convert_all(files, settings, workers)
+    files = convert.find_inputs([cache])
+    results = convert.convert_all(files, settings, workers)
     melodies, sources, bar_steps, bar_offset = [], [], [], []
     for result in results:
         name = Path(result.file).relative_to(cache).as_posix()

@@ -41,12 +41,10 @@ def enough_data(report: dict) -> bool:
     return report["melodies"] >= MIN_MELODIES and report["models"]["lstm"]["tokens"] >= MIN_TOKENS
 
 
-def too_little(report: dict) -> str:
-    """The verdict when there are too few melodies: what the figures are, and how to get a verdict."""
-    return (f"Too little to tell: these figures come from {report['models']['lstm']['tokens']} tokens of "
-            f"{report['melodies']} melodies, and a verdict needs at least {MIN_MELODIES} melodies and {MIN_TOKENS} "
-            "tokens. Hold out more of your melodies when training (`melodybox-train train ... --validation-fraction "
-            "0.3`), or evaluate on tunes the model has not seen (`--data more.npz`, made by `prepare`).")
+TOO_LITTLE = (f"Too little to tell whether the model is better or worse than the others: a verdict needs at least "
+              f"{MIN_MELODIES} melodies and {MIN_TOKENS} tokens. Hold out more of your melodies when training "
+              "(`melodybox-train train ... --validation-fraction 0.3`), or evaluate on tunes the model has not seen "
+              "(`--data more.npz`, made by `prepare`).")
 
 
 def label(name: str, report: dict) -> str:
@@ -84,7 +82,7 @@ def verdict(report: dict) -> str:
         return (f"NLL {report['models']['lstm']['nll']:.3f} nats/token (no baselines: their training melodies are "
                 "not available here).")
     if "melodies" in report and not enough_data(report):
-        return too_little(report)
+        return TOO_LITTLE
     judged = {name: judge(report, name) for name in others}
     text = "The model is " + "; ".join(sentence(report, name, judged[name]) for name in others) + "."
     base = report.get("base", "the model it started from")

@@ -20,6 +20,7 @@ import numpy as np
 
 from device.core import encoding
 from device.core.contract import sha256_of
+from training.data.convert import MIDI_SUFFIXES
 from training.data.dataset import DatasetError, MelodySet, load_many
 from training.data.windows import Split
 from training.fit.model import ModelShape, check_keys
@@ -105,9 +106,6 @@ def pitch_range(melodies: list[np.ndarray]) -> tuple[int, int]:
     if len(notes) == 0:
         raise ValueError("the melodies contain no notes")
     return int(notes.min()), int(notes.max())
-
-
-MIDI_SUFFIXES = (".mid", ".midi", ".kar")
 
 
 def load_data(paths: tuple[str, ...]) -> MelodySet:
