@@ -35,10 +35,9 @@ PRECISIONS = ("float32", "float16", "int8")
 FORBIDDEN_OPS = ("VAR_HANDLE", "READ_VARIABLE", "ASSIGN_VARIABLE", "CALL_ONCE", "CUSTOM", "DELEGATE")
 DEFAULT_PRECISION = "float32"
 PRECISION_NOTES = {
-    "float32": "float32: exact parity with Keras (max |dlogit| < 1e-4) on both runtimes; a step takes tens of "
-               "microseconds in either runtime, far below the 125 ms of a 16th note at 120 bpm, so the smaller "
-               "float16/int8 files buy nothing audible (int8 is faster in ai-edge-litert but slower in "
-               "tflite-runtime 2.14 and agrees on ~99% of steps); measured comparison in the README.",
+    "float32": "float32: parity with Keras within max |dlogit| < 1e-4 in every runtime; a step takes far less "
+               "than the 125 ms of a 16th note at 120 bpm, so the smaller float16/int8 files buy nothing audible "
+               "(their speed and agreement: BENCHMARKS.md, 'Model step latency').",
     "float16": "float16 weights: half the file size; dequantised to float32 at load, so speed equals float32.",
     "int8": "dynamic-range int8 weights, per-tensor for dense layers (tflite-runtime 2.14 rejects per-channel): "
             "a quarter of the size; top-1 agreement and KL against float32 are in 'parity'.",

@@ -43,14 +43,14 @@ class TrainConfig:
     seed: int = 1
     validation_fraction: float = 0.1
     window: int = 256
-    stride: int = 256  # no overlap: 8 epochs fit the 19-minute budget on 2 cores (models/README.md)
+    stride: int = 256  # no overlap: how the default's epochs fit its time budget (models/README.md, "Made by")
     batch_size: int = 64
     epochs: int = 8
     steps_per_epoch: int = 0
     max_minutes: float = 19.0
     learning_rate: float = 4e-3
     patience: int = 3
-    max_transpose: int = 0  # +-3 put 44-54 % of generated tunes in rare keys, +-1 62 %: none (models/README.md)
+    max_transpose: int = 0  # none: transposing put generated tunes in rare keys (models/README.md, "Trained on")
     strategy: str = "default"
     base: str = ""  # --from: the trained model whose weights start the run ("" = random initial weights)
 

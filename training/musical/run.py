@@ -4,8 +4,8 @@ The model's melodies come from the code the box runs: device.engine.model.StepMo
 device.engine.generator.Generator with its Sampler (the box's tail cut unless told), reset to the primed state
 (no primer) before each melody,
 at a fixed temperature. Each is played in a metre drawn from the reference melodies' (the box's
-``music.bar_steps``), so jigs are compared with jigs: a third of the folk corpus's validation melodies are
-in 4/4, the rest in bars of 12 (6/8 or 3/4), 8 (2/4) and 18 (9/8) 16ths.
+``music.bar_steps``), so jigs are compared with jigs (the folk corpus's metres: training/corpus/README.md,
+"What it holds").
 """
 
 from __future__ import annotations
