@@ -357,7 +357,7 @@ def test_transpose_into_moves_melodies_by_octaves_and_the_report_says_which(tmp_
     lines = [json.loads(line) for line in report.read_text().splitlines()]
     assert [(Path(line["file"]).name, line.get("transposed")) for line in lines] == [
         ("low.mid", ["melody 1 up 2 octaves"]), ("middle.mid", None)]
-    assert "octaves   1 melodies moved, 0 left out (see --report)" in done.stdout.splitlines()
+    assert "octaves   1 moved, 0 left out (melodies; see --report)" in done.stdout.splitlines()
     assert f"octaves   {tmp_path / 'midi' / 'low.mid'}: melody 1 up 2 octaves" in done.stdout.splitlines()
     low, middle = load_melodies(tmp_path / "out.npz").melodies
     assert (low[low < OFF].min(), low[low < OFF].max()) == (36 + 24, 47 + 24)

@@ -340,3 +340,25 @@ def test_musical_evaluation_of_melodies_shorter_than_its_default_picks_a_length_
     assert report["musical"]["settings"]["steps"] == 48
     assert report["musical"]["note"] == ("Compared on 48 steps (3 bars of 4/4), as long as 2 of the 3 reference "
                                          "melodies are; the default 256 is longer than they are.")
+
+
+def test_a_fine_tune_worse_than_the_ngram_is_told_to_train_longer_not_to_fine_tune():
+    report = report_of(1.0, 1.5, (-0.6, -0.4))
+    report["models"]["kneser-ney-4"] = {"nll": 0.9, "tokens": 600}
+    report["comparisons"]["kneser-ney-4"] = {"interval_95": [0.05, 0.15]}
+    assert verdict(report).endswith("It has learned no more than short note patterns. Train it longer (more --epochs "
+                                    "or --max-minutes) or on more of your melodies.")
+
+
+@pytest.mark.tf
+def test_a_run_made_with_relative_paths_is_evaluated_from_any_folder(tmp_path):
+    import os
+
+    from tests.training_helpers import write_scales
+
+    write_scales(tmp_path / "scales.npz", count=10)
+    trained = subprocess.run([sys.executable, "-m", "training", "train", "scales.npz", "--run", "run",
+                              *map(str, TINY)], capture_output=True, text=True, cwd=tmp_path,
+                             env={**os.environ, "PYTHONPATH": str(REPO)})
+    assert trained.returncode == 0, trained.stderr
+    evaluate_cli("--run", tmp_path / "run")  # from the repository's folder, not the one it was trained in

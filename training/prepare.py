@@ -145,7 +145,7 @@ def format_summary(summary: dict) -> str:
         + f" (melodies); {summary['off_bar_line']} start off a bar line",
         "metres    " + (", ".join(f"{name} {count}" for name, count in summary["metres"].items()) or "-")
         + " (files)",
-    ] + ([f"octaves   {summary['moved']} melodies moved, {summary['left_out']} left out (see --report)"]
+    ] + ([f"octaves   {summary['moved']} moved, {summary['left_out']} left out (melodies; see --report)"]
          if summary["moved"] or summary["left_out"] else []))
 
 

@@ -100,7 +100,8 @@ def configs_from_args(args: argparse.Namespace) -> tuple[ModelShape, TrainConfig
     model = finetune.model_for(base, requested) if base else ModelShape(**requested)
     default_rate = FINE_TUNE_LEARNING_RATE if base else TrainConfig.learning_rate
     train = TrainConfig(
-        data=tuple(args.data) or TrainConfig.data, seed=args.seed, validation_fraction=args.validation_fraction,
+        data=tuple(str(Path(p).resolve()) for p in args.data) or TrainConfig.data,  # found again from any folder
+        seed=args.seed, validation_fraction=args.validation_fraction,
         window=args.window, stride=args.stride, batch_size=args.batch_size,
         epochs=TrainConfig.epochs if args.epochs is None else args.epochs, steps_per_epoch=args.steps_per_epoch,
         max_minutes=TrainConfig.max_minutes if args.max_minutes is None else args.max_minutes,

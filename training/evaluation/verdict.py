@@ -91,11 +91,15 @@ def verdict(report: dict) -> str:
                  f"--learning-rate, or keep {base}.")
     elif judged.get("base") == "unclear":
         text += f" On these melodies it cannot be told apart from {base}: more of your melodies would tell."
+    fine_tuned = "base" in report
     if judged.get("unigram") == "worse":
         text += (" It has learned less than how often each token occurs: training has barely started. Train "
-                 "longer (more --epochs or --steps-per-epoch) or, for a small corpus, fine-tune the shipped model "
-                 "(`melodybox-train train own.npz --run runs/mine --from default`).")
+                 "longer (more --epochs, --steps-per-epoch or --max-minutes)" + ("." if fine_tuned else
+                 " or, for a small corpus, fine-tune the shipped model (`melodybox-train train own.npz --run "
+                 "runs/mine --from default`)."))
     elif any(judged[name] == "worse" for name in others if name.startswith("kneser-ney")):
-        text += (" It has learned no more than short note patterns. For a small corpus, fine-tune the shipped "
-                 "model (`--from default`); otherwise train longer, on more melodies, or with a larger model.")
+        text += (" It has learned no more than short note patterns. " + (
+            "Train it longer (more --epochs or --max-minutes) or on more of your melodies." if fine_tuned else
+            "For a small corpus, fine-tune the shipped model (`--from default`); otherwise train longer, on more "
+            "melodies, or with a larger model."))
     return text

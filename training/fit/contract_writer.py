@@ -28,7 +28,8 @@ def training_data(run: Run) -> dict:
     """Files (with SHA-256), melody and token counts, and the split sizes."""
     split = read_json(run.path / "split.json")
     side = {name: run.side(name) for name in ("train", "validation")}
-    files = [{**f, "file": shown_path(f["file"])} for f in split["data"]["files"]]
+    files = [{**f, "file": shown_path(f["file"]) if Path(f["file"]).is_absolute() else f["file"]}
+             for f in split["data"]["files"]]  # split.json's are shown already (a relative one: the repository's)
     return {
         **split["data"],
         "files": files,

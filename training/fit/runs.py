@@ -88,9 +88,10 @@ class Run:
 
 
 def shown_path(path: str | Path) -> str:
-    """``path`` relative to the repository when it lies inside it (no local folders in shipped JSON)."""
+    """``path`` relative to the repository when it lies inside it (no local folders in shipped JSON), else
+    absolute (so that a run or a contract finds it again from any folder)."""
     resolved = Path(path).resolve()
-    return str(resolved.relative_to(REPO)) if resolved.is_relative_to(REPO) else str(path)
+    return str(resolved.relative_to(REPO)) if resolved.is_relative_to(REPO) else str(resolved)
 
 
 def describe_data(paths: tuple[str, ...], melody_set: MelodySet) -> dict:
