@@ -29,6 +29,7 @@ from training.data.dataset import (
     save_legacy,
     save_melodies,
 )
+from training.data.metre import LONGEST_BAR
 from training.data.midi_melody import REASONS, FileResult, Settings, melodies_from_notes, result_of
 from training.data.octaves import into_range, parse_range
 
@@ -37,7 +38,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     defaults = Settings()
     parser.epilog = ("Each melody starts on a bar line and is cut on bar lines; the bars come from the time "
                      "signatures (4/4 where there is none, or one of 1/4), and each melody records its steps per "
-                     "bar and where it starts in the bar. Files that give no melody are skipped with one reason: "
+                     f"bar and where it starts in the bar. A bar longer than {LONGEST_BAR} steps (16ths), as in 4/2 "
+                     "or 4/1, is cut into equal bars the model knows (4/2 into 2 bars of 16). Files that give no "
+                     "melody are skipped with one reason: "
                      + ", ".join(REASONS) + ". The summary and --report say which.")
     parser.add_argument("inputs", nargs="*", metavar="INPUT",
                         help="MIDI files or folders (searched recursively for .mid/.midi/.kar, any case)")

@@ -39,8 +39,13 @@ get several passes per epoch); the warm-up is {WARMUP_STEPS} batches or a tenth 
 
 fine-tuning (--from): start from a trained model's weights: --from default (the shipped model and
 its Keras weights, models/default.weights.h5) or --from runs/x (a run folder). The run takes that
-model's shape, and the melodies must lie in the pitch range it was trained on. Peak learning
-rate {FINE_TUNE_LEARNING_RATE} unless --learning-rate is given.
+model's shape, and the melodies must lie in the notes it was trained on (train names them when one
+does not): `prepare --transpose-into LOW..HIGH` moves melodies there by whole octaves. Peak learning
+rate {FINE_TUNE_LEARNING_RATE} unless --learning-rate is given. `evaluate` then compares the run with
+the model it started from.
+
+a run is a folder in which an epoch finished: a train refused or stopped before that leaves nothing,
+and the same command starts again.
 
 examples: melodybox-train train --run runs/default --max-minutes 18
           melodybox-train train mine.npz --run runs/mine --from default
