@@ -424,6 +424,27 @@ def test_resume_after_a_crash_in_the_first_epoch_trains_the_run_from_its_start(t
     assert len(json.loads((tmp_path / "run" / "history.json").read_text())["loss"]) == 1
 
 
+def test_an_unfinished_start_is_discarded_but_nothing_else_in_its_folder(tmp_path):
+    from training.fit.create import discard_unfinished
+
+    (tmp_path / "checkpoints").mkdir()
+    for name in ("config.json", "split.json", "my notes.txt"):
+        (tmp_path / name).write_text("{}")
+    discard_unfinished(tmp_path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["my notes.txt"]
+
+
+def test_a_run_whose_history_a_crash_damaged_is_still_a_run_and_is_never_discarded(tmp_path):
+    from training.fit.create import discard_unfinished, is_run
+
+    (tmp_path / "checkpoints").mkdir()
+    (tmp_path / "config.json").write_text("{}")
+    (tmp_path / "history.json").write_text('{"loss": [1.2, 0.')
+    (tmp_path / "checkpoints" / "last.keras").write_bytes(b"PK")
+    discard_unfinished(tmp_path)
+    assert is_run(tmp_path) and (tmp_path / "config.json").is_file()
+
+
 def test_resume_of_a_folder_without_a_run_says_to_leave_out_resume(tmp_path):
     status, lines = train_cli("--run", tmp_path / "nothing", "--resume")
     assert (status, lines[-1:]) == (2, [

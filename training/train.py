@@ -19,7 +19,7 @@ from pathlib import Path
 
 from training.evaluation.baselines import unigram_loss
 from training.fit import finetune
-from training.fit.create import create_run, discard_unfinished, finished_epochs, is_unfinished, record_resume
+from training.fit.create import create_run, discard_unfinished, is_unfinished, record_resume
 from training.fit.model import INPUT_KINDS, ModelShape
 from training.fit.runs import DEFAULT_CORPUS, FINE_TUNE_LEARNING_RATE, RunError, TrainConfig
 from training.fit.session import MIN_STEPS_PER_EPOCH, STRATEGIES, WARMUP_STEPS, fit
@@ -155,7 +155,6 @@ def start_or_resume(args: argparse.Namespace, command: str):
 def forget_unfinished(path: Path, existed: bool) -> None:
     """After a failed session: if no epoch of the run in ``path`` ever finished, remove what it wrote (the folder
     too when this command made it and nothing else is in it)."""
-    if finished_epochs(path) == 0:
-        discard_unfinished(path)
-        if not existed and path.is_dir() and not any(path.iterdir()):
-            path.rmdir()
+    discard_unfinished(path)
+    if not existed and path.is_dir() and not any(path.iterdir()):
+        path.rmdir()

@@ -1,16 +1,15 @@
 """Making a run folder (config.json, split.json) for ``train``, and what counts as a run.
 
-A run is a folder in which at least one epoch finished (its history.json lists one). A folder that holds
-only the files a run starts with (a run that was refused, crashed or was stopped before its first epoch
-ended) is not a run: ``create_run`` replaces it and ``discard_unfinished`` removes it. Everything that can
-refuse a run (the data, the split, the base model's pitch range, bars the model cannot read) is checked
-before anything is written.
+A run is a folder in which at least one epoch finished (its history.json lists one, or a checkpoint exists).
+A folder that holds only the files a run starts with (a run that was refused, crashed or was stopped before
+its first epoch ended) is not a run: ``create_run`` replaces it and ``discard_unfinished`` removes it.
+Everything that can refuse a run (the data, the split, the base model's pitch range, bars the model cannot
+read) is checked before anything is written.
 """
 
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 from device.core.features import MAX_BAR_STEPS
@@ -20,13 +19,13 @@ from training.fit import finetune
 from training.fit.model import ModelShape
 from training.fit.runs import RunError, TrainConfig, describe_data, load_data, read_json, write_json
 
-# The files a run starts with, and those an unfinished first epoch may leave; nothing else is ever removed.
+# The files a run writes before its first epoch ends, and its checkpoints; nothing else is ever removed.
 STARTED_FILES = ("config.json", "split.json", "history.json", "training-curves.png")
 CHECKPOINTS = ("best.weights.h5", "last.keras")
 
 
 def finished_epochs(path: Path) -> int:
-    """How many epochs of the run in ``path`` finished (0 for a folder that is not a run)."""
+    """How many epochs of the run in ``path`` finished, as its history.json says (0 without one)."""
     history = Path(path) / "history.json"
     if not history.is_file():
         return 0
@@ -36,26 +35,28 @@ def finished_epochs(path: Path) -> int:
         return 0
 
 
+def is_run(path: Path) -> bool:
+    """True when an epoch of the run in ``path`` finished: its history lists one, or a checkpoint exists (so a
+    run whose history.json a crash damaged is never taken for an unfinished start)."""
+    checkpoints = Path(path) / "checkpoints"
+    return finished_epochs(path) > 0 or any((checkpoints / name).exists() for name in CHECKPOINTS)
+
+
 def is_unfinished(path: Path) -> bool:
     """True when ``path`` holds the start of a run whose first epoch never finished."""
-    return (Path(path) / "config.json").is_file() and finished_epochs(path) == 0
+    return (Path(path) / "config.json").is_file() and not is_run(path)
 
 
 def discard_unfinished(path: Path) -> None:
     """Remove what a run that never finished an epoch left in ``path``: only the files a run writes, and its
     checkpoints folder when nothing else is in it. A folder with a finished epoch is left alone."""
     path = Path(path)
-    if not path.is_dir() or finished_epochs(path):
+    if not path.is_dir() or is_run(path):
         return
     for name in STARTED_FILES:
         (path / name).unlink(missing_ok=True)
+        (path / f"{name}.part").unlink(missing_ok=True)  # what a crash inside runs.write_json leaves
     checkpoints = path / "checkpoints"
-    for name in CHECKPOINTS:
-        target = checkpoints / name
-        if target.is_dir():  # a .keras file is a zip, but be safe with a folder of that name
-            shutil.rmtree(target)
-        else:
-            target.unlink(missing_ok=True)
     if checkpoints.is_dir() and not any(checkpoints.iterdir()):
         checkpoints.rmdir()
 
@@ -89,8 +90,9 @@ def create_run(path: Path, model: ModelShape, train: TrainConfig, command: str =
                        "it, or choose another --run")
     melodies = load_data(train.data)
     split = split_melodies(len(melodies), train.validation_fraction, train.seed)
-    if model.feature_names and long_bars(melodies):
-        raise RunError(long_bars(melodies))
+    too_long = long_bars(melodies) if model.feature_names else None
+    if too_long:
+        raise RunError(too_long)
     config = {"model": model.to_json(), "train": train.to_json(), "command": command}
     if train.base:
         base = finetune.resolve_base(train.base)

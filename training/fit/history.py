@@ -8,6 +8,8 @@ from pathlib import Path
 
 import keras
 
+from training.fit.runs import write_json
+
 
 class History(keras.callbacks.Callback):
     """Appends each epoch's logs (nats per token) to ``history.json`` and redraws ``training-curves.png``.
@@ -40,7 +42,7 @@ class History(keras.callbacks.Callback):
         logs["learning_rate"] = float(self.model.optimizer.learning_rate)
         for key, value in logs.items():
             self.data.setdefault(key, []).append(float(value))
-        self.path.write_text(json.dumps(self.data, indent=2) + "\n")
+        write_json(self.path, self.data)
         plot_curves(self.data, self.path.parent / "training-curves.png")
 
 

@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -140,7 +141,11 @@ def _magic(path: Path) -> bytes:
 
 
 def write_json(path: Path, data) -> None:
-    path.write_text(json.dumps(data, indent=2) + "\n")
+    """Write ``data`` as JSON, atomically: a crash leaves the old file or the new one, never half of one."""
+    path = Path(path)
+    part = path.with_name(path.name + ".part")
+    part.write_text(json.dumps(data, indent=2) + "\n")
+    os.replace(part, path)
 
 
 def read_json(path: Path):
