@@ -220,19 +220,28 @@ def print_transposed(results: list[FileResult], shown: int = 5) -> None:
         print(f"octaves   ... and {len(changed) - shown} more files (all in --report)")
 
 
-def run(args) -> int:
-    settings = settings_from_args(args)
+def input_files(args, settings: Settings) -> list[Path]:
+    """The MIDI files to read; ValueError (one line) for settings that make no sense, no input, a missing one,
+    or an --import-legacy file that is not the seed course's format (found before anything is unpickled)."""
     problem = check_settings(settings)
     if problem is None and not args.inputs and not args.import_legacy:
         problem = "give at least one INPUT (file or folder) or --import-legacy FILE"
-    try:
-        for path in args.import_legacy if problem is None else ():
-            check_legacy(path)  # before the MIDI files are read, and before anything is unpickled
-        files = find_inputs(args.inputs) if problem is None else []
-    except (DatasetError, FileNotFoundError) as error:
-        problem = str(error)
     if problem:
-        print(f"prepare: {problem}", file=sys.stderr)
+        raise ValueError(problem)
+    try:
+        for path in args.import_legacy:
+            check_legacy(path)
+        return find_inputs(args.inputs)
+    except (DatasetError, FileNotFoundError) as error:
+        raise ValueError(str(error)) from None
+
+
+def run(args) -> int:
+    settings = settings_from_args(args)
+    try:
+        files = input_files(args, settings)
+    except ValueError as error:
+        print(f"prepare: {error}", file=sys.stderr)
         return 2
     results = convert_all(files, settings, max(1, args.workers), progress=True)
     entries = [(result, [result.file] * len(result.melodies)) for result in results]
