@@ -4,7 +4,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from device.core.encoding import Note
-from training.data.metre import FOUR_FOUR, BarGrid, bar_steps_of, cut_on_bars
+from training.data.metre import FOUR_FOUR, LONGEST_BAR, BarGrid, bar_steps_of, cut_on_bars, metre_names, model_bar
 
 
 def test_bar_steps_of_sane_signatures():
@@ -67,3 +67,30 @@ def test_pieces_keep_every_onset_once_in_order_within_max_steps_from_a_bar_line(
         assert piece and end <= origin <= piece[0].start and all(n.end <= origin + max_steps for n in piece)
         assert (origin - grid.bar_line(origin)) % max_steps == 0  # a bar line, or a cut inside a longer bar
         end = grid.cut(origin, max_steps)
+
+
+def test_bars_up_to_the_longest_the_corpus_has_are_kept_whole():
+    assert [model_bar(n, d) for n, d in [(4, 4), (6, 8), (9, 8), (12, 8), (3, 2), (5, 4)]] == [16, 12, 18, 24, 24, 20]
+
+
+def test_longer_bars_are_cut_into_equal_bars_of_whole_beats():
+    # 4/1: four whole notes -> 4 bars of 16; 4/2 -> 2 of 16; 9/4 -> 3 of 12; 15/8 (five dotted quarters) -> 5 of 6
+    assert [model_bar(n, d) for n, d in [(4, 1), (4, 2), (9, 4), (15, 8), (7, 4), (16, 4)]] == [16, 16, 12, 6, 4, 16]
+
+
+def test_every_bar_a_signature_gives_is_one_the_model_reads():
+    from device.core.features import MAX_BAR_STEPS
+
+    bars = {model_bar(n, d) for n in range(1, 33) for d in (1, 2, 4, 8, 16, 32)} - {None}
+    assert max(bars) == LONGEST_BAR <= MAX_BAR_STEPS and min(bars) >= 4
+
+
+def test_a_long_bar_is_cut_on_the_grid_from_its_signature():
+    assert BarGrid.from_signatures([(0, 4, 2)]).segments == ((0, 16),)
+    assert BarGrid.from_signatures([(0, 3, 4), (36, 4, 1)]).segments == ((0, 12), (36, 16))
+
+
+def test_the_report_names_each_metre_once_in_order():
+    assert metre_names([(64, 4, 2), (0, 6, 8), (128, 6, 8), (200, 1, 4)]) == [
+        "6/8", "4/2 (cut into 2 bars of 16 steps)", "1/4 (read as 4/4)"]
+    assert metre_names([]) == ["4/4 (none given)"]

@@ -13,6 +13,7 @@ from device.core.encoding import NO_EVENT as N
 from device.core.encoding import NOTE_OFF as OFF
 from tests.test_midi_melody import midi_bytes, steps, track
 from training import prepare
+from training.data import convert
 from training.data.dataset import LEGACY_PICKLE_WARNING, MelodySet, load_legacy, load_melodies, save_legacy
 from training.data.midi_melody import FileResult, Settings, convert_file
 
@@ -40,18 +41,18 @@ def folder(tmp_path):
 
 
 def test_find_inputs_searches_folders_recursively_for_midi_suffixes_in_any_case(folder):
-    names = [p.relative_to(folder).as_posix() for p in prepare.find_inputs([folder])]
+    names = [p.relative_to(folder).as_posix() for p in convert.find_inputs([folder])]
     assert names == ["a.mid", "empty.mid", "sub/B.MID", "sub/cut.mid", "sub/deeper/c.Kar", "sub/html.midi"]
 
 
 def test_find_inputs_takes_a_named_file_whatever_its_suffix_and_drops_duplicates(folder):
-    found = prepare.find_inputs([folder / "notes.txt", folder / "a.mid", folder])
+    found = convert.find_inputs([folder / "notes.txt", folder / "a.mid", folder])
     assert found.count(folder / "a.mid") == 1 and folder / "notes.txt" in found
 
 
 def test_find_inputs_names_a_missing_path(tmp_path):
     with pytest.raises(FileNotFoundError, match="nope"):
-        prepare.find_inputs([tmp_path / "nope"])
+        convert.find_inputs([tmp_path / "nope"])
 
 
 def many_files(root: Path, count: int) -> list[Path]:
@@ -66,8 +67,8 @@ def many_files(root: Path, count: int) -> list[Path]:
 
 def test_one_and_two_workers_give_byte_identical_tokens_sources_and_reports(tmp_path):
     files = many_files(tmp_path / "many", 40)
-    one = prepare.convert_all(files, Settings(), workers=1)
-    two = prepare.convert_all(files, Settings(), workers=2)
+    one = convert.convert_all(files, Settings(), workers=1)
+    two = convert.convert_all(files, Settings(), workers=2)
     assert np.concatenate([m for r in one for m in r.melodies]).tobytes() == np.concatenate(
         [m for r in two for m in r.melodies]).tobytes()
     assert [r.report() for r in one] == [r.report() for r in two]
@@ -85,7 +86,7 @@ def test_a_worker_that_never_answers_costs_one_timeout_and_the_rest_is_converted
     stuck = tmp_path / "many" / "stuck.mid"
     stuck.write_bytes(tune(60, 62, 64, 65))
     files.insert(5, stuck)
-    results = prepare.convert_all(files, Settings(max_seconds=0.5), workers=2, convert=hang_on_stuck)
+    results = convert.convert_all(files, Settings(max_seconds=0.5), workers=2, convert=hang_on_stuck)
     assert [r.reason for r in results].count("timeout") == 1 and results[5].reason == "timeout"
     assert [r.report() for r in results[:5] + results[6:]] == [convert_file(f, Settings()).report() for f in files
                                                                if f != stuck]
@@ -93,8 +94,9 @@ def test_a_worker_that_never_answers_costs_one_timeout_and_the_rest_is_converted
 
 def test_summary_counts_files_by_reason_melodies_steps_pitches_and_token_shares():
     results = [
-        FileResult("a", "kept", [np.array([60, N, 128, 64], np.int16), np.array([70, N], np.int16)], [12, 16], [0, 4]),
-        FileResult("e", "kept", [np.array([72], np.int16)], [12], [0]),
+        FileResult("a", "kept", [np.array([60, N, 128, 64], np.int16), np.array([70, N], np.int16)], [12, 16], [0, 4],
+                   metres=["6/8", "4/4"]),
+        FileResult("e", "kept", [np.array([72], np.int16)], [12], [0], metres=["6/8"]),
         FileResult("b", "skipped", reason="corrupt"),
         FileResult("c", "skipped", reason="corrupt"),
         FileResult("d", "skipped", reason="not_midi"),
@@ -102,7 +104,7 @@ def test_summary_counts_files_by_reason_melodies_steps_pitches_and_token_shares(
     assert prepare.summarize(results) == {
         "files": 5, "kept": 2, "skipped": {"not_midi": 1, "corrupt": 2}, "melodies": 3, "steps": 7,
         "pitch_range": [60, 72], "shares": {"note_on": 0.5714, "note_off": 0.1429, "no_event": 0.2857},
-        "bar_steps": {"12": 2, "16": 1}, "off_bar_line": 1,
+        "bar_steps": {"12": 2, "16": 1}, "off_bar_line": 1, "metres": {"6/8": 2, "4/4": 1}, "moved": 0, "left_out": 0,
     }
 
 
@@ -125,6 +127,7 @@ def test_cli_writes_melodies_a_report_line_per_file_and_a_summary(folder, tmp_pa
         "melodies  3, steps 64, pitch range 55..72",
         "tokens    note-on 25.0%, NOTE_OFF 0.0%, NO_EVENT 75.0%",
         "bars      16 steps 3 (melodies); 0 start off a bar line",
+        "metres    4/4 (none given) 3 (files)",
         f"wrote 3 melodies (64 steps) to {out}",
     ]
     prepared = load_melodies(out)
@@ -198,6 +201,7 @@ def test_legacy_import_summary_counts_the_file_and_the_melodies_it_gave(tmp_path
         "melodies  2, steps 36, pitch range 60..64",
         "tokens    note-on 5.6%, NOTE_OFF 0.0%, NO_EVENT 94.4%",
         "bars      16 steps 2 (melodies); 0 start off a bar line",
+        "metres    4/4 (seed course's format) 1 (files)",
         f"wrote 2 melodies (36 steps) to {tmp_path / 'out.npz'}",
     ]
 
@@ -285,3 +289,87 @@ def test_an_abc_file_is_split_into_tunes_with_its_header(tmp_path):
     path.write_text("%abc-2.1\nZ:someone\n\nX:1\nT:One\nK:C\nCDEF|\n\nX:2\nT:Two\nK:G\nGABc|\n")
     assert tune_texts(path) == ["%abc-2.1\nZ:someone\n\nX:1\nT:One\nK:C\nCDEF|\n\n",
                                 "%abc-2.1\nZ:someone\n\nX:2\nT:Two\nK:G\nGABc|\n"]
+
+
+# --- --import-legacy never unpickles a file on a guess (issue 20, point 2) ---
+
+def test_import_legacy_of_a_file_that_is_no_npz_says_so_in_one_line(tmp_path):
+    notes = tmp_path / "notes.txt"
+    notes.write_text("my tunes: G A B c d e\n")
+    done = run_cli("--import-legacy", notes, "-o", tmp_path / "out.npz", cwd=tmp_path)
+    assert (done.returncode, done.stderr.splitlines(), done.stdout) == (2, [
+        f"prepare: {notes}: not an .npz file, so not the seed course's format (an .npz with a 'train' array); "
+        "nothing was read from it"], "")
+    assert not (tmp_path / "out.npz").exists()
+
+
+class Planted:
+    """Unpickling this object creates the file ``marker``: proof that a file was unpickled."""
+
+    def __init__(self, marker: Path):
+        self.marker = marker
+
+    def __reduce__(self):
+        return Path.touch, (self.marker,)
+
+
+def test_import_legacy_never_unpickles_a_pickle_that_is_no_npz(tmp_path):
+    import pickle
+
+    marker = tmp_path / "unpickled"
+    crafted = tmp_path / "course.npz"  # a raw pickle under an .npz name: np.load(allow_pickle=True) would run it
+    crafted.write_bytes(pickle.dumps(Planted(marker)))
+    done = run_cli("--import-legacy", crafted, "-o", tmp_path / "out.npz", cwd=tmp_path)
+    assert (done.returncode, len(done.stderr.splitlines())) == (2, 1)
+    assert "not an .npz file" in done.stderr
+    assert not marker.exists()
+
+
+# --- every file's metre, and long bars cut into bars the model knows (issue 20, point 3) ---
+
+def test_the_report_gives_each_files_metre_and_how_long_bars_were_cut(tmp_path):
+    from tests.training_helpers import write_tune
+
+    write_tune(tmp_path / "midi" / "hornpipe.mid", 4, 2, bars=4, seed=1)
+    write_tune(tmp_path / "midi" / "jig.mid", 6, 8, bars=4, seed=2)
+    write_tune(tmp_path / "midi" / "long.mid", 4, 1, bars=2, seed=3)
+    report = tmp_path / "report.jsonl"
+    done = run_cli(tmp_path / "midi", "-o", tmp_path / "out.npz", "--report", report, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert [(Path(line["file"]).name, line["metres"]) for line in map(json.loads, report.read_text().splitlines())] == [
+        ("hornpipe.mid", ["4/2 (cut into 2 bars of 16 steps)"]), ("jig.mid", ["6/8"]),
+        ("long.mid", ["4/1 (cut into 4 bars of 16 steps)"])]
+    prepared = load_melodies(tmp_path / "out.npz")
+    assert prepared.bar_steps.tolist() == [16, 12, 16]
+
+
+# --- --transpose-into: melodies moved by whole octaves into the range a model knows (issue 20, point 5) ---
+
+def test_transpose_into_moves_melodies_by_octaves_and_the_report_says_which(tmp_path):
+    from tests.training_helpers import write_tune
+
+    write_tune(tmp_path / "midi" / "low.mid", 3, 4, bars=4, low=36, seed=11)  # notes 36..47
+    write_tune(tmp_path / "midi" / "middle.mid", 4, 4, bars=4, low=60, seed=5)
+    report = tmp_path / "report.jsonl"
+    done = run_cli(tmp_path / "midi", "-o", tmp_path / "out.npz", "--report", report, "--transpose-into", "G3..A6",
+                   cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    lines = [json.loads(line) for line in report.read_text().splitlines()]
+    assert [(Path(line["file"]).name, line.get("transposed")) for line in lines] == [
+        ("low.mid", ["melody 1 up 2 octaves"]), ("middle.mid", None)]
+    assert "octaves   1 moved, 0 left out (melodies; see --report)" in done.stdout.splitlines()
+    assert f"octaves   {tmp_path / 'midi' / 'low.mid'}: melody 1 up 2 octaves" in done.stdout.splitlines()
+    low, middle = load_melodies(tmp_path / "out.npz").melodies
+    assert (low[low < OFF].min(), low[low < OFF].max()) == (36 + 24, 47 + 24)
+    assert middle.tolist() == load_melodies_of(tmp_path / "midi" / "middle.mid")
+
+
+def load_melodies_of(path):
+    return [m.tolist() for m in convert_file(path, Settings()).melodies][0]
+
+
+def test_transpose_into_a_range_that_is_no_range_is_a_usage_error(tmp_path):
+    done = run_cli(tmp_path, "-o", tmp_path / "out.npz", "--transpose-into", "55-93", cwd=tmp_path)
+    assert done.returncode == 2
+    assert done.stderr.splitlines()[-1].endswith(
+        "argument --transpose-into: '55-93': give the range as LOW..HIGH, e.g. 55..93 or G3..A6")

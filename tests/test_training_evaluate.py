@@ -10,7 +10,9 @@ import numpy as np
 import pytest
 
 from device.core.contract import load_contract
-from training.evaluate import format_table, scores, verdict
+from training.evaluation.measure import scores
+from training.evaluation.report import format_table
+from training.evaluation.verdict import verdict
 
 REPO = Path(__file__).parents[1]
 
@@ -38,7 +40,7 @@ def run(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def report(run):
-    from training.evaluate import evaluate_run
+    from training.evaluation.sequence import evaluate_run
 
     return evaluate_run(run, max_order=4)
 
@@ -59,7 +61,7 @@ def test_trained_lstm_beats_the_unigram(report):
 @pytest.mark.tf
 def test_lstm_nll_equals_stepping_the_step_model_fed_as_the_box_feeds_it(run, report):
     from device.core.features import FeatureTracker
-    from training.evaluate import lstm_outputs
+    from training.evaluation.sequence import lstm_outputs
     from training.fit.model import build_models, state_names, zero_state
     from training.fit.runs import load_run
 
@@ -226,3 +228,137 @@ def test_missing_training_data_is_refused_by_name(tmp_path):
     edit_contract(model, lambda data: data["training_data"]["files"][0].update(file=str(tmp_path / "gone.npz")))
     with pytest.raises(EvaluateError, match=r"gone.npz: the training data of copy.tflite is not here; pass --data"):
         contract_sets(model)
+
+
+# --- an honest verdict: not on too few melodies, and against the model a fine-tune started from (issue 20, 6) ---
+
+def test_a_model_better_on_every_melody_is_clearly_better():
+    from training.evaluation.verdict import compare
+
+    lengths = [4, 4, 4, 4, 4, 4]
+    model, other = np.full(24, np.log(0.5)), np.full(24, np.log(0.25))
+    comparison = compare(model, other, lengths)
+    assert comparison["nll_difference"] == pytest.approx(np.log(0.5))  # -log 0.5 - (-log 0.25) = log 0.5 < 0
+    assert comparison["interval_95"][1] < 0 and comparison["melodies_better"] == 6
+
+
+def test_a_model_better_on_half_the_melodies_and_worse_on_the_rest_is_not_clearly_either():
+    from training.evaluation.verdict import compare
+
+    lengths = [100] * 6
+    model = np.concatenate([np.full(100, np.log(p)) for p in (0.5, 0.2, 0.5, 0.2, 0.5, 0.2)])
+    other = np.concatenate([np.full(100, np.log(p)) for p in (0.2, 0.5, 0.2, 0.5, 0.2, 0.5)])
+    low, high = compare(model, other, lengths)["interval_95"]
+    assert low < 0 < high
+
+
+def report_of(model_nll: float, base_nll: float, interval: tuple[float, float], melodies: int = 6,
+              tokens: int = 600) -> dict:
+    return {"models": {"lstm": {"nll": model_nll, "tokens": tokens}, "base": {"nll": base_nll, "tokens": tokens}},
+            "comparisons": {"base": {"interval_95": list(interval)}}, "melodies": melodies, "base": "default"}
+
+
+def test_the_verdict_on_two_melodies_is_that_there_is_too_little_to_tell_and_what_to_do():
+    text = verdict(report_of(1.0, 2.0, (-1.2, -0.8), melodies=2, tokens=256))
+    assert text.startswith("Too little to tell whether the model is better or worse than the others: a verdict "
+                           "needs at least 5 melodies and 512 tokens.")
+    assert "--validation-fraction 0.3" in text and "--data more.npz" in text
+
+
+def test_the_verdict_names_the_model_it_was_fine_tuned_from():
+    assert verdict(report_of(1.0, 1.25, (-0.3, -0.2))).startswith(
+        "The model is better than the default, the model it was fine-tuned from: NLL 1.000 vs 1.250 nats/token, "
+        "20.0% lower.")
+
+
+def test_a_difference_chance_gives_is_not_called_better():
+    text = verdict(report_of(1.0, 1.01, (-0.05, 0.03)))
+    assert text.startswith("The model is not clearly better or worse than the default, the model it was fine-tuned "
+                           "from (NLL 1.000 vs 1.010 nats/token, 1.0% lower, a difference chance gives on 6 melodies).")
+    assert "On these melodies it cannot be told apart from default" in text
+
+
+def test_a_fine_tune_worse_than_its_base_says_what_to_try():
+    assert "Fine-tuning made it worse on these melodies than default: train fewer --epochs or with a lower " \
+           "--learning-rate, or keep default." in verdict(report_of(1.3, 1.0, (0.2, 0.4)))
+
+
+def train_cli(*args):
+    result = subprocess.run([sys.executable, "-m", "training", "train", *map(str, args)], capture_output=True,
+                            text=True, cwd=REPO)
+    assert result.returncode == 0, result.stderr
+
+
+def evaluate_cli(*args):
+    result = subprocess.run([sys.executable, "-m", "training", "evaluate", *map(str, args)], capture_output=True,
+                            text=True, cwd=REPO)
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
+TINY = ("--epochs", 1, "--steps-per-epoch", 2, "--units", 8, "--layers", 1, "--embedding", 8, "--window", 64,
+        "--batch-size", 4)
+
+
+@pytest.mark.tf
+def test_evaluate_on_two_validation_melodies_gives_no_verdict_but_what_to_do(tmp_path):
+    from tests.training_helpers import write_scales
+
+    data = write_scales(tmp_path / "scales.npz", count=10)
+    train_cli(data, "--run", tmp_path / "run", *TINY, "--validation-fraction", 0.2)
+    last = evaluate_cli("--run", tmp_path / "run").splitlines()[-1]
+    assert last.startswith("108 tokens of 2 melodies. Too little to tell whether the model is better or worse than "
+                           "the others")
+
+
+@pytest.mark.tf
+@pytest.mark.slow
+def test_after_from_x_evaluate_compares_the_run_with_x_on_the_same_melodies(tmp_path):
+    from tests.training_helpers import write_scales
+
+    data = write_scales(tmp_path / "scales.npz", count=60)
+    base, tuned = tmp_path / "base", tmp_path / "tuned"
+    train_cli(data, "--run", base, *TINY, "--validation-fraction", 0.3)
+    train_cli(data, "--run", tuned, "--from", base, *TINY[:4], "--window", 64, "--batch-size", 4,
+              "--validation-fraction", 0.3)
+    report = json.loads(evaluate_cli("--run", tuned, "--json"))
+    alone = json.loads(evaluate_cli("--run", base, "--json"))  # the same split: the same seed, fraction and data
+    assert list(report["models"])[:2] == ["lstm", "base"] and report["base"] == str(base)
+    assert report["models"]["base"]["nll"] == pytest.approx(alone["models"]["lstm"]["nll"], rel=1e-6)
+    assert f"{base}, the model it was fine-tuned from" in report["verdict"]
+    assert f"| {base} (started from) |" in evaluate_cli("--run", tuned)
+
+
+@pytest.mark.tf
+def test_musical_evaluation_of_melodies_shorter_than_its_default_picks_a_length_they_allow(tmp_path):
+    from tests.recording import shipped_model_path
+    from tests.training_helpers import write_scales
+
+    data = write_scales(tmp_path / "scales.npz", count=3)  # 54 steps each
+    report = json.loads(evaluate_cli("--model", shipped_model_path(), "--data", data, "--json", "--musical", 3,
+                                     "--png", tmp_path / "musical.png", "--max-order", 2))
+    assert report["musical"]["settings"]["steps"] == 48
+    assert report["musical"]["note"] == ("Compared on 48 steps (3 bars of 4/4), as long as 2 of the 3 reference "
+                                         "melodies are; the default 256 is longer than they are.")
+
+
+def test_a_fine_tune_worse_than_the_ngram_is_told_to_train_longer_not_to_fine_tune():
+    report = report_of(1.0, 1.5, (-0.6, -0.4))
+    report["models"]["kneser-ney-4"] = {"nll": 0.9, "tokens": 600}
+    report["comparisons"]["kneser-ney-4"] = {"interval_95": [0.05, 0.15]}
+    assert verdict(report).endswith("It has learned no more than short note patterns. Train it longer (more --epochs "
+                                    "or --max-minutes) or on more of your melodies.")
+
+
+@pytest.mark.tf
+def test_a_run_made_with_relative_paths_is_evaluated_from_any_folder(tmp_path):
+    import os
+
+    from tests.training_helpers import write_scales
+
+    write_scales(tmp_path / "scales.npz", count=10)
+    trained = subprocess.run([sys.executable, "-m", "training", "train", "scales.npz", "--run", "run",
+                              *map(str, TINY)], capture_output=True, text=True, cwd=tmp_path,
+                             env={**os.environ, "PYTHONPATH": str(REPO)})
+    assert trained.returncode == 0, trained.stderr
+    evaluate_cli("--run", tmp_path / "run")  # from the repository's folder, not the one it was trained in

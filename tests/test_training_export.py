@@ -27,7 +27,7 @@ def run(tmp_path_factory):
 @pytest.fixture(scope="module")
 def exported(run):
     """The tiny run exported at every precision: {precision: path}."""
-    from training.evaluate import evaluate_run
+    from training.evaluation.sequence import evaluate_run
     from training.export import export
     from training.fit.runs import write_json
 
@@ -157,3 +157,20 @@ def test_export_of_a_missing_run_fails_with_one_clear_line(tmp_path):
     assert result.stderr.strip().splitlines()[-1:] == [
         f"melodybox-train export: {tmp_path / 'nope' / 'config.json'}: not found "
         f"(is {tmp_path / 'nope'} a finished training run?)"]
+
+
+def test_export_prints_no_tensorflow_warning(tmp_path):
+    """Quiet by default (issue 20, point 11): a normal export writes only its one line; stderr stays empty."""
+    from tests.training_helpers import write_scales
+
+    data = write_scales(tmp_path / "scales.npz", count=10)
+    trained = subprocess.run([sys.executable, "-m", "training", "train", str(data), "--run", str(tmp_path / "run"),
+                              "--epochs", "1", "--steps-per-epoch", "2", "--units", "8", "--layers", "1",
+                              "--embedding", "8", "--window", "64", "--batch-size", "4"],
+                             capture_output=True, text=True, cwd=REPO)
+    assert trained.returncode == 0, trained.stderr
+    result = subprocess.run([sys.executable, "-m", "training", "export", "--run", str(tmp_path / "run"), "--name",
+                             "tiny", "--out", str(tmp_path / "models"), "--parity-steps", "100"],
+                            capture_output=True, text=True, cwd=REPO)
+    assert (result.returncode, result.stderr) == (0, "")
+    assert result.stdout == f"wrote {tmp_path / 'models' / 'tiny.tflite'} and {tmp_path / 'models' / 'tiny.json'}\n"

@@ -10,10 +10,10 @@ keras = pytest.importorskip("keras")
 from device.core.encoding import START_TOKEN  # noqa: E402
 from device.core.features import FeatureTracker  # noqa: E402
 from training.data.windows import sequence_inputs  # noqa: E402
-from training.fit.model import ModelConfig, build_models, state_names, widen_to_lookback, zero_state  # noqa: E402
+from training.fit.model import ModelShape, build_models, state_names, widen_to_lookback, zero_state  # noqa: E402
 
-CONFIG = ModelConfig(embedding=8, layers=2, units=16, dropout=0.1, inputs="token")
-LOOKBACK = ModelConfig(embedding=8, layers=2, units=16, dropout=0.1, lookback_embedding=4)
+CONFIG = ModelShape(embedding=8, layers=2, units=16, dropout=0.1, inputs="token")
+LOOKBACK = ModelShape(embedding=8, layers=2, units=16, dropout=0.1, lookback_embedding=4)
 MELODY = np.array([60, 129, 62, 128, 129, 64, 65, 67, 129, 60, 62, 64, 64, 65] * 2, np.int32)  # 28 steps
 
 
@@ -70,7 +70,7 @@ def test_step_model_equals_sequence_model(models):
 
 
 def test_default_config_is_the_courses_two_layers_of_256_with_lookback_inputs():
-    config = ModelConfig()
+    config = ModelShape()
     assert (config.layers, config.units, config.embedding, config.inputs) == (2, 256, 256, "lookback")
     assert 0 < config.dropout < 1
 
@@ -109,32 +109,32 @@ def test_lookback_changes_the_prediction(lookback_models):
 
 
 def test_a_config_saved_before_inputs_existed_is_the_token_only_model():
-    assert ModelConfig.from_json({"embedding": 8, "layers": 1, "units": 4, "dropout": 0.0}).inputs == "token"
+    assert ModelShape.from_json({"embedding": 8, "layers": 1, "units": 4, "dropout": 0.0}).inputs == "token"
 
 
 def test_config_rejects_unknown_inputs():
     with pytest.raises(ValueError, match=r"inputs 'pitch' is not one of \['token', 'lookback'\]"):
-        ModelConfig(inputs="pitch")
+        ModelShape(inputs="pitch")
 
 
 def test_config_round_trips_through_json(tmp_path):
     CONFIG.save(tmp_path / "config.json")
-    assert ModelConfig.load(tmp_path / "config.json") == CONFIG
+    assert ModelShape.load(tmp_path / "config.json") == CONFIG
 
 
 def test_config_rejects_unknown_keys():
     with pytest.raises(ValueError, match="unknown model config keys: \\['width'\\]"):
-        ModelConfig.from_json({"width": 3})
+        ModelShape.from_json({"width": 3})
 
 
 def test_config_rejects_a_dropout_of_one():
     with pytest.raises(ValueError, match="dropout 1.0 is outside 0..1"):
-        ModelConfig(dropout=1.0)
+        ModelShape(dropout=1.0)
 
 
 def test_a_token_only_model_widened_to_lookback_predicts_exactly_as_before(models):
     keras.utils.set_random_seed(5)
-    widened = build_models(ModelConfig(**{**CONFIG.to_json(), "inputs": "lookback"}))
+    widened = build_models(ModelShape(**{**CONFIG.to_json(), "inputs": "lookback"}))
     widen_to_lookback(models.sequence, widened)
     before = np.asarray(models.sequence(sequence_inputs(MELODY), training=False))
     after = np.asarray(widened.sequence(sequence_inputs(MELODY, (4, 0), LOOKBACK.feature_names), training=False))

@@ -50,7 +50,7 @@ def _load(module_name: str, requires: tuple[str, ...] = (), quiet: bool = False)
         with silenced_stderr() if quiet else contextlib.nullcontext():
             module = _import(module_name, requires)
             if quiet and "tensorflow" in requires:
-                import tensorflow as tf
+                import tensorflow as tf  # lazy: only the commands that need TensorFlow load it (1.4 s)
 
                 tf.config.list_logical_devices()  # loads the device plugins, which log too
         return module

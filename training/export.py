@@ -20,21 +20,24 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
+from ai_edge_litert.interpreter import Interpreter  # not tf.lite.Interpreter: deprecated, it warns on every use
 
+from device.core import features
 from training.data.windows import metres
 from training.evaluation.measure import record_measurements
 from training.evaluation.parity import ParityError, keras_reference, parity_check, runtime_pythons
+from training.fit.contract_writer import write_contract
 from training.fit.finetune import weights_path_for
+from training.fit.model import LOGITS_NAME, TOKEN_NAME, ModelShape, build_models, state_names
 from training.fit.runs import RunError, load_run, pitch_range, read_json
 
 PRECISIONS = ("float32", "float16", "int8")
 FORBIDDEN_OPS = ("VAR_HANDLE", "READ_VARIABLE", "ASSIGN_VARIABLE", "CALL_ONCE", "CUSTOM", "DELEGATE")
 DEFAULT_PRECISION = "float32"
 PRECISION_NOTES = {
-    "float32": "float32: exact parity with Keras (max |dlogit| < 1e-4) on both runtimes; a step takes tens of "
-               "microseconds in either runtime, far below the 125 ms of a 16th note at 120 bpm, so the smaller "
-               "float16/int8 files buy nothing audible (int8 is faster in ai-edge-litert but slower in "
-               "tflite-runtime 2.14 and agrees on ~99% of steps); measured comparison in the README.",
+    "float32": "float32: parity with Keras within max |dlogit| < 1e-4 in every runtime; a step takes far less "
+               "than the 125 ms of a 16th note at 120 bpm, so the smaller float16/int8 files buy nothing audible "
+               "(their speed and agreement: BENCHMARKS.md, 'Model step latency').",
     "float16": "float16 weights: half the file size; dequantised to float32 at load, so speed equals float32.",
     "int8": "dynamic-range int8 weights, per-tensor for dense layers (tflite-runtime 2.14 rejects per-channel): "
             "a quarter of the size; top-1 agreement and KL against float32 are in 'parity'.",
@@ -57,22 +60,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="least top-1 agreement with Keras a quantised model needs (default %(default)s)")
 
 
-def saved_model(step_model, config, folder: Path) -> None:
+def saved_model(step_model, shape: ModelShape, folder: Path) -> None:
     """Write the step model as a SavedModel with one fixed-shape endpoint "step"."""
-    import keras
-    import tensorflow as tf
-
-    from device.core import features
-    from training.fit.model import TOKEN_NAME, state_names
+    import keras  # lazy: TensorFlow and Keras take over a second to import; --help never needs them
+    import tensorflow as tf  # lazy: as keras
 
     specs = [tf.TensorSpec([1, 1], tf.int32, name=TOKEN_NAME)]
-    for name in config.feature_names:
-        shape, dtype, _ = features.INPUTS[name]
-        specs.append(tf.TensorSpec([1, *shape], tf.as_dtype(dtype), name=name))
-    for layer in range(1, config.layers + 1):
+    for name in shape.feature_names:
+        per_step, dtype, _ = features.INPUTS[name]
+        specs.append(tf.TensorSpec([1, *per_step], tf.as_dtype(dtype), name=name))
+    for layer in range(1, shape.layers + 1):
         h_name, c_name, _, _ = state_names(layer)
-        specs += [tf.TensorSpec([1, config.units], tf.float32, name=h_name),
-                  tf.TensorSpec([1, config.units], tf.float32, name=c_name)]
+        specs += [tf.TensorSpec([1, shape.units], tf.float32, name=h_name),
+                  tf.TensorSpec([1, shape.units], tf.float32, name=c_name)]
     names = [spec.name for spec in specs]
     archive = keras.export.ExportArchive()
     archive.track(step_model)
@@ -82,7 +82,8 @@ def saved_model(step_model, config, folder: Path) -> None:
 
 def convert(folder: Path, precision: str) -> bytes:
     """SavedModel -> .tflite bytes with builtin ops only, at ``precision``."""
-    import tensorflow as tf
+    import tensorflow as tf  # lazy: TensorFlow takes over a second to import; --help never needs it
+    from tensorflow.lite.python.convert_phase import ConverterError  # lazy: part of TensorFlow
 
     converter = tf.lite.TFLiteConverter.from_saved_model(str(folder), signature_keys=["step"])
     converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
@@ -92,8 +93,6 @@ def convert(folder: Path, precision: str) -> bytes:
     elif precision == "int8":
         converter.optimizations = [tf.lite.Optimize.DEFAULT]
         converter._experimental_disable_per_channel_quantization_for_dense_layers = True
-    from tensorflow.lite.python.convert_phase import ConverterError
-
     try:
         return converter.convert()
     except ConverterError as error:  # e.g. an op that would need Flex (Select TF ops): not allowed on the box
@@ -102,10 +101,8 @@ def convert(folder: Path, precision: str) -> bytes:
 
 
 def model_ops(content: bytes) -> list[str]:
-    """The op names in a .tflite flatbuffer, as the TF interpreter lists them."""
-    import tensorflow as tf
-
-    interpreter = tf.lite.Interpreter(model_content=content)
+    """The op names in a .tflite flatbuffer, as the interpreter lists them."""
+    interpreter = Interpreter(model_content=content)
     return sorted({op["op_name"] for op in interpreter._get_ops_details()})
 
 
@@ -116,14 +113,10 @@ def check_ops(ops: list[str]) -> None:
         raise ExportError(f"the converted model has ops the box cannot run or unfrozen weights: {bad}")
 
 
-def signature_tensors(content: bytes, config) -> dict:
+def signature_tensors(content: bytes, shape: ModelShape) -> dict:
     """Token, feature input, logits and state specs as the "step" signature runner names them; checks them
-    against ``config``."""
-    import tensorflow as tf
-
-    from training.fit.model import LOGITS_NAME, TOKEN_NAME, state_names
-
-    runner = tf.lite.Interpreter(model_content=content).get_signature_runner("step")
+    against ``shape``."""
+    runner = Interpreter(model_content=content).get_signature_runner("step")
     inputs, outputs = runner.get_input_details(), runner.get_output_details()
 
     def spec(details, name):
@@ -133,12 +126,12 @@ def signature_tensors(content: bytes, config) -> dict:
                 "dtype": np.dtype(details[name]["dtype"]).name}
 
     states = []
-    for layer in range(1, config.layers + 1):
+    for layer in range(1, shape.layers + 1):
         for state_in, state_out in zip(state_names(layer)[:2], state_names(layer)[2:], strict=True):
             tensor = spec(inputs, state_in)
             spec(outputs, state_out)
             states.append({"input": state_in, "output": state_out, "shape": tensor["shape"], "dtype": tensor["dtype"]})
-    extra = [{**spec(inputs, name), "feature": name} for name in config.feature_names]
+    extra = [{**spec(inputs, name), "feature": name} for name in shape.feature_names]
     return {"token": spec(inputs, TOKEN_NAME), "features": extra, "logits": spec(outputs, LOGITS_NAME),
             "states": states}
 
@@ -146,9 +139,6 @@ def signature_tensors(content: bytes, config) -> dict:
 def export(run_path: Path, name: str, out: Path, precision: str, parity_steps: int = 2000,
            min_agreement: float = 0.99, command: str = "") -> Path:
     """Export a run; returns the .tflite path. Raises ExportError if a check fails (nothing is written then)."""
-    from training.fit.contract_writer import write_contract
-    from training.fit.model import build_models
-
     run = load_run(run_path)
     if not run.best_weights.is_file():
         raise RunError(f"{run.best_weights}: no checkpoint (did training finish an epoch?)")

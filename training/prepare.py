@@ -1,9 +1,9 @@
 """`melodybox-train prepare`: MIDI files or folders -> a prepared melody file (.npz).
 
-Inputs are sorted and results kept in input order, so the output does not depend on the
-number of workers. Every input file gets one line in the optional JSONL report. Per-file
-work is bounded (bytes, steps, seconds; see training.data.midi_melody.Settings); the parallel
-path also gives up on a worker that overruns its time and restarts the pool.
+The files are found and converted by training/data/convert.py (sorted, results in input order whatever the
+number of workers, per-file work bounded). Every input file gets one line in the optional JSONL report: kept or
+skipped and why, its metres, and the melodies ``--transpose-into`` moved by octaves or left out. The seed
+course's pickled format is read only with ``--import-legacy``, and only once it is known to be an .npz.
 """
 
 from __future__ import annotations
@@ -13,30 +13,34 @@ import json
 import multiprocessing
 import sys
 from collections import Counter
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 
 import numpy as np
 
 from device.core import encoding
+from training.data.convert import convert_all, find_inputs
 from training.data.dataset import (
     LEGACY_PICKLE_WARNING,
     DatasetError,
     MelodySet,
+    check_legacy,
     load_legacy,
     save_legacy,
     save_melodies,
 )
-from training.data.midi_melody import REASONS, FileResult, Settings, convert_file, melodies_from_notes, result_of
-
-MIDI_SUFFIXES = (".mid", ".midi", ".kar")
+from training.data.metre import LONGEST_BAR
+from training.data.midi_melody import REASONS, FileResult, Settings, melodies_from_notes, result_of
+from training.data.octaves import into_range, parse_range
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     defaults = Settings()
     parser.epilog = ("Each melody starts on a bar line and is cut on bar lines; the bars come from the time "
                      "signatures (4/4 where there is none, or one of 1/4), and each melody records its steps per "
-                     "bar and where it starts in the bar. Files that give no melody are skipped with one reason: "
+                     f"bar and where it starts in the bar. A bar longer than {LONGEST_BAR} steps (16ths), as in 4/2 "
+                     "or 4/1, is cut into equal bars the model knows (4/2 into 2 bars of 16). Files that give no "
+                     "melody are skipped with one reason: "
                      + ", ".join(REASONS) + ". The summary and --report say which.")
     parser.add_argument("inputs", nargs="*", metavar="INPUT",
                         help="MIDI files or folders (searched recursively for .mid/.midi/.kar, any case)")
@@ -64,6 +68,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--import-legacy", type=Path, action="append", default=[], metavar="FILE",
                         help="also take the melodies of a seed-course .npz, cleaned like MIDI melodies (read as 4/4 "
                              "from their first step); unpickles it: only for files you trust")
+    parser.add_argument("--transpose-into", metavar="LOW..HIGH", type=note_range,
+                        help="move each melody up or down by whole octaves so that all its notes lie between LOW and "
+                             "HIGH (MIDI numbers or note names, C4 = 60: 55..93 or G3..A6). For fine-tuning: "
+                             "`train --from default` names the range the model knows. A melody wider than the range "
+                             "is left out; the summary and --report say which moved")
+
+
+def note_range(text: str) -> tuple[int, int]:
+    """--transpose-into's LOW..HIGH (argparse turns the ValueError into a one-line usage error)."""
+    try:
+        return parse_range(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
 
 
 def settings_from_args(args) -> Settings:
@@ -84,83 +101,6 @@ def check_settings(settings: Settings) -> str | None:
     return None
 
 
-def find_inputs(paths: list[Path | str]) -> list[Path]:
-    """Files named directly, plus MIDI files under folders (recursive); sorted, without duplicates.
-
-    Raises FileNotFoundError for a path that does not exist.
-    """
-    found: set[Path] = set()
-    for path in map(Path, paths):
-        if path.is_dir():
-            found.update(p for p in path.rglob("*") if p.suffix.lower() in MIDI_SUFFIXES and p.is_file())
-        elif path.is_file():
-            found.add(path)
-        else:
-            raise FileNotFoundError(f"no such file or folder: {path}")
-    return sorted(found, key=str)
-
-
-def convert_all(files: list[Path], settings: Settings, workers: int = 1, progress: bool = False,
-                convert=convert_file) -> list[FileResult]:
-    """Convert every file with ``convert(path, settings)`` (a module-level function, it goes to
-    the workers); results in input order whatever the number of workers."""
-    from tqdm import tqdm
-
-    show = None if progress else True  # tqdm's disable=None: the bar shows only when stderr is a terminal
-    with tqdm(total=len(files), desc="prepare", unit="file", file=sys.stderr, disable=show) as bar:
-        if workers <= 1 or len(files) <= 1:
-            results = []
-            for path in files:
-                results.append(convert(path, settings))
-                bar.update()
-            return results
-        return _convert_parallel(files, settings, workers, bar, convert)
-
-
-def _convert_parallel(files: list[Path], settings: Settings, workers: int, bar, convert) -> list[FileResult]:
-    """Pool of processes over batches of files; a stuck worker costs a pool restart, not the run.
-
-    A batch that gives no answer in time is retried one file per task in a fresh pool, so the
-    file that hangs is the one reported as a timeout.
-    """
-    size = max(1, min(16, len(files) // (4 * workers)))  # batches keep inter-process traffic small
-    batches = [list(range(i, min(i + size, len(files)))) for i in range(0, len(files), size)]
-    results: list[FileResult | None] = [None] * len(files)
-    while batches:
-        batches = _run_batches(files, settings, workers, batches, results, bar, convert)
-    return results
-
-
-def _convert_batch(paths: list[Path], settings: Settings, convert) -> list[FileResult]:
-    return [convert(path, settings) for path in paths]
-
-
-def _run_batches(files, settings: Settings, workers: int, batches: list[list[int]], results: list, bar, convert):
-    """Run ``batches`` in a fresh pool, filling ``results``; return the batches left after a stuck one."""
-    limit = 2 * settings.max_seconds + 2.0  # per file; the worker checks its own time, this catches a stuck one
-    with multiprocessing.get_context("fork").Pool(workers) as pool:
-        jobs = [(b, pool.apply_async(_convert_batch, ([files[i] for i in b], settings, convert))) for b in batches]
-        for k, (batch, job) in enumerate(jobs):
-            try:
-                _store(batch, job.get(timeout=limit * len(batch)), results, bar)
-            except multiprocessing.TimeoutError:
-                left = [b for b, j in jobs[k + 1 :] if not (j.ready() and _store(b, j.get(), results, bar))]
-                if len(batch) > 1:
-                    return [[i] for i in batch] + left
-                results[batch[0]] = FileResult(str(files[batch[0]]), "skipped", reason="timeout",
-                                               message=f"worker gave no answer within {limit:.0f} s")
-                bar.update()
-                return left
-    return []
-
-
-def _store(batch: list[int], batch_results: list[FileResult], results: list, bar) -> bool:
-    for i, result in zip(batch, batch_results, strict=True):
-        results[i] = result
-    bar.update(len(batch))
-    return True
-
-
 def summarize(results: list[FileResult]) -> dict:
     """Counts over the results: files kept/skipped by reason, melodies, steps, pitch range, token shares, and
     melodies by steps per bar (most first) and by whether they start on a bar line."""
@@ -171,6 +111,7 @@ def summarize(results: list[FileResult]) -> dict:
     pitches = np.flatnonzero(counts[: encoding.NUM_PITCHES])
     total = max(int(len(tokens)), 1)
     bars = Counter(b for r in results for b in r.bar_steps)
+    metres = Counter(name for r in results if r.status == "kept" for name in r.metres)
     return {
         "files": len(results),
         "kept": sum(r.status == "kept" for r in results),
@@ -185,6 +126,9 @@ def summarize(results: list[FileResult]) -> dict:
         },
         "bar_steps": {str(steps): count for steps, count in sorted(bars.items(), key=lambda item: (-item[1], item[0]))},
         "off_bar_line": sum(offset != 0 for r in results for offset in r.bar_offset),
+        "metres": dict(sorted(metres.items(), key=lambda item: (-item[1], item[0]))),
+        "moved": sum(" octave" in phrase for r in results for phrase in r.transposed),
+        "left_out": sum(" left out" in phrase for r in results for phrase in r.transposed),
     }
 
 
@@ -202,7 +146,10 @@ def format_summary(summary: dict) -> str:
         f"NO_EVENT {shares['no_event']:.1%}",
         "bars      " + (", ".join(f"{steps} steps {count}" for steps, count in summary["bar_steps"].items()) or "-")
         + f" (melodies); {summary['off_bar_line']} start off a bar line",
-    ])
+        "metres    " + (", ".join(f"{name} {count}" for name, count in summary["metres"].items()) or "-")
+        + " (files)",
+    ] + ([f"octaves   {summary['moved']} moved, {summary['left_out']} left out (melodies; see --report)"]
+         if summary["moved"] or summary["left_out"] else []))
 
 
 def write_report(path: Path, results: list[FileResult]) -> None:
@@ -227,11 +174,12 @@ def clean_legacy(path: Path, legacy: MelodySet, settings: Settings) -> tuple[Fil
     if not melodies:
         return FileResult(str(path), "skipped", reason="no_notes" if empty == len(legacy) else "too_short",
                           message=message), []
-    return result_of(str(path), melodies, message=message), sources
+    return result_of(str(path), melodies, message=message, metres=["4/4 (seed course's format)"]), sources
 
 
 def _import_legacy(paths: list[Path], settings: Settings) -> list[tuple[FileResult, list[str]]] | None:
-    """Each legacy file cleaned (see ``clean_legacy``); None after printing why one cannot be read."""
+    """Each legacy file (already checked by ``check_legacy``) cleaned (see ``clean_legacy``); None after
+    printing why one cannot be read."""
     imported = []
     for path in paths:
         print(f"prepare: warning: {LEGACY_PICKLE_WARNING}: {path}", file=sys.stderr)
@@ -245,34 +193,74 @@ def _import_legacy(paths: list[Path], settings: Settings) -> list[tuple[FileResu
     return imported
 
 
-def run(args) -> int:
-    settings = settings_from_args(args)
+def transpose_results(entries: list[tuple[FileResult, list[str]]], target: tuple[int, int]) -> list:
+    """Each (file result, source of each melody) with its melodies moved by whole octaves into ``target``
+    (training.data.octaves); the result says which moved. A file whose every melody is left out is skipped."""
+    moved_entries = []
+    for result, sources in entries:
+        moved, said = into_range(result.melodies, target)
+        keep = [i for i, melody in enumerate(moved) if melody is not None]
+        if result.melodies and not keep:
+            result = FileResult(result.file, "skipped", reason="out_of_range", parts=result.parts,
+                                message=f"every melody spans more than {target[0]}..{target[1]}",
+                                metres=result.metres, transposed=said)
+        elif said:
+            result = replace(result, melodies=[moved[i] for i in keep], bar_steps=[result.bar_steps[i] for i in keep],
+                             bar_offset=[result.bar_offset[i] for i in keep], transposed=said)
+        moved_entries.append((result, [sources[i] for i in keep]))
+    return moved_entries
+
+
+def print_transposed(results: list[FileResult], shown: int = 5) -> None:
+    """One line per file with a melody moved or left out (at most ``shown``; all are in --report)."""
+    changed = [r for r in results if r.transposed]
+    for result in changed[:shown]:
+        print(f"octaves   {result.file}: {'; '.join(result.transposed)}")
+    if len(changed) > shown:
+        print(f"octaves   ... and {len(changed) - shown} more files (all in --report)")
+
+
+def input_files(args, settings: Settings) -> list[Path]:
+    """The MIDI files to read; ValueError (one line) for settings that make no sense, no input, a missing one,
+    or an --import-legacy file that is not the seed course's format (found before anything is unpickled)."""
     problem = check_settings(settings)
     if problem is None and not args.inputs and not args.import_legacy:
         problem = "give at least one INPUT (file or folder) or --import-legacy FILE"
     if problem:
-        print(f"prepare: {problem}", file=sys.stderr)
-        return 2
+        raise ValueError(problem)
     try:
-        files = find_inputs(args.inputs)
-    except FileNotFoundError as error:
+        for path in args.import_legacy:
+            check_legacy(path)
+        return find_inputs(args.inputs)
+    except (DatasetError, FileNotFoundError) as error:
+        raise ValueError(str(error)) from None
+
+
+def run(args) -> int:
+    settings = settings_from_args(args)
+    try:
+        files = input_files(args, settings)
+    except ValueError as error:
         print(f"prepare: {error}", file=sys.stderr)
         return 2
     results = convert_all(files, settings, max(1, args.workers), progress=True)
-    sources = [r.file for r in results for _ in r.melodies]
+    entries = [(result, [result.file] * len(result.melodies)) for result in results]
     imported = _import_legacy(args.import_legacy, settings)
     if imported is None:
         return 1
-    for result, legacy_sources in imported:
-        results.append(result)
-        sources += legacy_sources
+    entries += imported
+    if args.transpose_into:
+        entries = transpose_results(entries, args.transpose_into)
+    results, sources = [result for result, _ in entries], [source for _, found in entries for source in found]
     if args.report:
         write_report(args.report, results)
     summary = summarize(results)
     print(format_summary(summary))
-    melody_set = MelodySet([m for r in results for m in r.melodies], sources,
-                           {"settings": settings_dict(settings), "files": len(files), "kept": summary["kept"],
-                            "skipped": summary["skipped"], "imported_legacy": [str(p) for p in args.import_legacy]},
+    print_transposed(results)
+    metadata = {"settings": settings_dict(settings), "files": len(files), "kept": summary["kept"],
+                "skipped": summary["skipped"], "imported_legacy": [str(p) for p in args.import_legacy],
+                **({"transposed_into": list(args.transpose_into)} if args.transpose_into else {})}
+    melody_set = MelodySet([m for r in results for m in r.melodies], sources, metadata,
                            [b for r in results for b in r.bar_steps], [b for r in results for b in r.bar_offset])
     if not len(melody_set):
         print(f"prepare: no melodies found in {len(results)} file(s); nothing written (see --report)",

@@ -21,10 +21,10 @@ def keras_step_latency(model_path: Path, steps: int = 300, run: Path = ROOT / "r
     """Median / p99 of one Keras step-model call in microseconds."""
     import keras
 
-    from training.fit.model import ModelConfig, build_models, zero_state
+    from training.fit.model import ModelShape, build_models, zero_state
 
     contract = json.loads(model_path.with_suffix(".json").read_text())
-    config = ModelConfig.from_json(contract["config"]["model"])
+    config = ModelShape.from_json(contract["config"]["model"])
     models = build_models(config)
     weights = run / "checkpoints" / "best.weights.h5"
     if weights.is_file():

@@ -14,6 +14,8 @@ start-up included):
     melodybox-train evaluate --run RUN --json                  (its validation melodies)
     melodybox-train evaluate --run RUN --data held.npz --json  (tunes it never saw)
 
+With --from default, evaluate also scores the default on the same melodies: the fine-tune against where it began.
+
 The target: prepare + train --from default in <= 5 minutes on 2 cores, and a model whose validation NLL is
 below the best n-gram's. Prints a table and returns the figures (``main``).
 """
@@ -72,7 +74,8 @@ def nlls(report: dict) -> dict:
     models = report["models"]
     ngram = next(name for name in models if name.startswith("kneser-ney"))
     return {"lstm": models["lstm"]["nll"], "unigram": models["unigram"]["nll"], "ngram": models[ngram]["nll"],
-            "ngram_name": ngram, "tokens": models["lstm"]["tokens"]}
+            "ngram_name": ngram, "tokens": models["lstm"]["tokens"], "melodies": report["melodies"],
+            "base": models["base"]["nll"] if "base" in models else None, "verdict": report["verdict"]}
 
 
 def route(name: str, own_npz: Path, held_npz: Path, prepare_seconds: float, *train_args: str) -> dict:
@@ -123,6 +126,11 @@ def main(argv: list[str] | None = None) -> dict:
     print_table(rows)
     for row in rows:
         print(f"{row['route']}: {row['summary']}")
+        for side in ("validation", "held_out"):
+            figures = row[side]
+            if figures["base"] is not None:
+                print(f"  {side}: {figures['melodies']} melodies, NLL {figures['lstm']:.3f} against the default's "
+                      f"{figures['base']:.3f}; verdict: {figures['verdict']}")
     return {"files": args.files, "held_out": args.held_out, "load_before": load, "routes": rows}
 
 

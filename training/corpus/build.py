@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import io
 import json
 import multiprocessing
 import re
@@ -21,7 +22,14 @@ import sys
 from fractions import Fraction
 from pathlib import Path
 
+import mido
+from tqdm import tqdm
+
+from training import prepare
+from training.data import convert
+from training.data.dataset import MelodySet, save_melodies
 from training.data.metre import bar_steps_of
+from training.data.midi_melody import Settings
 
 COLLECTIONS = ("oneills1850", "ryansMammoth")
 TICKS_PER_BEAT = 480
@@ -52,12 +60,10 @@ def list_jobs(corpus_root: Path) -> list[tuple[str, str]]:
 
 def tune_to_midi_bytes(text: str) -> bytes:
     """Parse one ABC tune with music21 and write its first part as MIDI bytes with mido."""
-    import io
-
-    import mido
+    # lazy: music21 is the optional "corpus" extra (and takes seconds to import); only rebuilding the corpus needs it
     from music21 import converter, harmony, stream
-    from music21.exceptions21 import StreamException
-    from music21.repeat import ExpanderException
+    from music21.exceptions21 import StreamException  # lazy: as music21
+    from music21.repeat import ExpanderException  # lazy: as music21
 
     score = converter.parse(text, format="abc")
     with contextlib.suppress(ExpanderException, StreamException):  # badly formed repeats or no measures: as written
@@ -160,9 +166,8 @@ def _job(job: tuple[str, str]) -> tuple[str, bytes | None, str | None]:
 
 def write_cache(cache: Path, workers: int = 2, fresh: bool = False) -> dict:
     """Write one MIDI file per tune into ``cache`` (skipped when a complete cache exists). Returns the stamp."""
-    import music21
-    from music21.corpus import manager
-    from tqdm import tqdm
+    import music21  # lazy: the optional "corpus" extra, only needed to rebuild the corpus
+    from music21.corpus import manager  # lazy: as music21
 
     stamp_path = cache / STAMP
     if stamp_path.exists() and not fresh:
@@ -191,14 +196,10 @@ def write_cache(cache: Path, workers: int = 2, fresh: bool = False) -> dict:
 
 def build(cache: Path, out: Path, workers: int = 2, fresh: bool = False) -> dict:
     """Write the cache, prepare it into ``out`` and return summary figures."""
-    from training import prepare
-    from training.data.dataset import MelodySet, save_melodies
-    from training.data.midi_melody import Settings
-
     stamp = write_cache(cache, workers, fresh)
     settings = Settings()
-    files = prepare.find_inputs([cache])
-    results = prepare.convert_all(files, settings, workers)
+    files = convert.find_inputs([cache])
+    results = convert.convert_all(files, settings, workers)
     melodies, sources, bar_steps, bar_offset = [], [], [], []
     for result in results:
         name = Path(result.file).relative_to(cache).as_posix()

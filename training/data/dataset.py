@@ -13,12 +13,14 @@ Format 1 files (no bar arrays, no ``format_version``) still load, as 4/4 from a 
 
 The seed course's format is an .npz whose key ``train`` holds an object array
 of int16 sequences. Loading it needs pickle, which can run arbitrary code
-from a crafted file, so it is read only when asked for explicitly.
+from a crafted file, so it is read only when asked for explicitly. A file is never unpickled on a guess: one
+that is not an .npz (a zip of arrays) at all is refused before numpy reads it.
 """
 
 from __future__ import annotations
 
 import json
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -26,9 +28,13 @@ from typing import Any
 import numpy as np
 
 from device.core import encoding
+from device.core.timegrid import DEFAULT_BAR_STEPS
 
 FORMAT_VERSION = 2  # 2 added bar_steps and bar_offset
-DEFAULT_BAR_STEPS, DEFAULT_BAR_OFFSET = 16, 0  # what a format-1 file's melodies are read as (4/4, on a bar line)
+DEFAULT_BAR_OFFSET = 0  # a format-1 file's melodies are read as 4/4 (DEFAULT_BAR_STEPS) from a bar line
+ZIP_STARTS = (b"PK\x03\x04", b"PK\x05\x06")  # a zip with members, an empty zip: how every .npz starts
+NOT_PREPARED = ("this is not a prepared dataset: run prepare on your MIDI files "
+                "(`melodybox-train prepare FOLDER -o mine.npz`)")
 LEGACY_PICKLE_WARNING = (
     "the seed course's .npz stores melodies as a pickled object array; unpickling "
     "a file can run arbitrary code, so load it only if you trust where it came from"
@@ -91,28 +97,42 @@ def save_melodies(path: str | Path, melody_set: MelodySet) -> None:
     )
 
 
+def is_npz(path: Path) -> bool:
+    """True when ``path`` starts as a zip does (every .npz is one); reads 4 bytes, never the arrays."""
+    with Path(path).open("rb") as file:
+        return file.read(4) in ZIP_STARTS
+
+
+def npz_keys(path: Path) -> set[str]:
+    """The array names in an .npz, read without loading any array (DatasetError when it is no .npz at all)."""
+    path = Path(path)
+    try:
+        if not is_npz(path):
+            raise DatasetError(f"{path}: {NOT_PREPARED}")
+        with np.load(path, allow_pickle=False) as data:
+            return set(data.files)
+    except (OSError, EOFError, zipfile.BadZipFile) as error:
+        raise DatasetError(f"{path}: not a readable .npz ({error})") from None
+
+
 def load_melodies(path: str | Path, allow_legacy_pickle: bool = False) -> MelodySet:
     """Read a prepared .npz; the legacy pickled format only with ``allow_legacy_pickle``.
 
-    Raises DatasetError naming the file and the problem.
+    Raises DatasetError naming the file and the problem; a file that is not an .npz is never handed to numpy.
     """
     path = Path(path)
-    try:
-        with np.load(path, allow_pickle=False) as data:
-            keys = set(data.files)
-            if {"tokens", "offsets"} <= keys:
+    keys = npz_keys(path)
+    if {"tokens", "offsets"} <= keys:
+        try:
+            with np.load(path, allow_pickle=False) as data:
                 return _from_arrays(path, data)
-    except ValueError as error:
-        if "pickle" not in str(error).lower():
+        except ValueError as error:  # e.g. an object (pickled) array among them: never loaded here
             raise DatasetError(f"{path}: {error}") from None
-        keys = {"train"}
-    except (OSError, EOFError) as error:
-        raise DatasetError(f"{path}: not a readable .npz ({error})") from None
     if "train" in keys:
         if not allow_legacy_pickle:
             raise DatasetError(f"{path}: legacy pickled format; {LEGACY_PICKLE_WARNING} (pass the legacy flag)")
         return load_legacy(path)
-    raise DatasetError(f"{path}: no 'tokens'/'offsets' arrays (keys: {sorted(keys)})")
+    raise DatasetError(f"{path}: no 'tokens'/'offsets' arrays (keys: {sorted(keys)}): {NOT_PREPARED}")
 
 
 def _from_arrays(path: Path, data) -> MelodySet:
@@ -146,10 +166,26 @@ def _bar_arrays(path: Path, data, count: int) -> tuple[np.ndarray, np.ndarray]:
     return steps.astype(np.int16), offset.astype(np.int16)
 
 
+def check_legacy(path: str | Path) -> None:
+    """DatasetError unless ``path`` looks like the seed course's format (an .npz with a ``train`` array), found
+    without unpickling anything: what to say before the pickle warning."""
+    path = Path(path)
+    if not path.is_file():
+        raise DatasetError(f"{path}: no such file")
+    if not is_npz(path):
+        raise DatasetError(f"{path}: not an .npz file, so not the seed course's format (an .npz with a 'train' "
+                           "array); nothing was read from it")
+    keys = npz_keys(path)
+    if "train" not in keys:
+        raise DatasetError(f"{path}: an .npz without a 'train' array (keys: {sorted(keys)}), so not the seed "
+                           "course's format")
+
+
 def load_legacy(path: str | Path) -> MelodySet:
     """Read the seed course's pickled format (key ``train``). Trust the file first."""
     path = Path(path)
-    with np.load(path, allow_pickle=True) as data:
+    check_legacy(path)
+    with np.load(path, allow_pickle=True) as data:  # an .npz: only its 'train' array is unpickled, as asked
         sequences = data["train"]
     melodies = [np.asarray(s, dtype=np.int16) for s in sequences]
     for index, melody in enumerate(melodies):

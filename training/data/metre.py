@@ -4,10 +4,14 @@ A ``BarGrid`` is a list of segments ``(start step, steps per bar)``; the first s
 lines fall every ``steps per bar`` from a segment's start until the next segment. A time signature
 gives ``16 * numerator / denominator`` steps per bar where that is sane (a numerator of at least 2 and
 a whole number of 4..64 steps: 2/4 is 8, 6/8 is 12, 4/4 and 2/2 are 16). A signature of one beat per
-bar (1/4, as POP909 declares in 694 of 909 files) says where the beats are but not the bars, and a file
+bar (1/4, which some collections write in every file) says where the beats are but not the bars, and a file
 without one has MIDI's default: for both, the bar is four beats, 4/4 (16 steps), from the start or from
 that signature. A signature that changes the bar length, or starts off the current bar lines (a bar
 cut short, e.g. around a repeat), starts a new segment.
+
+A bar longer than LONGEST_BAR (4/2 and 4/1 in old folk collections: 32 and 64 steps) is cut into equal bars
+the model knows (``model_bar``): 4/2 into 2 bars of 16, 4/1 into 4 bars of 16. The model's bar position input
+reads bars of up to device.core.features.MAX_BAR_STEPS, and the bundled corpus has none longer than LONGEST_BAR.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from device.core.encoding import Note
 from device.core.timegrid import DEFAULT_BAR_STEPS, STEPS_PER_QUARTER
 
 MIN_BAR_STEPS, MAX_BAR_STEPS = 4, 64  # sane bars: 2/8 .. 16/4
+LONGEST_BAR = 24  # steps: the longest bar kept whole (12/8, 6/4, 3/2), the longest in the bundled corpus
 
 
 def bar_steps_of(numerator: int, denominator: int) -> int | None:
@@ -29,6 +34,41 @@ def bar_steps_of(numerator: int, denominator: int) -> int | None:
     if numerator < 2 or rest or not MIN_BAR_STEPS <= steps <= MAX_BAR_STEPS:
         return None
     return steps
+
+
+def model_bar(numerator: int, denominator: int) -> int | None:
+    """Steps per bar as melodies record them: the time signature's bar (``bar_steps_of``) up to LONGEST_BAR; a
+    longer bar cut into the fewest equal bars of whole beats that fit (a compound metre's beat is three of its
+    notes: 15/8 gives 5 bars of 6), or else of whole steps, at least MIN_BAR_STEPS long. None when the signature
+    says nothing usable, or its bar cannot be cut so (a prime number of steps)."""
+    steps = bar_steps_of(numerator, denominator)
+    if steps is None or steps <= LONGEST_BAR:
+        return steps
+    compound = numerator % 3 == 0 and numerator > 3 and denominator >= 8
+    beats = numerator // 3 if compound else numerator
+    for parts in range(2, steps + 1):
+        if beats % parts == 0 and MIN_BAR_STEPS <= steps // parts <= LONGEST_BAR:
+            return steps // parts
+    return next((steps // parts for parts in range(2, steps + 1)
+                 if steps % parts == 0 and MIN_BAR_STEPS <= steps // parts <= LONGEST_BAR), None)
+
+
+def metre_name(numerator: int, denominator: int) -> str:
+    """How the prepare report names a time signature: "6/8"; "4/2 (cut into 2 bars of 16 steps)"; "1/4 (read
+    as 4/4)" for one that says nothing usable about bars."""
+    steps, bar = bar_steps_of(numerator, denominator), model_bar(numerator, denominator)
+    if bar is None:
+        return f"{numerator}/{denominator} (read as 4/4)"
+    if bar != steps:
+        return f"{numerator}/{denominator} (cut into {steps // bar} bars of {bar} steps)"
+    return f"{numerator}/{denominator}"
+
+
+def metre_names(signatures: Iterable[tuple[int, int, int]]) -> list[str]:
+    """The distinct metres of ``(step, numerator, denominator)`` time signatures, in order of their first step;
+    ["4/4 (none given)"] without one."""
+    names = [metre_name(numerator, denominator) for _, numerator, denominator in sorted(signatures)]
+    return list(dict.fromkeys(names)) or ["4/4 (none given)"]
 
 
 @dataclass(frozen=True)
@@ -42,7 +82,7 @@ class BarGrid:
         """From ``(step, numerator, denominator)`` time signatures (any order; later ones win at a step)."""
         segments = [(0, DEFAULT_BAR_STEPS)]
         for step, numerator, denominator in sorted(signatures, key=lambda s: s[0]):
-            bar = bar_steps_of(numerator, denominator) or DEFAULT_BAR_STEPS
+            bar = model_bar(numerator, denominator) or DEFAULT_BAR_STEPS
             start, current = segments[-1]
             if start == step:
                 segments[-1] = (step, bar)

@@ -31,10 +31,11 @@ from mido.midifiles.midifiles import read_file_header, read_track
 
 from device.core.encoding import Note, notes_to_tokens
 from device.core.midireader import DRUM_CHANNEL, MAX_FILE_STEPS, skyline, track_notes
-from training.data.metre import FOUR_FOUR, BarGrid, cut_on_bars
+from training.data.metre import FOUR_FOUR, BarGrid, cut_on_bars, metre_names
 
 REASONS = (
     "not_midi", "corrupt", "no_notes", "drums_only", "too_short", "unsupported_timing", "too_large", "timeout", "error",
+    "out_of_range",  # prepare --transpose-into: every melody spans more than the range
 )
 MELODY_NAME = re.compile(r"melod|vocal|voice|lead|solo|\btune", re.IGNORECASE)
 NOT_MELODY_NAME = re.compile(r"pedal|\bped\b|sustain|trill|triller|ornament", re.IGNORECASE)
@@ -76,6 +77,8 @@ class FileResult:
     reason: str | None = None  # one of REASONS when skipped
     message: str | None = None
     parts: list[str] = field(default_factory=list)  # the parts melodies came from, "track:channel name"
+    metres: list[str] = field(default_factory=list)  # the file's time signatures as read (metre.metre_names)
+    transposed: list[str] = field(default_factory=list)  # melodies moved by octaves or left out (octaves.into_range)
 
     @property
     def steps(self) -> int:
@@ -90,6 +93,10 @@ class FileResult:
             line["message"] = self.message
         if self.parts:
             line["parts"] = self.parts
+        if self.metres:
+            line["metres"] = self.metres
+        if self.transposed:
+            line["transposed"] = self.transposed
         return line
 
 
@@ -161,14 +168,15 @@ def convert_bytes(data: bytes, name: str, settings: Settings = Settings(), clock
     try:
         if len(data) > settings.max_bytes:
             raise Skip("too_large", f"{len(data)} bytes")
-        parts, grid = read_parts(data, settings, lambda: _check_deadline(clock, deadline, settings))
+        parts, signatures = read_parts(data, settings, lambda: _check_deadline(clock, deadline, settings))
         chosen = choose_parts(parts, settings)
+        grid = BarGrid.from_signatures(signatures)
         melodies = []
         for part in chosen:
             melodies += melodies_from_notes(part.notes, settings, grid)
         if not melodies:
             raise Skip("too_short", f"no melody of at least {settings.min_steps} steps")
-        return result_of(name, melodies, parts=[p.label for p in chosen])
+        return result_of(name, melodies, parts=[p.label for p in chosen], metres=metre_names(signatures))
     except Skip as skip:
         return FileResult(name, "skipped", reason=skip.reason, message=skip.message or None)
     except PARSE_ERRORS as error:
@@ -198,9 +206,9 @@ def _midi_start(data: bytes) -> int:
     raise Skip("not_midi", f"starts with {data[:8]!r}")
 
 
-def read_parts(data: bytes, settings: Settings, check_time: Callable[[], None]) -> tuple[list[Part], BarGrid]:
-    """Parse with mido (clip=True: data bytes > 127 are clipped) into parts with notes in steps, and the
-    bar lines of the file's time signatures (from any track)."""
+def read_parts(data: bytes, settings: Settings, check_time: Callable[[], None]) -> tuple[list[Part], list]:
+    """Parse with mido (clip=True: data bytes > 127 are clipped) into parts with notes in steps, and the file's
+    time signatures (from any track) as ``(step, numerator, denominator)``."""
     infile = io.BytesIO(data)
     infile.seek(_midi_start(data))
     with meta_charset("latin1"):
@@ -219,7 +227,7 @@ def read_parts(data: bytes, settings: Settings, check_time: Callable[[], None]) 
             track = read_track(infile, clip=True)
             check_time()
             _collect_track(index, track, ticks_per_beat, settings.max_file_steps, parts, signatures)
-    return [parts[key] for key in sorted(parts)], BarGrid.from_signatures(signatures)
+    return [parts[key] for key in sorted(parts)], signatures
 
 
 def _skip_alien_chunks(infile: io.BytesIO, data: bytes) -> None:

@@ -145,7 +145,7 @@ def transpose_window(inputs, targets, weights, max_shift: int, seed: int | None 
     all notes in 0..127; other tokens are untouched. ``inputs`` is the tokens or a dict
     with "tokens" (and "lookback"). A TensorFlow function for ``tf.data.Dataset.map``.
     """
-    import tensorflow as tf
+    import tensorflow as tf  # lazy: TensorFlow takes over a second to import; windows are numpy until here
 
     tokens = inputs["tokens"] if isinstance(inputs, dict) else inputs
     parts = [tokens, targets]
@@ -174,7 +174,7 @@ def transpose_window(inputs, targets, weights, max_shift: int, seed: int | None 
 
 def make_dataset(inputs, targets, weights, batch_size: int, shuffle: bool, seed: int, max_shift: int = 0):
     """A tf.data pipeline over windows: (optionally) shuffle each epoch, transpose, batch, prefetch."""
-    import tensorflow as tf
+    import tensorflow as tf  # lazy: TensorFlow takes over a second to import; windows are numpy until here
 
     data = tf.data.Dataset.from_tensor_slices((inputs, targets, weights))
     if shuffle:

@@ -179,3 +179,10 @@ def best_kneser_ney(train: list[np.ndarray], validation: list[np.ndarray], max_o
             else nll(full.token_probs(validation))
     best = min(scores, key=scores.get)
     return (full if best == max_order else KneserNey.fit(train, best, vocab)), scores
+
+
+def unigram_loss(train: list[np.ndarray], targets, weights) -> float:
+    """The unigram's loss (nats per token) on training windows' ``targets`` weighted by ``weights`` (0 on padding),
+    as Keras weighs the validation loss: what ``train`` compares its best validation loss with."""
+    log_p = np.log(Unigram.fit(train).probabilities())[np.asarray(targets)]
+    return float(-(log_p * weights).sum() / np.sum(weights))

@@ -46,12 +46,17 @@ def scores(log_probs: np.ndarray, predicted: np.ndarray, targets: np.ndarray) ->
     return row
 
 
-def logit_scores(logits: np.ndarray, targets: np.ndarray) -> dict:
-    """``scores`` from logits [tokens, vocab] and the true next tokens [tokens]."""
+def token_log_probs(logits: np.ndarray, targets: np.ndarray) -> np.ndarray:
+    """log P(true token) in nats, float64 [tokens], from logits [tokens, vocab] and the true tokens [tokens]."""
     shifted = logits.astype(np.float64) - logits.max(axis=1, keepdims=True)
     log_probs = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+    return log_probs[np.arange(len(targets)), np.asarray(targets, np.int64)]
+
+
+def logit_scores(logits: np.ndarray, targets: np.ndarray) -> dict:
+    """``scores`` from logits [tokens, vocab] and the true next tokens [tokens]."""
     targets = np.asarray(targets, np.int64)
-    return scores(log_probs[np.arange(len(targets)), targets], logits.argmax(axis=1), targets)
+    return scores(token_log_probs(logits, targets), logits.argmax(axis=1), targets)
 
 
 def box_inputs(melodies: list[np.ndarray], metres: list[tuple[int, int]] | None = None) -> dict:

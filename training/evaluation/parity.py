@@ -16,6 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
+from training.data.windows import DEFAULT_METRE, sequence_inputs
+
 FLOAT32_TOLERANCE = 1e-4
 TFLITE_RUNTIME_PYTHON = Path(__file__).parents[2] / ".venv-tflite-runtime" / "bin" / "python"
 
@@ -62,8 +64,6 @@ def runtime_pythons() -> dict[str, str]:
 def keras_reference(sequence_model, melodies: list[np.ndarray], steps: int, metres=None, feature_names=()):
     """The Keras sequence model's logits for the first ``steps`` inputs of ``melodies`` (each read whole, with
     its features), in the order the box steps them: float32 [steps, vocab]."""
-    from training.data.windows import DEFAULT_METRE, sequence_inputs
-
     metres = metres or [DEFAULT_METRE] * len(melodies)
     parts, total = [], 0
     for melody, metre in zip(melodies, metres, strict=True):

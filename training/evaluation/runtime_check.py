@@ -26,6 +26,7 @@ REPO = Path(__file__).resolve().parents[2]
 if str(REPO) not in sys.path:  # run as a script by another venv's Python: the device package is found here
     sys.path.insert(0, str(REPO))
 from device.core.timegrid import DEFAULT_BAR_STEPS  # noqa: E402 - after the path is set
+from device.engine.model import StepModel  # noqa: E402 - after the path is set
 
 
 def takes_bar_step(model) -> bool:
@@ -61,8 +62,6 @@ def main(argv: list[str]) -> int:
         print(__doc__, file=sys.stderr)
         return 2
     runtime, model_path, in_path, out_path = argv
-    from device.engine.model import StepModel
-
     with np.load(in_path) as data:
         arrays = {name: data[name] for name in data.files}
     models: dict[int, StepModel] = {}

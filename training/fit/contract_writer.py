@@ -28,7 +28,8 @@ def training_data(run: Run) -> dict:
     """Files (with SHA-256), melody and token counts, and the split sizes."""
     split = read_json(run.path / "split.json")
     side = {name: run.side(name) for name in ("train", "validation")}
-    files = [{**f, "file": shown_path(f["file"])} for f in split["data"]["files"]]
+    files = [{**f, "file": shown_path(f["file"]) if Path(f["file"]).is_absolute() else f["file"]}
+             for f in split["data"]["files"]]  # split.json's are shown already (a relative one: the repository's)
     return {
         **split["data"],
         "files": files,
@@ -64,7 +65,8 @@ def write_contract(model_path: Path, run: Run, tensors: dict, precision: str, ru
                        "pitch_range_note": f"pitch_range is the training split's range widened by the random "
                                            f"transposition of +-{run.train.max_transpose} semitones"},
         config={"model": config_json["model"],
-                "train": {**config_json["train"], "data": [shown_path(p) for p in config_json["train"]["data"]]}},
+                "train": {**config_json["train"], "data": [shown_path(p) for p in config_json["train"]["data"]]},
+                **({"base": config_json["base"]} if config_json.get("base") else {})},
         metrics=metrics,
         parity=parity,
         provenance={"command": command, "train_command": config_json.get("command", ""),

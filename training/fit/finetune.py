@@ -13,9 +13,10 @@ import json
 from dataclasses import dataclass, fields
 from pathlib import Path
 
-import numpy as np
-
-from training.fit.model import ModelConfig
+from device.core import encoding
+from device.core.contract import sha256_of
+from training.data.dataset import MelodySet
+from training.fit.model import ModelShape
 from training.fit.runs import REPO, RunError, load_run, pitch_range, shown_path
 
 MODELS = REPO / "models"
@@ -30,7 +31,7 @@ class Base:
 
     source: str
     weights: Path
-    model: ModelConfig
+    model: ModelShape
     pitch_range: tuple[int, int]
 
 
@@ -64,7 +65,7 @@ def _shipped_base(source: str, contract_path: Path) -> Base:
                        f"beside {contract_path.name} (`melodybox-train export` writes them), or pass a run folder")
     contract = json.loads(contract_path.read_text())
     try:
-        model = ModelConfig.from_json(contract["config"]["model"])
+        model = ModelShape.from_json(contract["config"]["model"])
         low, high = contract["encoding"]["pitch_range"]
     except (KeyError, TypeError, ValueError) as error:
         raise RunError(f"--from {source}: {contract_path}: cannot read the model config and pitch range "
@@ -81,25 +82,48 @@ def _run_base(source: str, path: Path) -> Base:
     return Base(source, run.best_weights, run.model, (max(0, low - shift), min(127, high + shift)))
 
 
-def shape_differences(base: ModelConfig, wanted: ModelConfig) -> list[str]:
+def shape_differences(base: ModelShape, wanted: ModelShape) -> list[str]:
     """``"units 128 (base 256)"`` for every shape field where ``wanted`` differs from ``base``."""
-    return [f"{f.name} {getattr(wanted, f.name)} (base {getattr(base, f.name)})" for f in fields(ModelConfig)
+    return [f"{f.name} {getattr(wanted, f.name)} (base {getattr(base, f.name)})" for f in fields(ModelShape)
             if f.name not in NOT_SHAPE and getattr(wanted, f.name) != getattr(base, f.name)]
 
 
-def check_pitches(base: Base, melodies: list[np.ndarray]) -> None:
-    """Raise RunError naming the notes of ``melodies`` outside the base's pitch range."""
-    low, high = pitch_range(melodies)
-    if base.pitch_range[0] <= low and high <= base.pitch_range[1]:
+def outside_range(melody_set: MelodySet, low: int, high: int) -> list[tuple[str, list[int], int, int]]:
+    """The melodies with a note outside ``low..high`` (MIDI notes), grouped by source file in order:
+    (source, melody numbers within that source counted from 1, lowest note, highest note)."""
+    found: dict[str, list] = {}
+    counted: dict[str, int] = {}
+    for melody, source in zip(melody_set.melodies, melody_set.sources, strict=True):
+        counted[source] = counted.get(source, 0) + 1
+        notes = melody[melody < encoding.NUM_PITCHES]
+        if len(notes) and (notes.min() < low or notes.max() > high):
+            entry = found.setdefault(source, [[], int(notes.min()), int(notes.max())])
+            entry[0].append(counted[source])
+            entry[1], entry[2] = min(entry[1], int(notes.min())), max(entry[2], int(notes.max()))
+    return [(source, numbers, lowest, highest) for source, (numbers, lowest, highest) in found.items()]
+
+
+def check_pitches(base: Base, melody_set: MelodySet, shown: int = 5) -> None:
+    """Raise RunError naming the melodies (and their files) with notes outside the base's pitch range, and
+    how to move them into it (at most ``shown`` files named)."""
+    low, high = base.pitch_range
+    outside = outside_range(melody_set, low, high)
+    if not outside:
         return
-    raise RunError(f"--from {base.source}: the melodies span MIDI notes {low}..{high} but {base.source} was "
-                   f"trained on {base.pitch_range[0]}..{base.pitch_range[1]}: transpose them into that range, "
+    count = sum(len(numbers) for _, numbers, _, _ in outside)
+    named = [f"{source} (melod{'y' if len(numbers) == 1 else 'ies'} {', '.join(map(str, numbers))}: notes "
+             f"{lowest}..{highest})" for source, numbers, lowest, highest in outside[:shown]]
+    more = f" and {len(outside) - shown} more files" if len(outside) > shown else ""
+    verb = "has" if count == 1 else "have"
+    raise RunError(f"--from {base.source}: {count} of {len(melody_set)} melodies {verb} notes outside {low}..{high}, "
+                   f"the MIDI notes {base.source} was trained on: {'; '.join(named)}{more}. Move them by whole "
+                   f"octaves with `melodybox-train prepare YOUR_MIDI_FILES -o NEW.npz --transpose-into {low}..{high}`, "
                    "or train from scratch (leave out --from)")
 
 
-def model_for(base: Base, requested: dict) -> ModelConfig:
+def model_for(base: Base, requested: dict) -> ModelShape:
     """The run's model config: the base's shape, with ``requested`` fields (flags given) that must agree."""
-    wanted = ModelConfig(**{**base.model.to_json(), **requested})
+    wanted = ModelShape(**{**base.model.to_json(), **requested})
     differences = shape_differences(base.model, wanted)
     if differences:
         raise RunError(f"--from {base.source}: the model shape must match the base model's: "
@@ -109,8 +133,6 @@ def model_for(base: Base, requested: dict) -> ModelConfig:
 
 def describe(base: Base) -> dict:
     """What config.json records about the base: source, weights file and its SHA-256."""
-    from device.core.contract import sha256_of
-
     return {"source": base.source, "weights": shown_path(base.weights), "sha256": sha256_of(base.weights),
             "pitch_range": list(base.pitch_range)}
 

@@ -8,6 +8,8 @@ from pathlib import Path
 
 import keras
 
+from training.fit.runs import write_json
+
 
 class History(keras.callbacks.Callback):
     """Appends each epoch's logs (nats per token) to ``history.json`` and redraws ``training-curves.png``.
@@ -40,16 +42,16 @@ class History(keras.callbacks.Callback):
         logs["learning_rate"] = float(self.model.optimizer.learning_rate)
         for key, value in logs.items():
             self.data.setdefault(key, []).append(float(value))
-        self.path.write_text(json.dumps(self.data, indent=2) + "\n")
+        write_json(self.path, self.data)
         plot_curves(self.data, self.path.parent / "training-curves.png")
 
 
 def plot_curves(data: dict[str, list[float]], path: Path) -> None:
     """Training and validation loss (nats per token) per epoch, as a PNG."""
-    import matplotlib
+    import matplotlib  # lazy: only drawn at the end of an epoch; matplotlib takes half a second to import
 
     matplotlib.use("Agg")
-    from matplotlib import pyplot
+    from matplotlib import pyplot  # lazy: after choosing the Agg backend (no display needed)
 
     figure, axis = pyplot.subplots(figsize=(6, 3.5), dpi=100)
     epochs = range(1, len(data.get("loss", [])) + 1)

@@ -26,18 +26,20 @@ from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
+import numpy as np
+
 from device.core import encoding, features
 
 INPUT_KINDS = ("token", "lookback")
 TOKEN_NAME = "token"
 LOGITS_NAME = "logits"
 
-if TYPE_CHECKING:  # keras is imported when a model is built, so configs load without TensorFlow
+if TYPE_CHECKING:  # keras is imported when a model is built, so shapes load without TensorFlow
     import keras
 
 
 @dataclass(frozen=True)
-class ModelConfig:
+class ModelShape:
     """Model shape. ``units``: LSTM width per layer; ``embedding``: token vector size; ``dropout``: 0..1;
     ``inputs``: one of INPUT_KINDS; ``lookback_embedding``: vector size of each lookback token."""
 
@@ -71,7 +73,7 @@ class ModelConfig:
         return asdict(self)
 
     @classmethod
-    def from_json(cls, data: dict) -> ModelConfig:
+    def from_json(cls, data: dict) -> ModelShape:
         """Build from a dict; unknown keys raise ValueError naming them. A config written before ``inputs``
         existed is the token-only model."""
         check_keys(cls, data, "model config")
@@ -81,7 +83,7 @@ class ModelConfig:
         Path(path).write_text(json.dumps(self.to_json(), indent=2) + "\n")
 
     @classmethod
-    def load(cls, path: str | Path) -> ModelConfig:
+    def load(cls, path: str | Path) -> ModelShape:
         return cls.from_json(json.loads(Path(path).read_text()))
 
 
@@ -104,25 +106,25 @@ class Models(NamedTuple):
     step: keras.Model
 
 
-def build_models(config: ModelConfig) -> Models:
-    """Build the sequence model and the step model from ``config``."""
-    import keras
+def build_models(shape: ModelShape) -> Models:
+    """Build the sequence model and the step model of ``shape``."""
+    import keras  # lazy: TensorFlow and Keras take over a second to import; shapes and names never need them
 
-    embed = keras.layers.Embedding(config.vocab_size, config.embedding, name="embedding")
+    embed = keras.layers.Embedding(shape.vocab_size, shape.embedding, name="embedding")
     lstms = [
-        keras.layers.RNN(keras.layers.LSTMCell(config.units, name=f"lstm{i + 1}_cell"), return_sequences=True,
+        keras.layers.RNN(keras.layers.LSTMCell(shape.units, name=f"lstm{i + 1}_cell"), return_sequences=True,
                          name=f"lstm{i + 1}")
-        for i in range(config.layers)
+        for i in range(shape.layers)
     ]
-    drops = [keras.layers.Dropout(config.dropout, name=f"dropout{i + 1}") for i in range(config.layers)]
-    head = keras.layers.Dense(config.vocab_size, name="logits")
-    lookback_embed = keras.layers.Embedding(features.LOOKBACK_VOCAB, config.lookback_embedding,
+    drops = [keras.layers.Dropout(shape.dropout, name=f"dropout{i + 1}") for i in range(shape.layers)]
+    head = keras.layers.Dense(shape.vocab_size, name="logits")
+    lookback_embed = keras.layers.Embedding(features.LOOKBACK_VOCAB, shape.lookback_embedding,
                                             name="lookback_embedding")
-    lookback_width = len(features.LOOKBACK_BARS) * config.lookback_embedding
+    lookback_width = len(features.LOOKBACK_BARS) * shape.lookback_embedding
 
     def feature_inputs(batch_shape):
         return {name: keras.Input(batch_shape=batch_shape + features.INPUTS[name][0], name=name,
-                                  dtype=features.INPUTS[name][1]) for name in config.feature_names}
+                                  dtype=features.INPUTS[name][1]) for name in shape.feature_names}
 
     def lstm_input(x, extra, time_shape):
         if not extra:
@@ -143,8 +145,8 @@ def build_models(config: ModelConfig) -> Models:
     inputs, outputs = {TOKEN_NAME: token, **extra}, {}
     for index, lstm in enumerate(lstms, start=1):
         h_name, c_name, h_out, c_out = state_names(index)
-        h = keras.Input(batch_shape=(1, config.units), dtype="float32", name=h_name)
-        c = keras.Input(batch_shape=(1, config.units), dtype="float32", name=c_name)
+        h = keras.Input(batch_shape=(1, shape.units), dtype="float32", name=h_name)
+        c = keras.Input(batch_shape=(1, shape.units), dtype="float32", name=c_name)
         inputs.update({h_name: h, c_name: c})
         x, (h_new, c_new) = lstm.cell(x, [h, c])
         outputs[h_out] = keras.layers.Identity(name=h_out)(h_new)
@@ -154,15 +156,13 @@ def build_models(config: ModelConfig) -> Models:
     return Models(sequence, step)
 
 
-def zero_state(config: ModelConfig) -> dict:
+def zero_state(shape: ModelShape) -> dict:
     """The step model's initial state: zeros [1, units] for each h and c, keyed by input name."""
-    import numpy as np
-
     state = {}
-    for index in range(1, config.layers + 1):
+    for index in range(1, shape.layers + 1):
         h_name, c_name, _, _ = state_names(index)
-        state[h_name] = np.zeros((1, config.units), np.float32)
-        state[c_name] = np.zeros((1, config.units), np.float32)
+        state[h_name] = np.zeros((1, shape.units), np.float32)
+        state[c_name] = np.zeros((1, shape.units), np.float32)
     return state
 
 
@@ -172,8 +172,6 @@ def widen_to_lookback(token_model: keras.Model, lookback: Models) -> None:
     The first LSTM layer's kernel rows for the new inputs are zero, so the lookback model starts out
     predicting exactly as the token-only one did; training then learns to use the bars before.
     """
-    import numpy as np
-
     width = token_model.get_layer("embedding").output_dim
     for layer in lookback.sequence.layers:
         if not layer.weights or layer.name == "lookback_embedding":

@@ -15,7 +15,7 @@ class Outcome:
 
     ``reason``: "done" (all epochs), "early" (no validation gain for ``patience`` epochs) or "budget"
     (``budget_minutes`` of training spent). ``unigram_loss``: the unigram baseline on the same validation
-    targets. ``seconds``: wall time of the session.
+    targets (None: not compared). ``seconds``: wall time of the session.
     """
 
     history: dict[str, list[float]]
@@ -26,7 +26,7 @@ class Outcome:
     seconds: float
     patience: int
     budget_minutes: float
-    unigram_loss: float
+    unigram_loss: float | None = None
 
     @property
     def best_epoch(self) -> int:
@@ -50,15 +50,16 @@ class Outcome:
     def summary(self) -> str:
         """One line: epochs and batches, time, best validation loss against the unigram, why it stopped."""
         minutes, seconds = divmod(round(self.seconds), 60)
+        unigram = "" if self.unigram_loss is None else f" (unigram {self.unigram_loss:.3f})"
         return (f"trained {len(self.history['loss'])} epochs of {self.steps_per_epoch} batches "
                 f"({self.passes_per_epoch:.1f} passes over the training windows each) "
                 f"in {minutes} min {seconds:02d} s; "
-                f"best validation loss {self.best_loss:.3f} nats/token at epoch {self.best_epoch} "
-                f"(unigram {self.unigram_loss:.3f}); {self.stop()}")
+                f"best validation loss {self.best_loss:.3f} nats/token at epoch {self.best_epoch}{unigram}; "
+                f"{self.stop()}")
 
     def warning(self) -> str | None:
         """A warning when the best validation loss is no better than the unigram baseline's, else None."""
-        if self.best_loss < self.unigram_loss:
+        if self.unigram_loss is None or self.best_loss < self.unigram_loss:
             return None
         return (f"the best validation loss {self.best_loss:.3f} nats/token is no better than the unigram "
                 f"baseline's {self.unigram_loss:.3f} (token frequencies alone): {ADVICE}")

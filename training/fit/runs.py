@@ -1,7 +1,7 @@
 """The run folder: what ``train`` writes and ``evaluate``/``export`` read.
 
     runs/NAME/
-      config.json          {"model": ModelConfig, "train": TrainConfig}
+      config.json          {"model": ModelShape, "train": TrainConfig}
       split.json           melody indices on each side, seed, fraction, data files + sha256
       history.json         per-epoch loss/accuracy (nats per token), learning rate, seconds
       training-curves.png  loss curves
@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -20,9 +21,10 @@ import numpy as np
 
 from device.core import encoding
 from device.core.contract import sha256_of
+from training.data.convert import MIDI_SUFFIXES
 from training.data.dataset import DatasetError, MelodySet, load_many
 from training.data.windows import Split
-from training.fit.model import ModelConfig, check_keys
+from training.fit.model import ModelShape, check_keys
 
 REPO = Path(__file__).resolve().parents[2]
 DEFAULT_CORPUS = Path(__file__).parents[1] / "corpus" / "folk.npz"
@@ -42,14 +44,14 @@ class TrainConfig:
     seed: int = 1
     validation_fraction: float = 0.1
     window: int = 256
-    stride: int = 256  # no overlap: 8 epochs fit the 19-minute budget on 2 cores (models/README.md)
+    stride: int = 256  # no overlap: how the default's epochs fit its time budget (models/README.md, "Made by")
     batch_size: int = 64
     epochs: int = 8
     steps_per_epoch: int = 0
     max_minutes: float = 19.0
     learning_rate: float = 4e-3
     patience: int = 3
-    max_transpose: int = 0  # +-3 put 44-54 % of generated tunes in rare keys, +-1 62 %: none (models/README.md)
+    max_transpose: int = 0  # none: transposing put generated tunes in rare keys (models/README.md, "Trained on")
     strategy: str = "default"
     base: str = ""  # --from: the trained model whose weights start the run ("" = random initial weights)
 
@@ -67,7 +69,7 @@ class Run:
     """A loaded run folder: its configs, its data and the split of that data."""
 
     path: Path
-    model: ModelConfig
+    model: ModelShape
     train: TrainConfig
     melodies: MelodySet
     split: Split
@@ -87,9 +89,10 @@ class Run:
 
 
 def shown_path(path: str | Path) -> str:
-    """``path`` relative to the repository when it lies inside it (no local folders in shipped JSON)."""
+    """``path`` relative to the repository when it lies inside it (no local folders in shipped JSON), else
+    absolute (so that a run or a contract finds it again from any folder)."""
     resolved = Path(path).resolve()
-    return str(resolved.relative_to(REPO)) if resolved.is_relative_to(REPO) else str(path)
+    return str(resolved.relative_to(REPO)) if resolved.is_relative_to(REPO) else str(resolved)
 
 
 def describe_data(paths: tuple[str, ...], melody_set: MelodySet) -> dict:
@@ -105,9 +108,6 @@ def pitch_range(melodies: list[np.ndarray]) -> tuple[int, int]:
     if len(notes) == 0:
         raise ValueError("the melodies contain no notes")
     return int(notes.min()), int(notes.max())
-
-
-MIDI_SUFFIXES = (".mid", ".midi", ".kar")
 
 
 def load_data(paths: tuple[str, ...]) -> MelodySet:
@@ -141,7 +141,11 @@ def _magic(path: Path) -> bytes:
 
 
 def write_json(path: Path, data) -> None:
-    path.write_text(json.dumps(data, indent=2) + "\n")
+    """Write ``data`` as JSON, atomically: a crash leaves the old file or the new one, never half of one."""
+    path = Path(path)
+    part = path.with_name(path.name + ".part")
+    part.write_text(json.dumps(data, indent=2) + "\n")
+    os.replace(part, path)
 
 
 def read_json(path: Path):
@@ -160,4 +164,4 @@ def load_run(path: str | Path) -> Run:
     if split_data["data"]["melodies"] != len(melodies):
         raise RunError(f"{path}: the split covers {split_data['data']['melodies']} melodies but the data "
                        f"now has {len(melodies)} (the prepared files changed since training)")
-    return Run(path, ModelConfig.from_json(config["model"]), train, melodies, Split.from_json(split_data))
+    return Run(path, ModelShape.from_json(config["model"]), train, melodies, Split.from_json(split_data))

@@ -6,7 +6,7 @@ Reads a token-only model's Keras weights (default: models/default.weights.h5 wit
 models/default.json), widens them to the lookback inputs (training.fit.model.widen_to_lookback: the new model
 predicts exactly as the old one until it learns to use the bars before), writes them beside the run
 (warm-start.weights.h5), creates the run with the train defaults otherwise (data, split, transposition)
-and the widened weights as its base, and trains it (training.train.fit). Export it as any run.
+and the widened weights as its base, and trains it (training.fit.session.fit). Export it as any run.
 """
 
 from __future__ import annotations
@@ -18,21 +18,22 @@ import sys
 from pathlib import Path
 
 from device.core.contract import sha256_of
+from training.fit.create import create_run
+from training.fit.model import ModelShape, build_models, widen_to_lookback
 from training.fit.runs import REPO, TrainConfig, shown_path, write_json
+from training.fit.session import fit
 
 
 def widened_weights(token_contract: Path, token_weights: Path, target: Path):
     """Build the token-only model of ``token_contract``, load ``token_weights``, widen; save to ``target``."""
-    import keras
+    import keras  # lazy: TensorFlow and Keras take over a second to import; --help never needs them
 
-    from training.fit.model import ModelConfig, build_models, widen_to_lookback
-
-    token_config = ModelConfig.from_json(json.loads(token_contract.read_text())["config"]["model"])
+    token_config = ModelShape.from_json(json.loads(token_contract.read_text())["config"]["model"])
     if token_config.inputs != "token":
         raise ValueError(f"{token_contract}: not a token-only model (inputs {token_config.inputs!r})")
     token_models = build_models(token_config)
     token_models.sequence.load_weights(token_weights)
-    config = ModelConfig(**{**token_config.to_json(), "inputs": "lookback"})
+    config = ModelShape(**{**token_config.to_json(), "inputs": "lookback"})
     keras.utils.set_random_seed(1)
     lookback = build_models(config)
     widen_to_lookback(token_models.sequence, lookback)
@@ -50,8 +51,6 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--stride", type=int, default=256)
     parser.add_argument("--learning-rate", type=float, default=1e-3)
     args = parser.parse_args(argv)
-    from training.train import create_run, fit
-
     target = args.run.with_name(args.run.name + "-warm-start.weights.h5")
     config = widened_weights(args.contract, args.weights, target)
     train = TrainConfig(epochs=args.epochs, stride=args.stride, learning_rate=args.learning_rate, max_minutes=0.0)

@@ -22,10 +22,10 @@ def panel_samples(values: dict[str, np.ndarray], feature: str) -> dict[str, np.n
 
 def save_png(report: dict, path: str | Path, title: str = "") -> None:
     """Draw the KDE of every feature for every set of ``report`` (from compare_sets) into ``path``."""
-    import matplotlib
+    import matplotlib  # lazy: only --musical draws; matplotlib takes half a second to import
 
     matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt  # lazy: after choosing the Agg backend (no display needed)
 
     features = report["features"]
     columns = 4

@@ -4,8 +4,8 @@ The model's melodies come from the code the box runs: device.engine.model.StepMo
 device.engine.generator.Generator with its Sampler (the box's tail cut unless told), reset to the primed state
 (no primer) before each melody,
 at a fixed temperature. Each is played in a metre drawn from the reference melodies' (the box's
-``music.bar_steps``), so jigs are compared with jigs: a third of the folk corpus's validation melodies are
-in 4/4, the rest in bars of 12 (6/8 or 3/4), 8 (2/4) and 18 (9/8) 16ths.
+``music.bar_steps``), so jigs are compared with jigs (the folk corpus's metres: training/corpus/README.md,
+"What it holds").
 """
 
 from __future__ import annotations
@@ -15,15 +15,40 @@ from pathlib import Path
 import numpy as np
 
 from device.core.timegrid import DEFAULT_BAR_STEPS
-from device.engine.sampling import DEFAULT_TAIL_CUT
+from device.engine.controlstate import ControlState
+from device.engine.generator import Generator
+from device.engine.model import StepModel
+from device.engine.sampling import DEFAULT_TAIL_CUT, Sampler
 from training.musical.compare import compare_sets, cut, generate, sample_ngram
 from training.musical.features import Melody
+
+DEFAULT_STEPS = 16 * DEFAULT_BAR_STEPS  # 16 bars of 4/4
+MIN_REFERENCE = 2  # melodies: fewer give no distribution to compare with
+
+
+def musical_steps(lengths: list[int], requested: int | None = None) -> tuple[int, str]:
+    """How many steps each compared melody has, and a note when it is not what was asked for.
+
+    ``requested`` (--steps) when given; else DEFAULT_STEPS when at least MIN_REFERENCE reference melodies (of
+    ``lengths`` steps) are that long; else the most whole 4/4 bars that at least half of them (and at least
+    MIN_REFERENCE) reach. ValueError when too few melodies are a bar long.
+    """
+    if requested:
+        return requested, ""
+    if sum(n >= DEFAULT_STEPS for n in lengths) >= MIN_REFERENCE:
+        return DEFAULT_STEPS, ""
+    needed = max(MIN_REFERENCE, -(-len(lengths) // 2))
+    reached = sorted(lengths, reverse=True)[needed - 1] if len(lengths) >= needed else 0
+    steps = reached // DEFAULT_BAR_STEPS * DEFAULT_BAR_STEPS
+    if steps < DEFAULT_BAR_STEPS:
+        raise ValueError(f"the musical evaluation needs at least {MIN_REFERENCE} reference melodies of a bar or more "
+                         f"({DEFAULT_BAR_STEPS} steps); these {len(lengths)} are too few or too short")
+    return steps, (f"Compared on {steps} steps ({steps // DEFAULT_BAR_STEPS} bars of 4/4), as long as {needed} of the "
+                   f"{len(lengths)} reference melodies are; the default {DEFAULT_STEPS} is longer than they are.")
 
 
 def box_controls(temperature: float):
     """What Generator.next_token takes at ``temperature``: a ControlState."""
-    from device.engine.controlstate import ControlState
-
     return ControlState(temperature=temperature)
 
 
@@ -41,10 +66,6 @@ def box_melodies(model_path: Path, count: int, steps: int, temperature: float, s
 
     ``bar_steps``: the bar length each melody is played in (a list of ``count``; None: all in 4/4).
     ``tail_cut``: the sampler's (device.engine.sampling; 0 draws from the whole distribution)."""
-    from device.engine.generator import Generator
-    from device.engine.model import StepModel
-    from device.engine.sampling import Sampler
-
     bar_steps = list(bar_steps or [DEFAULT_BAR_STEPS] * count)
     if len(bar_steps) != count:
         raise ValueError(f"{len(bar_steps)} bar lengths for {count} melodies")
