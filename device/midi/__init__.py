@@ -4,4 +4,5 @@
     polled_input  an rtmidi input read by polling on a thread of ours
     midi_in       the input's messages to the loop and the clock follower, never blocking
     midi_out      tokens to note messages on an output, surviving an unplugged synth
+    reconnect     hot-plug for both: a port lost, checked and reopened, with its counters
 """
