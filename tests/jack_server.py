@@ -103,9 +103,9 @@ class JackServer:
         os.environ.update(self.env)
         mido.set_backend(JACK_BACKEND, load=True)
         if not self._wait_up():
-            self.__exit__(None, None, None)
             self._log.seek(0)
             said = self._log.read().decode(errors="replace").strip().splitlines()[-3:]
+            self.__exit__(None, None, None)
             raise JackDidNotStart(f"the JACK dummy server did not start: {' / '.join(said) or 'jackd said nothing'}")
         return self
 
