@@ -133,6 +133,7 @@ def discard(handler: BaseHTTPRequestHandler, length: int) -> None:
     deadline = time.monotonic() + DISCARD_SECONDS
     try:
         while length > 0 and time.monotonic() < deadline:
+            handler.connection.settimeout(max(0.05, deadline - time.monotonic()))  # a slow sender gets no longer
             chunk = handler.rfile.read1(min(length, 65536))
             if not chunk:
                 return
@@ -187,8 +188,11 @@ class Handler(BaseHTTPRequestHandler):
             self.wfile.flush()
 
     def send_error(self, code, message=None, explain=None):
-        """Malformed requests (a bad request line, too many headers): a short JSON answer, no HTML."""
+        """Malformed requests (a bad request line, too many headers): a short JSON answer, no HTML, with a status
+        line wherever the request looked like HTTP/1.x at all (the standard library answers those as HTTP/0.9)."""
         self.close_connection = True
+        if b"HTTP/" in getattr(self, "raw_requestline", b""):
+            self.request_version = "HTTP/1.0"
         with contextlib.suppress(OSError, ValueError):  # the client went away, or its file is closed already
             self._write(Reply.json({"error": message or HTTPStatus(code).phrase}, code))
 
