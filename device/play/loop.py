@@ -117,6 +117,7 @@ class Loop:
         self._waiting = False  # the transport was stopped at the last tick: the controls show the wait
         self._last_pulse: int | None = None  # the pulse of the last running tick (None: stopped, or not begun)
         self._swaps: deque = deque()  # (generator, taken) handed over by another thread, one taken per step
+        self._played_step: int | None = None  # the step last played while the transport runs (each plays once)
 
     def stop(self) -> None:
         """Ask run() to end after the current tick (safe from signal handlers and other threads)."""
@@ -168,15 +169,17 @@ class Loop:
         if self.answer is not None:
             self.answer.hear(tick)
         if self._due(tick):
+            self._played_step = tick.step
             self._step(tick)
             self.steps_done += 1
         elif not tick.running:
+            self._played_step = None
             self._wait(tick)
         self._last_pulse = tick.pulse if tick.running else None
 
     def _due(self, tick: Tick) -> bool:
         """Whether this tick is its step's onset, or the first tick after an onset the transport skipped."""
-        if not tick.running:
+        if not tick.running or tick.step == self._played_step:  # swing turned up after the step played: not again
             return False
         due = onset(tick.step, self.state or ControlState())
         skipped = self._last_pulse is not None and self._last_pulse < due < tick.pulse
