@@ -118,9 +118,9 @@ def _open(remote: Remote, config: Config, config_path: str | None, box: Box, see
     loop, table = box.loop, controls_table(config)
     remote.changes = changes = Changes()
     remote.live = live = Live(config.music.bar_steps)
-    loop.controls = NetControls(loop.controls, changes)
-    on_step = loop.on_step
-    remote._closers.append(lambda: setattr(loop, "on_step", on_step))
+    controls, on_step = loop.controls, loop.on_step
+    remote._closers.append(lambda: (setattr(loop, "controls", controls), setattr(loop, "on_step", on_step)))
+    loop.controls = NetControls(controls, changes)
     loop.on_step = chain(on_step, live.on_step)
     if config.osc.send:
         target = send_address(config.osc.send)
