@@ -12,6 +12,7 @@ The app (may import any package below):
     settings    the configuration's sections as frozen dataclasses, with their defaults
     config      a TOML file read into the settings, every value checked
     runner      `melodybox run`: the assembled box played until stopped
+    remote      the box on the network: the page, the JSON API, OSC and mDNS built from [web] and [osc]
     generate    `melodybox generate`: a melody to a MIDI file, a piano roll and audio, offline
     status      the status line a person reads while the box plays
     doctor      `melodybox doctor`: what this machine has, and how to fix what is missing
@@ -26,6 +27,7 @@ The parts:
     controls/   knobs and buttons on GPIO, the keyboard, MIDI CC: core, engine, midi
     play/       the real-time loop, call and response, capture: core, engine, midi, transport
     render/     the built-in voice, its synth, piano rolls: core, midi
+    net/        the web page and JSON API, OSC, mDNS, surfaces of the declaration: core, engine, controls, play
     bench/      the benchmarks `melodybox bench` runs, on a Pi too: may import anything of device/
     pi/         the Raspberry Pi install (shell, systemd unit, box.toml), no Python
 """

@@ -27,6 +27,7 @@ from device.engine.declaration import BUTTONS, CONTROLS, DEFAULTS, SHORTHANDS, C
 from device.engine.generator import PrimerError
 from device.engine.sampling import DEFAULT_TAIL_CUT
 from device.midi.ports import PortError, list_input_names, list_output_names
+from device.net.auth import TOKEN_ENV
 from device.settings import CLOCK_MODES, DEFAULT_MIDI_FILE, DEFAULT_VIRTUAL, PLAY_MODES, Config
 
 EXIT_USAGE = 2
@@ -71,6 +72,31 @@ def add_control_arguments(parser: argparse.ArgumentParser) -> None:
                            help=f"{control.help} (default {_default_text(control)})")
     for shorthand in SHORTHANDS:
         group.add_argument(shorthand.flag, dest=shorthand.flag[2:], metavar=shorthand.metavar, help=shorthand.help)
+
+
+def add_network_arguments(parser: argparse.ArgumentParser) -> None:
+    """The web page and OSC (docs/network.md): where they listen and send; [web] and [osc] in box.toml."""
+    group = parser.add_argument_group("network", "a live web page, a JSON API and OSC (docs/network.md)")
+    group.add_argument("--web", metavar="[HOST:]PORT", help="serve the page and the JSON API here (host 127.0.0.1, "
+                       "this machine only, unless given: 0.0.0.0:8080 is the whole network)")
+    group.add_argument("--web-token", metavar="TOKEN", help=f"what changes need (default: ${TOKEN_ENV}, [web] token, "
+                       "else one kept in the box's state folder)")
+    group.add_argument("--osc", metavar="[HOST:]PORT", help="receive OSC: /melodybox/<control> value, "
+                       "/melodybox/reset, /melodybox/pause, /melodybox/capture")
+    group.add_argument("--osc-send", metavar="HOST:PORT", help="send OSC: /melodybox/note pitch velocity for every "
+                       "note played (velocity 0 ends it), /melodybox/step n")
+
+
+def network_from_args(args: argparse.Namespace, config: Config, environ=None) -> Config:
+    """``config`` with --web, --web-token, --osc and --osc-send applied; the token from the flag, else the
+    environment (MELODYBOX_WEB_TOKEN), else the file's."""
+    environ = os.environ if environ is None else environ
+    web, osc = config.web, config.osc
+    token = getattr(args, "web_token", None) or environ.get(TOKEN_ENV) or web.token
+    web = dataclasses.replace(web, listen=getattr(args, "web", None) or web.listen, token=token)
+    osc = dataclasses.replace(osc, listen=getattr(args, "osc", None) or osc.listen,
+                              send=getattr(args, "osc_send", None) or osc.send)
+    return dataclasses.replace(config, web=web, osc=osc)
 
 
 def _default_text(control) -> str:
@@ -131,6 +157,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--steps", type=at_least_one, metavar="N",
                      help="stop after N 16th notes (default: run until stopped)")
     run.add_argument("--sim", action="store_true", help="keyboard controls instead of GPIO, even on a Pi")
+    add_network_arguments(run)
     add_control_arguments(run)
 
     generate = commands.add_parser(
@@ -196,6 +223,7 @@ def config_from_args(args: argparse.Namespace) -> Config:
         play = dataclasses.replace(play, thru=True)
     changed = dataclasses.replace(config, midi=midi, model=model, temperature=temperature, tempo=tempo, primer=primer,
                                   clock=clock, play=play)
+    changed = network_from_args(args, changed)
     return check(with_controls(changed, controls_from_args(args, changed)), "command line")
 
 
@@ -242,7 +270,8 @@ def cmd_doctor(args: argparse.Namespace) -> int:
 def cmd_run(args: argparse.Namespace) -> int:
     from device import runner  # lazy: a subcommand loads what only it needs
 
-    return runner.run(config_from_args(args), steps=args.steps, seed=args.seed, sim=args.sim, say=say)
+    return runner.run(config_from_args(args), steps=args.steps, seed=args.seed, sim=args.sim, say=say,
+                      config_path=args.config)
 
 
 def controls_rows() -> list[list[str]]:

@@ -21,6 +21,8 @@ from device.controls.gpio import CONTROL_KINDS, LONG_PRESS, ControlsConfig, Knob
 from device.core.features import MAX_BAR_STEPS
 from device.engine.controlstate import ControlState
 from device.engine.declaration import CONTROLS, UNSET, Control, ControlError, with_temperature_range
+from device.net.address import AddressError, listen_address, send_address
+from device.net.auth import TokenError, check_token
 from device.settings import (
     CLOCK_LOSS,
     CLOCK_MODES,
@@ -68,14 +70,27 @@ def load_config(path: str | Path | None) -> Config:
         return check(Config(), "defaults")
     path = Path(path)
     try:
-        data = tomllib.loads(path.read_text())
+        text = path.read_text()
     except FileNotFoundError:
         raise ConfigError(f"{path}: configuration file not found") from None
     except (OSError, UnicodeDecodeError) as error:
         raise ConfigError(f"{path}: not readable ({error})") from None
+    return from_toml(text, path)
+
+
+def from_toml(text: str, path: Path) -> Config:
+    """TOML ``text`` read and checked as if it were the file at ``path`` (its name in errors, its folder for paths)."""
+    try:
+        data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
         raise ConfigError(f"{path}: not valid TOML ({error})") from None
     return from_dict(data, source=path.name, base=path.parent)
+
+
+def changed_keys(old: Config, new: Config) -> list[tuple[str, str]]:
+    """(section, key) of every value that differs between two configurations, in the sections' order."""
+    return [(section.name, key.name) for section in fields(Config) for key in fields(getattr(old, section.name))
+            if getattr(getattr(old, section.name), key.name) != getattr(getattr(new, section.name), key.name)]
 
 
 def from_dict(data: dict[str, Any], source: str = "config", base: Path | None = None) -> Config:
@@ -203,7 +218,21 @@ def check(config: Config, source: str = "config") -> Config:
     _check_pins(c, source, any(getattr(config.knobs, f.name) != UNSET for f in fields(KnobsConfig)))
     _check_controls(config, source)
     _check_shared(config, source)
+    _check_network(config, source)
     return config
+
+
+def _check_network(config: Config, source: str) -> None:
+    """[web] and [osc]: addresses to listen on and send to, and a token a header can carry."""
+    checks = [("web.listen", config.web.listen, listen_address), ("osc.listen", config.osc.listen, listen_address),
+              ("osc.send", config.osc.send, send_address), ("web.token", config.web.token, check_token)]
+    for key, value, read in checks:
+        if value:
+            try:
+                read(value)
+            except (AddressError, TokenError) as error:
+                shown = "(hidden)" if key == "web.token" else repr(value)
+                raise ConfigError(f"{source}: {key} = {shown}: {error}") from None
 
 
 def _check_pins(c: ControlsConfig, source: str, more_knobs: bool = False) -> None:

@@ -13,6 +13,7 @@ from contextlib import ExitStack, contextmanager
 
 from device import signals
 from device.assembly import Parts, Say, assemble
+from device.remote import open_remote
 from device.sdnotify import Notifier, Watchdog, watchdog_interval
 from device.settings import Config
 from device.status import LiveView
@@ -34,8 +35,10 @@ def _note_only() -> None:
     """A stop asked for while the box is being built: ``requested`` says so; nothing to stop yet."""
 
 
-def run(config: Config, steps: int | None, seed: int | None, sim: bool, say: Say) -> int:
-    """Play until ``steps`` are done, SIGTERM/SIGINT, or q. Returns the exit status (0)."""
+def run(config: Config, steps: int | None, seed: int | None, sim: bool, say: Say,
+        config_path: str | None = None) -> int:
+    """Play until ``steps`` are done, SIGTERM/SIGINT, or q. Returns the exit status (0). ``config_path``: the
+    file the configuration came from (the web API shows and edits it), None: none."""
     with ExitStack() as stack:
         stopper = stack.enter_context(_stop_on_signals())  # first: a signal while loading still stops cleanly
         view = LiveView()
@@ -43,6 +46,7 @@ def run(config: Config, steps: int | None, seed: int | None, sim: bool, say: Say
         systemd = stack.enter_context(Systemd())
         box = stack.enter_context(assemble(config, seed, Parts(sim=sim), say, on_step=systemd.watch(view.update)))
         box.loop.on_tick = systemd.tick
+        stack.enter_context(open_remote(config, config_path, box, seed, say))  # the page and OSC, if asked for
         stopper.target = box.loop.stop
         done = 0 if stopper.requested else box.run(steps)
     say(f"stopped after {done} steps; all notes off")

@@ -112,6 +112,25 @@ class CaptureConfig:
     bars: int = 4  # 1..64
 
 
+@dataclass(frozen=True)
+class WebConfig:
+    """The web page and JSON API (device/net/, docs/network.md). ``listen``: [HOST:]PORT, "" off; the host is
+    127.0.0.1 (this machine only) unless given, e.g. "0.0.0.0:8080" for the whole network. ``token``: what
+    writes need; "" takes MELODYBOX_WEB_TOKEN, else the one in the state folder, else a new one kept there."""
+
+    listen: str = ""
+    token: str = ""
+
+
+@dataclass(frozen=True)
+class OscConfig:
+    """OSC (device/net/osc.py): ``listen`` [HOST:]PORT receives /melodybox/<control> and the buttons ("" off);
+    ``send`` HOST:PORT gets /melodybox/note and /melodybox/step ("" off)."""
+
+    listen: str = ""
+    send: str = ""
+
+
 MusicConfig = make_dataclass(
     "MusicConfig",
     [(control.place[1], type(control.default), control.default) for control in CONTROLS if control.section == "music"]
@@ -138,6 +157,8 @@ class Config:
     knobs: KnobsConfig = field(default_factory=KnobsConfig)
     cc: CcConfig = field(default_factory=CcConfig)
     capture: CaptureConfig = field(default_factory=CaptureConfig)
+    web: WebConfig = field(default_factory=WebConfig)
+    osc: OscConfig = field(default_factory=OscConfig)
 
 
 SECTIONS = {f.name: f.default_factory for f in fields(Config)}

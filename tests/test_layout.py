@@ -166,6 +166,9 @@ def test_a_built_wheel_holds_every_module(tmp_path):
     subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(tmp_path / "dist"), str(source)],
                    check=True, capture_output=True)
     (wheel,) = (tmp_path / "dist").glob("melodybox-*.whl")
-    held = {name for name in zipfile.ZipFile(wheel).namelist() if name.endswith(".py")}
+    names = set(zipfile.ZipFile(wheel).namelist())
+    held = {name for name in names if name.endswith(".py")}
     expected = {str(path.relative_to(ROOT)) for path in MODULES.values()}
     assert expected - held == set()
+    page = {str(path.relative_to(ROOT)) for path in (ROOT / "device" / "net" / "static").iterdir()}
+    assert page and page - names == set()  # the web page's files ship with the box

@@ -184,3 +184,29 @@ def test_unit_passes_systemd_analyze_verify(tmp_path):
     unit.write_text(install("--print-unit", "--prefix", str(tmp_path), "--user", "root").stdout)
     result = subprocess.run(["systemd-analyze", "verify", str(unit)], capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
+
+
+def test_dry_run_turns_the_web_page_on_with_a_fresh_token_and_prints_where_to_open_it(tmp_path):
+    result = install("--dry-run", "--prefix", str(tmp_path / "opt"), "--user", "root")
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert '    listen = "0.0.0.0:8080"        # [HOST:]PORT; a bare PORT is this machine only; "" = off' in lines
+    assert ("+ write /var/lib/melodybox/web-token (a fresh token from python3's secrets, mode 600, owner root)"
+            in lines)
+    assert f"+ chown root:root /etc/melodybox /etc/melodybox/box.toml {tmp_path}/opt/models" in lines
+    assert "==>   http://melodybox.local:8080/#token=TOKEN" in lines
+    assert lines[-1].endswith(":8080/#token=TOKEN")
+
+
+def test_no_web_leaves_the_page_off(tmp_path):
+    result = install("--dry-run", "--no-web", "--prefix", str(tmp_path / "opt"))
+    assert result.returncode == 0, result.stderr
+    assert "+ write /var/lib/melodybox/web-token" not in result.stdout
+    assert "#token=" not in result.stdout
+    assert '    listen = ""        # [HOST:]PORT; a bare PORT is this machine only; "" = off' in result.stdout
+
+
+def test_unit_lets_the_web_page_install_models_and_rewrite_the_config_and_nothing_else():
+    unit = unit_lines("--prefix", "/opt/mb")
+    assert [line for line in unit if line.startswith("ReadWritePaths=")] == [
+        "ReadWritePaths=-/opt/mb/models -/etc/melodybox"]

@@ -168,3 +168,25 @@ def test_a_file_written_with_swing_holds_notes_between_the_16ths(tmp_path):
             starts.append(now // ticks)
     assert {start % 12 for start in starts} <= {0, 8} and 8 in {start % 12 for start in starts}
     assert Tick(8).step == 1
+
+
+class SwingTurnedUp(FixedControls):
+    """Straight until read ``at``, then full swing: as a knob, a CC or the network turns it up mid-melody."""
+
+    def __init__(self, at):
+        super().__init__()
+        self.at = at
+
+    def read(self):
+        state = super().read()
+        return state if self.reads <= self.at else ControlState(swing=1.0)
+
+
+@pytest.mark.parametrize("at", [1, 2, 3, 4])
+def test_swing_turned_up_just_after_a_step_played_never_plays_that_step_again(at):
+    clock = FakeClock()
+    reports = []
+    loop = Loop(ScriptedGenerator([60, 62, 64, 65, 67, 69]), MidiOut(RecordingOutput(clock=clock), clock=clock),
+                SwingTurnedUp(at), InternalTransport(clock, 120), on_step=reports.append)
+    loop.run(8)
+    assert [report.step for report in reports] == list(range(8))

@@ -5,4 +5,5 @@ device/; nothing imports them but the CLI, lazily.
     clock  follow-mode note timing and lead-mode pulse jitter, each against a perfect reference
     answer call and response: a player, calls, and the reference answer
     soak   weeks of playing, accelerated, with faults thrown in
+    net    note timing with the page, API and OSC open, idle and with 200 requests a second, against a reference
 """

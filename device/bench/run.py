@@ -19,6 +19,8 @@ Four measurements, each printed as one line and returned as JSON:
 - answer (``--only answer``, device/bench/answer.py): the box in call-and-response mode on the real
   clock, a player thread playing calls into its input: each answer's start against the bar line the
   rules give, in steps, and whether it is the same seeded model's answer to that call, note for note.
+- net (``--only net``, device/bench/net.py): note timing with the page, API and OSC open, idle and with
+  200 requests a second on the API, each against a perfect reference process run beside it.
 
 Only numpy and the runtime are needed for ``--only latency`` (so it also runs in
 an environment holding tflite-runtime alone).
@@ -41,6 +43,7 @@ import mido
 import numpy as np
 
 from device.assembly import Parts, assemble
+from device.bench import net
 from device.bench.answer import answer_start, summary
 from device.bench.soak import soak
 from device.core.timegrid import PULSES_PER_STEP, step_seconds
@@ -192,7 +195,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="melodybox bench", description=__doc__.split("\n\n")[0])
     parser.add_argument("--model", type=Path, action="append", help="model(s) to time (default: models/default.tflite)")
     parser.add_argument("--runtime", choices=["ai-edge-litert", "tflite-runtime"], help="force a TFLite runtime")
-    parser.add_argument("--only", choices=["latency", "timing", "startup", "answer", "follow", "lead"], action="append",
+    parser.add_argument("--only", choices=["latency", "timing", "startup", "answer", "follow", "lead", "net"],
+                        action="append",
                         help="run only these parts (repeatable; default: all)")
     parser.add_argument("--seconds", type=float, default=60.0,
                         help="length of each timing run in seconds (default 60; use 600 for the 10-minute drift)")
@@ -251,6 +255,8 @@ def main(argv: list[str] | None = None) -> int:
 
         results["answer"] = answer_start(models[0])
         print(summary(results["answer"]))
+    if "net" in parts:
+        results["net"] = net.run(models[0], args.seconds)
     if args.json:
         args.json.write_text(json.dumps(results, indent=2) + "\n")
     return 0

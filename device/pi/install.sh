@@ -9,7 +9,9 @@
 #   device extra only (no TensorFlow) and lgpio for the GPIO pins; the shipped models;
 #   /etc/melodybox/box.toml (kept if it exists); STATE_DIR/captures, the one place the box
 #   writes; a systemd service that plays at boot, restarts on failure or a hung loop, runs
-#   real-time; on request (--read-only-root) a read-only root file system with a RAM overlay.
+#   real-time; the web page on port 8080 for the whole network with a fresh token (STATE_DIR/web-token), its
+#   address printed at the end (--no-web: off); on request (--read-only-root) a read-only root file system
+#   with a RAM overlay.
 # `make pi-check` runs it for real in arm64 Debian roots (device/pi/pi_check.sh).
 set -euo pipefail
 
@@ -22,6 +24,8 @@ DRY_RUN=0
 START=1
 PRINT_UNIT=0
 READ_ONLY_ROOT=0
+WEB=1
+WEB_PORT=8080
 # lgpio from pip where apt has no python3-lgpio (plain Debian): PyPI's lgpio has aarch64 wheels up to
 # Python 3.12 only (and a bogus empty 0.0.0.2 for the rest, hence the version floor); Adafruit's build
 # of the same lgpio 0.2.2.0 covers 3.13.
@@ -30,11 +34,13 @@ SRC="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 
 usage() {
     cat <<USAGE
-usage: install.sh [--dry-run] [--user NAME] [--prefix DIR] [--no-start] [--read-only-root] [--print-unit]
+usage: install.sh [--dry-run] [--user NAME] [--prefix DIR] [--no-start] [--no-web] [--read-only-root] [--print-unit]
   --dry-run         print every command and file it would write; change nothing
   --user NAME       run the box as NAME (default: a system user 'melodybox'; e.g. --user \$SUDO_USER)
   --prefix DIR      where the venv and models go (default: /opt/melodybox)
   --no-start        install and enable the service, but do not (re)start it now
+  --no-web          leave the web page off (by default it listens on port $WEB_PORT of every network the Pi
+                    is on, changes guarded by a fresh token; see docs/network.md)
   --read-only-root  also make the root file system read-only with a RAM overlay (raspi-config), so a
                     power cut cannot corrupt the SD card; effective after a reboot. Off by default:
                     with it on, changes to /etc or /opt are lost at the next boot (see docs/pi.md)
@@ -48,6 +54,7 @@ while [ $# -gt 0 ]; do
         --user) BOX_USER="$2"; shift ;;
         --prefix) PREFIX="$2"; shift ;;
         --no-start) START=0 ;;
+        --no-web) WEB=0 ;;
         --read-only-root) READ_ONLY_ROOT=1 ;;
         --print-unit) PRINT_UNIT=1 ;;
         -h|--help) usage; exit 0 ;;
@@ -87,7 +94,7 @@ write_file() {
 
 render_unit() {
     sed -e "s|@USER@|$BOX_USER|g" -e "s|@PREFIX@|$PREFIX|g" -e "s|@CONFIG@|$CONFIG|g" \
-        -e "s|@STATE_DIR@|$STATE_DIR|g" "$SRC/device/pi/melodybox.service"
+        -e "s|@STATE_DIR@|$STATE_DIR|g" -e "s|@CONFIG_DIR@|$CONFIG_DIR|g" "$SRC/device/pi/melodybox.service"
 }
 
 if [ "$PRINT_UNIT" = 1 ]; then
@@ -234,10 +241,72 @@ setup_config() {
     run mkdir -p "$CONFIG_DIR"
     if [ -e "$CONFIG" ]; then
         say "keeping your $CONFIG"
+        if [ "$WEB" = 1 ] && ! grep -qs '^\[web\]' "$CONFIG"; then
+            say "adding a [web] section to $CONFIG: the page on port $WEB_PORT"
+            if [ "$DRY_RUN" = 1 ]; then
+                echo "+ append to $CONFIG:"; web_section | sed 's/^/    /'
+            else
+                web_section >>"$CONFIG"
+            fi
+        fi
     else
         say "writing $CONFIG (edit it, then: sudo systemctl restart melodybox)"
-        sed "s|/opt/melodybox|$PREFIX|g" "$SRC/device/pi/box.toml" | write_file "$CONFIG"
+        sed "s|/opt/melodybox|$PREFIX|g" "$SRC/device/pi/box.toml" | web_on | write_file "$CONFIG"
     fi
+    # The web page rewrites box.toml (atomically: a new file beside it) and installs models: both the box's.
+    run chown "$BOX_USER:$(box_group)" "$CONFIG_DIR" "$CONFIG" "$PREFIX/models"
+}
+
+# box.toml with the page on (its [web] listen line), unless --no-web.
+web_on() {
+    if [ "$WEB" = 1 ]; then
+        sed "/^\[web\]/,/^\[/ s|^listen = \"\"|listen = \"0.0.0.0:$WEB_PORT\"|"
+    else
+        cat
+    fi
+}
+
+web_section() {
+    printf '\n[web]\n# The live page and JSON API (docs/network.md), added by install.sh.\nlisten = "0.0.0.0:%s"\n' "$WEB_PORT"
+}
+
+# A fresh token for the page (kept if there is one), readable by the box's user only; the box reads it from its
+# state folder. Printed once, in the page's address, at the end.
+setup_web_token() {
+    [ "$WEB" = 1 ] || return 0
+    local token_file="$STATE_DIR/web-token"
+    if [ -s "$token_file" ]; then
+        say "keeping the web page's token in $token_file"
+        WEB_TOKEN="$(cat "$token_file")"
+    elif [ "$DRY_RUN" = 1 ]; then
+        echo "+ write $token_file (a fresh token from python3's secrets, mode 600, owner $BOX_USER)"
+        WEB_TOKEN="TOKEN"
+    else
+        say "writing a fresh token for the web page to $token_file (mode 600)"
+        WEB_TOKEN="$(python3 -c 'import secrets; print(secrets.token_urlsafe(24))')"
+        local tmp
+        tmp="$(mktemp)"
+        printf '%s\n' "$WEB_TOKEN" >"$tmp"
+        install -m 600 -o "$BOX_USER" -g "$(box_group)" "$tmp" "$token_file"
+        rm -f "$tmp"
+    fi
+}
+
+# Where to open the page: the Pi's name on the local network (mDNS) and its addresses, the token in the
+# address's #fragment (never sent over the network; the page keeps it in the browser).
+say_web_address() {
+    [ "$WEB" = 1 ] || return 0
+    local name addresses address
+    name="$(hostname 2>/dev/null || echo raspberrypi)"
+    addresses="$(hostname -I 2>/dev/null || true)"
+    say "the web page: open one of these on a phone or laptop on the same network (keep the address private:"
+    say "  it holds the token that changes the box):"
+    say "  http://melodybox.local:$WEB_PORT/#token=$WEB_TOKEN"
+    say "  http://$name.local:$WEB_PORT/#token=$WEB_TOKEN"
+    for address in $addresses; do
+        case "$address" in *:*) continue ;; esac
+        say "  http://$address:$WEB_PORT/#token=$WEB_TOKEN"
+    done
 }
 
 # The box writes only here (MIDI-file fallback, captures); the unit's StateDirectory= makes the same.
@@ -295,6 +364,8 @@ setup_user
 setup_venv
 setup_config
 setup_state_dir
+setup_web_token
 setup_service
 setup_read_only_root
 say "done. Check with: sudo -u $BOX_USER $VENV/bin/melodybox doctor --config $CONFIG"
+say_web_address

@@ -21,6 +21,7 @@ them show the wait (``Controls.waiting``: the LED flashes) and reports, so the s
 from __future__ import annotations
 
 import threading
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -115,10 +116,25 @@ class Loop:
         self._reset_reason = ""  # why the generator was reset at the current step
         self._waiting = False  # the transport was stopped at the last tick: the controls show the wait
         self._last_pulse: int | None = None  # the pulse of the last running tick (None: stopped, or not begun)
+        self._swaps: deque = deque()  # (generator, taken) handed over by another thread, one taken per step
+        self._played_step: int | None = None  # the step last played while the transport runs (each plays once)
 
     def stop(self) -> None:
         """Ask run() to end after the current tick (safe from signal handlers and other threads)."""
         self._stop.set()
+
+    def swap_generator(self, generator: Generator, taken: Callable[[Generator], None] | None = None) -> None:
+        """Play ``generator`` from the next step on (thread-safe; never waits, e.g. another model loaded and primed
+        elsewhere). At that step the sounding note ends, the step rests, the old generator's pending token is
+        dropped, the report says reset "model", and ``taken(old generator)`` is called on the loop's thread."""
+        self._swaps.append((generator, taken))
+
+    def _swap(self) -> None:
+        generator, taken = self._swaps.popleft()
+        old, self.generator = self.generator, generator
+        self._reset("model")
+        if taken is not None:
+            taken(old)
 
     @property
     def stopping(self) -> bool:
@@ -153,15 +169,17 @@ class Loop:
         if self.answer is not None:
             self.answer.hear(tick)
         if self._due(tick):
+            self._played_step = tick.step
             self._step(tick)
             self.steps_done += 1
         elif not tick.running:
+            self._played_step = None
             self._wait(tick)
         self._last_pulse = tick.pulse if tick.running else None
 
     def _due(self, tick: Tick) -> bool:
         """Whether this tick is its step's onset, or the first tick after an onset the transport skipped."""
-        if not tick.running:
+        if not tick.running or tick.step == self._played_step:  # swing turned up after the step played: not again
             return False
         due = onset(tick.step, self.state or ControlState())
         skipped = self._last_pulse is not None and self._last_pulse < due < tick.pulse
@@ -172,6 +190,8 @@ class Loop:
 
         While paused, time goes on but the generator waits: the held token plays on resume.
         """
+        if self._swaps:  # another generator was handed over: it starts here, after silence
+            self._swap()
         answering = None if self.answer is None else self.answer.plays(tick.step)
         if answering is False:
             self._listen()
