@@ -21,7 +21,8 @@ from device.engine.sampling import DEFAULT_TAIL_CUT
 
 DEFAULT_VIRTUAL = "Melody Box"  # the virtual output opened when no MIDI device is plugged in
 DEFAULT_VIRTUAL_INPUT = "Melody Box In"  # the virtual input opened to follow a clock when no input is configured
-DEFAULT_MIDI_FILE = "melodybox-YYYYmmdd-HHMMSS.mid"  # the name pattern when there is no port and no sound
+RECORDING_STEM = "melodybox"  # what plays is written to a new melodybox-YYYYmmdd-HHMMSS.mid where nothing sounds
+DEFAULT_MIDI_FILE = f"{RECORDING_STEM}-YYYYmmdd-HHMMSS.mid"  # that name's pattern, as --help shows it
 RUNTIME_NAMES = ("", "ai-edge-litert", "tflite-runtime")
 SHIPPED_MODEL = str(contract.SHIPPED_MODEL)  # the model shipped with the box, found from any folder
 
