@@ -8,7 +8,7 @@ left (only the Cs when rows are too thin; C4 = MIDI 60, middle C) and bar
 numbers (from 1) stand above the bar lines; a title (wrapped to the picture's
 width) can go above it all. Nothing is cut at an edge. Text is drawn in the pixel
 font of device/render/font.py (capitals 14 pixels high), so no font files are needed.
-The default sizes (10 pixels a 16th, 12 a semitone) make 8 bars of 4/4 1,324 pixels wide.
+The default sizes (10 pixels a 16th, 12 a semitone) make 8 bars of 4/4 1,320 pixels wide.
 
 Two kinds of roll share this drawing: ``roll_image`` draws tokens, one column block per step,
 in one colour; ``pulse_roll_image`` draws the notes as the box plays them (device.engine.dynamics.
