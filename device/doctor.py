@@ -20,7 +20,7 @@ import mido
 
 from device.assembly import gpio_pin_factory
 from device.config import ConfigError, load_config
-from device.core.contract import ContractError
+from device.core.contract import ContractError, model_file
 from device.engine.model import StepModel
 from device.midi.ports import PortError, find_name, list_input_names, list_output_names, virtual_ports_supported
 from device.render.voice import VoiceUnavailable, open_voice
@@ -205,8 +205,7 @@ def run(args) -> int:
         print(f"  missing  config: {error}")
         return 1
     if args.model:
-
-        config = replace(config, model=replace(config.model, path=args.model))
+        config = replace(config, model=replace(config.model, path=str(model_file(args.model))))
     on_pi = on_raspberry_pi()
     found = checks(config, on_pi)
     print(report(found, on_pi))
