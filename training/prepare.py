@@ -234,11 +234,11 @@ def _import_legacy(paths: list[Path], settings: Settings) -> list[tuple[FileResu
     """Each legacy file cleaned (see ``clean_legacy``); None after printing why one cannot be read."""
     imported = []
     for path in paths:
-        print(f"prepare: warning: {LEGACY_PICKLE_WARNING}: {path}", file=sys.stderr)
+        print(f"melodybox-train: warning: {LEGACY_PICKLE_WARNING}: {path}", file=sys.stderr)
         try:
             legacy = load_legacy(path)
         except (DatasetError, OSError, KeyError, ValueError) as error:
-            print(f"prepare: cannot import {path}: {error}", file=sys.stderr)
+            print(f"melodybox-train: error: cannot import {path}: {error}", file=sys.stderr)
             return None
         imported.append(clean_legacy(path, legacy, settings))
         print(f"legacy    {path}: {imported[-1][0].message}")
@@ -251,12 +251,12 @@ def run(args) -> int:
     if problem is None and not args.inputs and not args.import_legacy:
         problem = "give at least one INPUT (file or folder) or --import-legacy FILE"
     if problem:
-        print(f"prepare: {problem}", file=sys.stderr)
+        print(f"melodybox-train: error: {problem}", file=sys.stderr)
         return 2
     try:
         files = find_inputs(args.inputs)
     except FileNotFoundError as error:
-        print(f"prepare: {error}", file=sys.stderr)
+        print(f"melodybox-train: error: {error}", file=sys.stderr)
         return 2
     results = convert_all(files, settings, max(1, args.workers), progress=True)
     sources = [r.file for r in results for _ in r.melodies]
@@ -275,7 +275,7 @@ def run(args) -> int:
                             "skipped": summary["skipped"], "imported_legacy": [str(p) for p in args.import_legacy]},
                            [b for r in results for b in r.bar_steps], [b for r in results for b in r.bar_offset])
     if not len(melody_set):
-        print(f"prepare: no melodies found in {len(results)} file(s); nothing written (see --report)",
+        print(f"melodybox-train: error: no melodies found in {len(results)} file(s); nothing written (see --report)",
               file=sys.stderr)
         return 1
     save_melodies(args.out, melody_set)

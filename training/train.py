@@ -286,10 +286,10 @@ def run(args: argparse.Namespace) -> int:
             create_run(args.run, model, train, shlex.join(["melodybox-train", *sys.argv[1:]]))
             outcome = fit(args.run)
     except (RunError, ValueError) as error:
-        print(f"melodybox-train train: {error}", file=sys.stderr)
+        print(f"melodybox-train: error: {error}", file=sys.stderr)
         return 2
     print(outcome.summary())
     if outcome.warning():
-        print(f"melodybox-train train: warning: {outcome.warning()}", file=sys.stderr)
+        print(f"melodybox-train: warning: {outcome.warning()}", file=sys.stderr)
     print(f"run written to {args.run} (evaluate: melodybox-train evaluate --run {args.run})")
     return 0
