@@ -99,14 +99,23 @@ def check_midi(on_pi: bool = False) -> list[Check]:
     return [Check("MIDI outputs", "warn", f"no MIDI device plugged in ({virtual}; backend {backend})", fix)]
 
 
-def check_sound() -> Check:
-    """The built-in voice: an audio library and an output device (the box's fallback without a MIDI synth)."""
+SOUND_FIXES = {  # what VoiceUnavailable.missing asks for
+    "library": 'pip install -e ".[device]" (it brings sounddevice)',
+    "portaudio": "`sudo apt install libportaudio2`",
+    "device": "PortAudio is installed, and there is no audio output it can open: plug in a sound card or headphones "
+              "(on a Pi, the headphone jack: `sudo raspi-config`, System Options, Audio), then `aplay -l` lists it",
+}
+
+
+def check_sound(device: int | str | None = None) -> Check:
+    """The built-in voice: an audio library, PortAudio and an output device (the box's fallback without a MIDI
+    synth); ``device``: the sounddevice output to try (None: the default). The fix names what is really missing."""
     try:
-        voice = open_voice()
+        voice = open_voice(device)
     except VoiceUnavailable as error:
         return Check("sound", "warn", f"the built-in voice cannot play here ({error.reason})",
-                     "only needed without a MIDI synth: a sound card (or the Pi's headphone jack) and "
-                     "`sudo apt install libportaudio2`; otherwise the box writes a MIDI file")
+                     f"only needed without a MIDI synth: {SOUND_FIXES[error.missing]}; otherwise the box plays to a "
+                     "virtual MIDI port or writes a MIDI file")
     name = getattr(voice, "name", "") or "the default output"
     voice.close()
     return Check("sound", "ok", f"the built-in voice plays on {name}")

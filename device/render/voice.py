@@ -47,13 +47,15 @@ SOUNDFONT = "/usr/share/sounds/sf2/FluidR3_GM.sf2"  # Debian's fluid-soundfont-g
 
 
 class VoiceUnavailable(OSError):
-    """Nothing here can make sound: no audio library, no PortAudio, or no output device. ``reason`` says which.
+    """Nothing here can make sound: no audio library, no PortAudio, or no output device. ``reason`` says which,
+    for people; ``missing`` in one word, for the fix: "library", "portaudio" or "device" (PortAudio is there,
+    a sound card is not, or it cannot be opened).
 
     An OSError, like a MIDI port's errors, so ``open_voice`` can be MidiOut's ``reopen``."""
 
-    def __init__(self, reason: str):
+    def __init__(self, reason: str, missing: str = "device"):
         super().__init__(reason)
-        self.reason = reason
+        self.reason, self.missing = reason, missing
 
 
 class VoicePort(BaseOutput):
@@ -170,10 +172,10 @@ def _import_sounddevice():
     try:
         import sounddevice  # lazy: an optional part, and importing it loads PortAudio (absent: no voice)
     except ImportError:
-        raise VoiceUnavailable("no audio library (pip install sounddevice)") from None
+        raise VoiceUnavailable("no audio library (pip install sounddevice)", "library") from None
     except OSError as error:  # sounddevice loads PortAudio when imported
-        raise VoiceUnavailable(f"the audio library cannot load PortAudio ({error}): "
-                               "apt install libportaudio2 (macOS and Windows wheels bring their own)") from None
+        raise VoiceUnavailable(f"the audio library cannot load PortAudio ({error}): apt install libportaudio2 "
+                               "(macOS and Windows wheels bring their own)", "portaudio") from None
     return sounddevice
 
 
