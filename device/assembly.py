@@ -114,7 +114,7 @@ def assemble(config: Config, seed: int | None = None, parts: Parts = Parts(), sa
     with ExitStack() as stack:
         model, generator = open_generator(config, seed)
         stack.callback(model.close)
-        say(f"model {config.model.path} on {model.runtime_name}, {config.tempo.bpm:g} bpm")
+        say(f"model {config.model.path} on {model.runtime_name}, {tempo_text(config)}")
         midi_out = open_midi_out(config.midi, config.tempo.bpm, clock, parts, say, config.music.bar_steps)
         stack.callback(midi_out.close)
         controls = parts.controls or open_controls(config, parts, say)
@@ -138,6 +138,15 @@ def assemble(config: Config, seed: int | None = None, parts: Parts = Parts(), sa
         if midi_in is not None and loop.answer is None and cc_tap is None:
             midi_in.keep_events = False  # solo: nobody drains the notes, so they are not kept
         return Box(stack.pop_all(), model, generator, midi_out, controls, transport, loop, midi_in)
+
+
+def tempo_text(config: Config) -> str:
+    """Where the tempo comes from, for the first line: the box's own, or a followed clock's or a Link session's."""
+    if config.clock.mode == "follow":
+        return "tempo from the MIDI clock it follows"
+    if config.clock.mode == "link":
+        return f"tempo from the Link session ({config.tempo.bpm:g} bpm if it is empty)"
+    return f"{config.tempo.bpm:g} bpm"
 
 
 def open_generator(config: Config, seed: int | None):
