@@ -184,7 +184,7 @@ def open_midi_in(config: Config, clock: Clock, parts: Parts, say: Say, own: tupl
         say(f"listening to MIDI input {name!r}")
         reopen, alive = (lambda: ports.open_input(midi.input, own)), (lambda: ports.input_present(name))
     elif port is None and (midi.virtual_input or config.clock.mode == "follow" or config.play.mode == "answer"):
-        name = virtual_name("input", midi.virtual_input, DEFAULT_VIRTUAL_INPUT, say)
+        name = ports.virtual_name("input", midi.virtual_input, DEFAULT_VIRTUAL_INPUT, say)
         port = ports.open_virtual_input(name)
         say(f"listening on a new virtual MIDI input {name!r}: connect a drum machine, a DAW or a keyboard to it")
     elif port is None:
@@ -236,29 +236,13 @@ def open_port(midi: MidiConfig, bpm: float, clock: Clock, say: Say, bar_steps: i
         say(f"playing to MIDI output {port.name!r}")
         return port, (lambda: ports.open_output(midi.port)), (lambda: ports.output_present(port.name))
     if midi.virtual:
-        port = ports.open_virtual(virtual_name("output", midi.virtual, DEFAULT_VIRTUAL, say))
+        port = ports.open_virtual(ports.virtual_name("output", midi.virtual, DEFAULT_VIRTUAL, say))
         say(f"playing to a new virtual MIDI output {midi.virtual!r}: connect a synth to it")
         return port, None, None
     if midi.midi_file:
         say(f"writing what plays to {midi.midi_file}")
         return ports.MidiFileOutput(midi.midi_file, bpm, clock, bar_steps=bar_steps), None, None
     return _choose_port(bpm, clock, say, bar_steps)
-
-
-def virtual_name(kind: str, asked: str, default: str, say: Say) -> str:
-    """The name of a new virtual ``kind`` port: ``asked`` (the config's, or ""), else ``default``. Two ports of one
-    name (two boxes) cannot be told apart in a synth's or DAW's list: a name asked for and taken is refused
-    (PortError: the musician connects to it by that name), and a taken default becomes ``Melody Box 2``, ... (said)."""
-    if asked:
-        if ports.virtual_taken(kind, asked):
-            raise ports.PortError(f"a virtual MIDI {kind} called {asked!r} is open already (another Melody Box?): "
-                                  f"give this one another name, e.g. --virtual{'-input' * (kind == 'input')} "
-                                  f"{ports.free_virtual_name(kind, asked)!r}")
-        return asked
-    name = ports.free_virtual_name(kind, default)
-    if name != default:
-        say(f"a virtual MIDI {kind} called {default!r} is open already (another Melody Box?): this one is {name!r}")
-    return name
 
 
 def _choose_port(bpm: float, clock: Clock, say: Say, bar_steps: int = DEFAULT_BAR_STEPS):
@@ -282,7 +266,7 @@ def _choose_port(bpm: float, clock: Clock, say: Say, bar_steps: int = DEFAULT_BA
     except VoiceUnavailable as error:
         no_sound = error.reason
     if ports.virtual_ports_supported():
-        name = virtual_name("output", "", DEFAULT_VIRTUAL, say)
+        name = ports.virtual_name("output", "", DEFAULT_VIRTUAL, say)
         say(f"no MIDI device and no sound ({no_sound}): playing to a new virtual MIDI output {name!r}; "
             "connect a synth to it")
         return ports.open_virtual(name), None, None

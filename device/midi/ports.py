@@ -11,6 +11,7 @@ import os
 import re
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import mido
@@ -152,6 +153,22 @@ def free_virtual_name(kind: str, name: str) -> str:
         number += 1
         free = f"{name} {number}"
     return free
+
+
+def virtual_name(kind: str, asked: str, default: str, say: Callable[[str], None]) -> str:
+    """The name of a new virtual ``kind`` port: ``asked`` (the config's, or ""), else ``default``. Two ports of one
+    name (two boxes) cannot be told apart in a synth's or DAW's list: a name asked for and taken is refused
+    (PortError: the musician connects to it by that name), and a taken default becomes ``Melody Box 2``, ... (said)."""
+    if asked:
+        if virtual_taken(kind, asked):
+            raise PortError(f"a virtual MIDI {kind} called {asked!r} is open already (another Melody Box?): "
+                            f"give this one another name, e.g. --virtual{'-input' * (kind == 'input')} "
+                            f"{free_virtual_name(kind, asked)!r}")
+        return asked
+    name = free_virtual_name(kind, default)
+    if name != default:
+        say(f"a virtual MIDI {kind} called {default!r} is open already (another Melody Box?): this one is {name!r}")
+    return name
 
 
 def open_virtual_port(kind: str, name: str):
