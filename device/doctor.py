@@ -103,19 +103,21 @@ SOUND_FIXES = {  # what VoiceUnavailable.missing asks for
     "library": 'pip install -e ".[device]" (it brings sounddevice)',
     "portaudio": "`sudo apt install libportaudio2`",
     "device": "PortAudio is installed, and there is no audio output it can open: plug in a sound card or headphones "
-              "(on a Pi, the headphone jack: `sudo raspi-config`, System Options, Audio), then `aplay -l` lists it",
+              "(or start the desktop's sound server); `aplay -l` lists what ALSA sees",
 }
+PI_AUDIO = " (the Pi's headphone jack: `sudo raspi-config`, System Options, Audio)"
 
 
-def check_sound(device: int | str | None = None) -> Check:
+def check_sound(device: int | str | None = None, on_pi: bool = False) -> Check:
     """The built-in voice: an audio library, PortAudio and an output device (the box's fallback without a MIDI
     synth); ``device``: the sounddevice output to try (None: the default). The fix names what is really missing."""
     try:
         voice = open_voice(device)
     except VoiceUnavailable as error:
+        fix = SOUND_FIXES[error.missing] + (PI_AUDIO if on_pi and error.missing == "device" else "")
         return Check("sound", "warn", f"the built-in voice cannot play here ({error.reason})",
-                     f"only needed without a MIDI synth: {SOUND_FIXES[error.missing]}; otherwise the box plays to a "
-                     "virtual MIDI port or writes a MIDI file")
+                     f"only needed without a MIDI synth: {fix}; otherwise the box plays to a virtual MIDI port or "
+                     "writes a MIDI file")
     name = getattr(voice, "name", "") or "the default output"
     voice.close()
     return Check("sound", "ok", f"the built-in voice plays on {name}")
@@ -182,7 +184,7 @@ def checks(config: Config, on_pi: bool) -> list[Check]:
              check_model(config.model.path, config.model.runtime)]
     found += check_midi(on_pi)
     found += [c for c in [check_input(config), check_link(config)] if c is not None]
-    found.append(check_sound())
+    found.append(check_sound(on_pi=on_pi))
     if not on_pi:  # GPIO, SPI and the service's groups are a Pi's business: a desktop plays with the keyboard
         found.append(Check("controls", "ok", "the keyboard (not a Raspberry Pi: no GPIO knob or button)"))
         return found

@@ -39,6 +39,7 @@ def test_doctor_says_the_sound_card_is_missing_not_portaudio_when_portaudio_is_i
     assert "libportaudio2" not in check.fix
     assert check.fix.startswith("only needed without a MIDI synth: PortAudio is installed, and there is no audio "
                                 "output it can open: plug in a sound card or headphones")
+    assert "raspi-config" not in check.fix and "raspi-config" in check_sound("no such sound card", on_pi=True).fix
 
 
 # --- the first line: the tempo's source ----------------------------------------------------------------------------
