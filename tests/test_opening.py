@@ -100,3 +100,12 @@ def test_a_start_after_a_stop_opens_with_a_note_where_the_melody_had_a_rest():
 
 def clock_time_of_first_pulse(start_time):
     return start_time + PULSE / 2
+
+
+def test_deja_vu_at_1_repeats_the_opening_note_too():
+    controls = ControlState(1.0, deja_vu=1.0, loop_bars=1)
+    with StepModel(shipped_model_path()) as model:
+        for seed in range(10):
+            generator = Generator(model, Sampler(seed=seed, pitch_range=model.contract.pitch_range))
+            tokens = [generator.next_token(controls) for _ in range(48)]
+            assert tokens[16:32] == tokens[32:48] == tokens[:16], seed

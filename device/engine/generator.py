@@ -86,9 +86,10 @@ class Generator:
         draw = source.draw if replay else None
         if draw is None and controls.temperature > 0:
             draw = self.sampler.draw()
-        opening, self.opening = self.opening, False
-        token = self.sampler.choose(self._logits, controls, draw or 0.0, self._sounding, notes_only=opening)
-        self.recorder.record(Take(self.model.get_state(), self._logits, draw, token))
+        notes_only = source.notes_only if replay else self.opening  # a replayed opening note is a note again
+        self.opening = False
+        token = self.sampler.choose(self._logits, controls, draw or 0.0, self._sounding, notes_only)
+        self.recorder.record(Take(self.model.get_state(), self._logits, draw, token, notes_only))
         bar_steps = getattr(self.model, "bar_steps", None)
         if step is None or bar_steps is None:
             self._logits = self.model.step(token)
