@@ -31,3 +31,14 @@ The parts:
     bench/      the benchmarks `melodybox bench` runs, on a Pi too: may import anything of device/
     pi/         the Raspberry Pi install (shell, systemd unit, box.toml), no Python
 """
+
+import importlib.metadata
+
+
+def package_version() -> str:
+    """The installed package's version (pyproject.toml), for `melodybox --version` and `melodybox-train --version`;
+    "(not installed)" when run from a checkout that was never installed."""
+    try:
+        return importlib.metadata.version("melodybox")
+    except importlib.metadata.PackageNotFoundError:
+        return "(not installed)"

@@ -25,6 +25,7 @@ from device.controls.cc import open_cc_controls
 from device.controls.gpio import GpioControls
 from device.controls.keyboard import HELP, SimControls
 from device.core.clock import Clock, MonotonicClock
+from device.core.timegrid import DEFAULT_BAR_STEPS
 from device.engine.controlstate import Controls
 from device.engine.dynamics import Dynamics
 from device.engine.generator import Generator, primer_from_midi
@@ -37,8 +38,8 @@ from device.midi.midi_out import MidiOut
 from device.play.answer import Answer
 from device.play.capture import open_capture
 from device.play.loop import Loop, StepReport
-from device.render.voice import VoiceUnavailable, listen_hint, open_voice, recording_path
-from device.settings import DEFAULT_VIRTUAL, DEFAULT_VIRTUAL_INPUT, Config, MidiConfig
+from device.render.voice import VoiceUnavailable, listen_hint, open_voice
+from device.settings import DEFAULT_VIRTUAL, DEFAULT_VIRTUAL_INPUT, RECORDING_STEM, Config, MidiConfig
 from device.transport.base import Transport
 from device.transport.follow import FollowTransport
 from device.transport.internal import InternalTransport
@@ -113,12 +114,13 @@ def assemble(config: Config, seed: int | None = None, parts: Parts = Parts(), sa
     with ExitStack() as stack:
         model, generator = open_generator(config, seed)
         stack.callback(model.close)
-        say(f"model {config.model.path} on {model.runtime_name}, {config.tempo.bpm:g} bpm")
-        midi_out = open_midi_out(config.midi, config.tempo.bpm, clock, parts, say)
+        say(f"model {config.model.path} on {model.runtime_name}, {tempo_text(config)}")
+        midi_out = open_midi_out(config.midi, config.tempo.bpm, clock, parts, say, config.music.bar_steps)
         stack.callback(midi_out.close)
         controls = parts.controls or open_controls(config, parts, say)
         stack.callback(controls.close)
-        midi_in = open_midi_in(config, clock, parts, say)
+        own = tuple(name for name in [getattr(midi_out.port, "virtual_name", "")] if name)  # never heard back
+        midi_in = open_midi_in(config, clock, parts, say, own)
         if midi_in is not None:
             stack.callback(midi_in.close)
         transport = parts.transport or open_transport(config, clock, midi_in, say)
@@ -138,6 +140,15 @@ def assemble(config: Config, seed: int | None = None, parts: Parts = Parts(), sa
         return Box(stack.pop_all(), model, generator, midi_out, controls, transport, loop, midi_in)
 
 
+def tempo_text(config: Config) -> str:
+    """Where the tempo comes from, for the first line: the box's own, or a followed clock's or a Link session's."""
+    if config.clock.mode == "follow":
+        return "tempo from the MIDI clock it follows"
+    if config.clock.mode == "link":
+        return f"tempo from the Link session ({config.tempo.bpm:g} bpm if it is empty)"
+    return f"{config.tempo.bpm:g} bpm"
+
+
 def open_generator(config: Config, seed: int | None):
     """Load the model, prime it, and return (model, generator). Raises ContractError/ModelError/PrimerError."""
     model = StepModel(config.model.path, runtime=config.model.runtime or None, num_threads=config.model.num_threads,
@@ -153,25 +164,27 @@ def open_generator(config: Config, seed: int | None):
         raise
 
 
-def open_midi_out(midi: MidiConfig, bpm: float, clock: Clock, parts: Parts, say: Say) -> MidiOut:
+def open_midi_out(midi: MidiConfig, bpm: float, clock: Clock, parts: Parts, say: Say,
+                  bar_steps: int = DEFAULT_BAR_STEPS) -> MidiOut:
     """A MidiOut on the injected port if there is one, else on the configured or chosen output (``open_port``)."""
     port, reopen, alive = parts.output, parts.reopen, None
     if port is None:
-        port, reopen, alive = open_port(midi, bpm, clock, say)
+        port, reopen, alive = open_port(midi, bpm, clock, say, bar_steps)
     return MidiOut(port, channel=midi.channel - 1, velocity=midi.velocity, reopen=reopen, clock=clock, alive=alive)
 
 
-def open_midi_in(config: Config, clock: Clock, parts: Parts, say: Say) -> MidiIn | None:
-    """The injected or configured MIDI input; following a clock without one opens a virtual input. None: no input."""
+def open_midi_in(config: Config, clock: Clock, parts: Parts, say: Say, own: tuple[str, ...] = ()) -> MidiIn | None:
+    """The injected or configured MIDI input; following a clock without one opens a virtual input. None: no input.
+    ``own``: the box's own virtual output(s), never listed nor opened as an input (the box would hear itself)."""
     midi = config.midi
     port, reopen, alive = parts.input, parts.input_reopen, None
     if port is None and midi.input:
-        port = ports.open_input(midi.input)
+        port = ports.open_input(midi.input, own)
         name = port.name
         say(f"listening to MIDI input {name!r}")
-        reopen, alive = (lambda: ports.open_input(midi.input)), (lambda: ports.input_present(name))
+        reopen, alive = (lambda: ports.open_input(midi.input, own)), (lambda: ports.input_present(name))
     elif port is None and (midi.virtual_input or config.clock.mode == "follow" or config.play.mode == "answer"):
-        name = midi.virtual_input or DEFAULT_VIRTUAL_INPUT
+        name = ports.virtual_name("input", midi.virtual_input, DEFAULT_VIRTUAL_INPUT, say)
         port = ports.open_virtual_input(name)
         say(f"listening on a new virtual MIDI input {name!r}: connect a drum machine, a DAW or a keyboard to it")
     elif port is None:
@@ -216,23 +229,23 @@ def open_clock_out(config: Config, midi_out: MidiOut, say: Say) -> ClockOut | No
     return ClockOut(midi_out)
 
 
-def open_port(midi: MidiConfig, bpm: float, clock: Clock, say: Say):
+def open_port(midi: MidiConfig, bpm: float, clock: Clock, say: Say, bar_steps: int = DEFAULT_BAR_STEPS):
     """Open the configured output, or choose one; say which. Returns (port, reopen, alive)."""
     if midi.port:
         port = ports.open_output(midi.port)
         say(f"playing to MIDI output {port.name!r}")
         return port, (lambda: ports.open_output(midi.port)), (lambda: ports.output_present(port.name))
     if midi.virtual:
-        port = ports.open_virtual(midi.virtual)
+        port = ports.open_virtual(ports.virtual_name("output", midi.virtual, DEFAULT_VIRTUAL, say))
         say(f"playing to a new virtual MIDI output {midi.virtual!r}: connect a synth to it")
         return port, None, None
     if midi.midi_file:
         say(f"writing what plays to {midi.midi_file}")
-        return ports.MidiFileOutput(midi.midi_file, bpm, clock), None, None
-    return _choose_port(bpm, clock, say)
+        return ports.MidiFileOutput(midi.midi_file, bpm, clock, bar_steps=bar_steps), None, None
+    return _choose_port(bpm, clock, say, bar_steps)
 
 
-def _choose_port(bpm: float, clock: Clock, say: Say):
+def _choose_port(bpm: float, clock: Clock, say: Say, bar_steps: int = DEFAULT_BAR_STEPS):
     """No output configured: a plugged-in MIDI device, else the built-in voice on the sound card,
     else a virtual MIDI port, else a new MIDI file (never overwriting an older one)."""
     try:
@@ -253,12 +266,14 @@ def _choose_port(bpm: float, clock: Clock, say: Say):
     except VoiceUnavailable as error:
         no_sound = error.reason
     if ports.virtual_ports_supported():
-        say(f"no MIDI device and no sound ({no_sound}): playing to a new virtual MIDI output {DEFAULT_VIRTUAL!r}; "
+        name = ports.virtual_name("output", "", DEFAULT_VIRTUAL, say)
+        say(f"no MIDI device and no sound ({no_sound}): playing to a new virtual MIDI output {name!r}; "
             "connect a synth to it")
-        return ports.open_virtual(DEFAULT_VIRTUAL), None, None
-    path = recording_path(".")
-    say(f"no MIDI ports here ({why}) and no sound ({no_sound}): writing what plays to {path}; {listen_hint(path)}")
-    return ports.MidiFileOutput(str(path), bpm, clock), None, None
+        return ports.open_virtual(name), None, None
+    port = ports.MidiFileOutput.new(".", RECORDING_STEM, bpm, clock, bar_steps)
+    say(f"no MIDI ports here ({why}) and no sound ({no_sound}): writing what plays to {port.path}; "
+        f"{listen_hint(port.path)}")
+    return port, None, None
 
 
 def gpio_pin_factory():

@@ -7,7 +7,9 @@
     melodybox bench      benchmarks (device/bench/run.py)
 
 Expected failures (bad config, missing or mismatched model, missing port) print
-one line to stderr and exit with status 2.
+one line to stderr, ``melodybox: error: ...``, and exit with status 2. The conventions `melodybox-train`
+keeps too (training/cli.py): --verbose before or after the subcommand, --version, the help and status 0
+without arguments, values named by what they are (N, FILE, NAME), and ``--model NAME`` for models/NAME.tflite.
 """
 
 from __future__ import annotations
@@ -20,9 +22,10 @@ import sys
 
 import mido
 
+from device import package_version
 from device.config import ConfigError, check, controls_table, load_config, with_controls
 from device.core import stderr
-from device.core.contract import ContractError
+from device.core.contract import ContractError, model_file
 from device.engine.declaration import BUTTONS, CONTROLS, DEFAULTS, SHORTHANDS, ControlError
 from device.engine.generator import PrimerError
 from device.engine.sampling import DEFAULT_TAIL_CUT
@@ -32,6 +35,9 @@ from device.settings import CLOCK_MODES, DEFAULT_MIDI_FILE, DEFAULT_VIRTUAL, PLA
 
 EXIT_USAGE = 2
 EXPECTED_ERRORS = (ConfigError, ContractError, PortError, PrimerError, OSError)
+VERBOSE_HELP = "also show what the TFLite runtime and the MIDI system print (hidden by default)"
+MODEL_HELP = ("the .tflite model (its .json contract sits beside it), or the name of one in models/: mine is "
+              "models/mine.tflite, as `melodybox-train export --name mine` writes it and `train --from mine` finds it")
 
 
 def say(message: str) -> None:
@@ -52,14 +58,14 @@ def at_least_one(text: str) -> int:
 
 def add_model_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--config", metavar="FILE", help="a box.toml (see device/pi/box.toml); flags override it")
-    parser.add_argument("--model", metavar="FILE", help="the .tflite model; its .json contract sits beside it "
-                        "(default: the model shipped with the box, models/default.tflite)")
+    parser.add_argument("--model", metavar="MODEL", help=f"{MODEL_HELP} (default: the model shipped with the box, "
+                        "models/default.tflite)")
     parser.add_argument("--tail-cut", type=float, metavar="C",
                         help="never play a note, hold or rest the model finds less than C times as likely as its "
                         f"first choice: 0 keeps them all, stray wrong notes too (default {DEFAULT_TAIL_CUT})")
-    parser.add_argument("--seed", type=int, help="random seed: the same seed plays the same melody")
+    parser.add_argument("--seed", type=int, metavar="N", help="random seed: the same seed plays the same melody")
     parser.add_argument("--primer", metavar="FILE", help="a MIDI file whose first notes warm up the model")
-    parser.add_argument("--bpm", type=float, help="tempo in quarter notes per minute (default 120)")
+    parser.add_argument("--bpm", type=float, metavar="BPM", help="tempo in quarter notes per minute (default 120)")
 
 
 def add_control_arguments(parser: argparse.ArgumentParser) -> None:
@@ -126,8 +132,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="Melody Box: a neural melody generator that plays one 16th note at a time over MIDI.",
         epilog="Start with `melodybox doctor`, then `melodybox run`. Every subcommand has --help.",
     )
-    parser.add_argument("--verbose", action="store_true",
-                        help="also show what the TFLite runtime and the MIDI system print (hidden by default)")
+    parser.add_argument("--version", action="version", version=f"melodybox {package_version()}")
+    parser.add_argument("--verbose", action="store_true", help=VERBOSE_HELP)
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     run = commands.add_parser(
@@ -165,8 +171,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="Generate offline, as fast as the model steps (no clock), to a MIDI file.",
     )
     add_model_arguments(generate)
-    generate.add_argument("--bars", type=int, default=8, help="length in bars of music.bar_steps 16th steps "
-                          "(default 8 bars; 16 steps each, 4/4)")
+    generate.add_argument("--bars", type=int, default=8, metavar="N", help="length in bars of music.bar_steps 16th "
+                          "steps (default 8 bars; 16 steps each, 4/4)")
     generate.add_argument("-o", "--output", metavar="OUT.mid", required=True, help="the MIDI file to write")
     generate.add_argument("--png", metavar="ROLL.png", help="also draw a piano roll")
     generate.add_argument("--wav", metavar="OUT.wav", help="also render the melody as audio with the built-in "
@@ -187,10 +193,13 @@ def build_parser() -> argparse.ArgumentParser:
         "user groups. Exits non-zero if something the box needs is missing.",
     )
     doctor.add_argument("--config", metavar="FILE", help="check with this box.toml")
-    doctor.add_argument("--model", metavar="FILE", help="check this model instead of the configured one")
+    doctor.add_argument("--model", metavar="MODEL", help=f"check this model instead of the configured one: "
+                        f"{MODEL_HELP}")
 
     # `melodybox bench ARGS` hands ARGS to device/bench/run.py untouched (see main); listed here for the help.
     commands.add_parser("bench", help="measure step latency and timing (melodybox bench --help)")
+    for command in commands.choices.values():  # --verbose after the subcommand too, as before it
+        command.add_argument("--verbose", action="store_true", default=argparse.SUPPRESS, help=VERBOSE_HELP)
     return parser
 
 
@@ -206,7 +215,7 @@ def config_from_args(args: argparse.Namespace) -> Config:
     if getattr(args, "input", None) or getattr(args, "virtual_input", None):
         midi = dataclasses.replace(midi, input=args.input or "", virtual_input=args.virtual_input or "")
     if args.model:
-        model = dataclasses.replace(model, path=args.model)
+        model = dataclasses.replace(model, path=str(model_file(args.model)))
     if getattr(args, "tail_cut", None) is not None:
         temperature = dataclasses.replace(temperature, tail_cut=args.tail_cut)
     tempo = config.tempo if getattr(args, "bpm", None) is None else dataclasses.replace(config.tempo, bpm=args.bpm)
@@ -312,8 +321,9 @@ COMMANDS = {"run": cmd_run, "generate": cmd_generate, "ports": cmd_ports, "docto
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     try:
-        if argv[:1] == ["bench"]:
-            return cmd_bench(argv[1:])
+        if argv[:1] == ["bench"] or argv[:2] == ["--verbose", "bench"]:
+            stderr.VERBOSE = argv[0] == "--verbose"
+            return cmd_bench(argv[argv.index("bench") + 1:])
         parser = build_parser()
         args = parser.parse_args(argv)
         if args.command is None:

@@ -184,7 +184,7 @@ def check(config: Config, source: str = "config") -> Config:
         ("model.num_threads", config.model.num_threads, 1 <= config.model.num_threads <= 16, "must be 1..16"),
         ("primer.tokens", list(p.tokens), all(0 <= v < 130 for v in p.tokens), "tokens must be 0..129"),
         ("primer.max_steps", p.max_steps, 1 <= p.max_steps <= 4096, "must be 1..4096"),
-        ("temperature.low", t.low, 0 < t.low < 1, "must be between 0 and 1"),
+        ("temperature.low", t.low, 0 <= t.low < 1, "must be 0 (greedy) or more, and below 1"),
         ("temperature.high", t.high, 1 < t.high <= 10, "must be above 1 and at most 10"),
         ("temperature.tail_cut", t.tail_cut, 0 <= t.tail_cut <= 0.5, "must be 0..0.5"),
         ("controls.kind", c.kind, c.kind in CONTROL_KINDS, f"must be one of {', '.join(CONTROL_KINDS)}"),

@@ -20,7 +20,7 @@ import mido
 
 from device.assembly import gpio_pin_factory
 from device.config import ConfigError, load_config
-from device.core.contract import ContractError
+from device.core.contract import ContractError, model_file
 from device.engine.model import StepModel
 from device.midi.ports import PortError, find_name, list_input_names, list_output_names, virtual_ports_supported
 from device.render.voice import VoiceUnavailable, open_voice
@@ -99,14 +99,25 @@ def check_midi(on_pi: bool = False) -> list[Check]:
     return [Check("MIDI outputs", "warn", f"no MIDI device plugged in ({virtual}; backend {backend})", fix)]
 
 
-def check_sound() -> Check:
-    """The built-in voice: an audio library and an output device (the box's fallback without a MIDI synth)."""
+SOUND_FIXES = {  # what VoiceUnavailable.missing asks for
+    "library": 'pip install -e ".[device]" (it brings sounddevice)',
+    "portaudio": "`sudo apt install libportaudio2`",
+    "device": "PortAudio is installed, and there is no audio output it can open: plug in a sound card or headphones "
+              "(or start the desktop's sound server); `aplay -l` lists what ALSA sees",
+}
+PI_AUDIO = " (the Pi's headphone jack: `sudo raspi-config`, System Options, Audio)"
+
+
+def check_sound(device: int | str | None = None, on_pi: bool = False) -> Check:
+    """The built-in voice: an audio library, PortAudio and an output device (the box's fallback without a MIDI
+    synth); ``device``: the sounddevice output to try (None: the default). The fix names what is really missing."""
     try:
-        voice = open_voice()
+        voice = open_voice(device)
     except VoiceUnavailable as error:
+        fix = SOUND_FIXES[error.missing] + (PI_AUDIO if on_pi and error.missing == "device" else "")
         return Check("sound", "warn", f"the built-in voice cannot play here ({error.reason})",
-                     "only needed without a MIDI synth: a sound card (or the Pi's headphone jack) and "
-                     "`sudo apt install libportaudio2`; otherwise the box writes a MIDI file")
+                     f"only needed without a MIDI synth: {fix}; otherwise the box plays to a virtual MIDI port or "
+                     "writes a MIDI file")
     name = getattr(voice, "name", "") or "the default output"
     voice.close()
     return Check("sound", "ok", f"the built-in voice plays on {name}")
@@ -173,7 +184,7 @@ def checks(config: Config, on_pi: bool) -> list[Check]:
              check_model(config.model.path, config.model.runtime)]
     found += check_midi(on_pi)
     found += [c for c in [check_input(config), check_link(config)] if c is not None]
-    found.append(check_sound())
+    found.append(check_sound(on_pi=on_pi))
     if not on_pi:  # GPIO, SPI and the service's groups are a Pi's business: a desktop plays with the keyboard
         found.append(Check("controls", "ok", "the keyboard (not a Raspberry Pi: no GPIO knob or button)"))
         return found
@@ -205,8 +216,7 @@ def run(args) -> int:
         print(f"  missing  config: {error}")
         return 1
     if args.model:
-
-        config = replace(config, model=replace(config.model, path=args.model))
+        config = replace(config, model=replace(config.model, path=str(model_file(args.model))))
     on_pi = on_raspberry_pi()
     found = checks(config, on_pi)
     print(report(found, on_pi))

@@ -43,6 +43,7 @@ def run(config: Config, steps: int | None, seed: int | None, sim: bool, say: Say
         stopper = stack.enter_context(_stop_on_signals())  # first: a signal while loading still stops cleanly
         view = LiveView()
         stack.callback(view.close)
+        say = view.above(say)  # the status line stays whole: news is printed above it
         systemd = stack.enter_context(Systemd())
         box = stack.enter_context(assemble(config, seed, Parts(sim=sim), say, on_step=systemd.watch(view.update)))
         box.loop.on_tick = systemd.tick

@@ -10,10 +10,10 @@ with the guard. The shipped example is device/pi/box.toml.
 from __future__ import annotations
 
 from dataclasses import dataclass, field, fields, make_dataclass
-from pathlib import Path
 
 from device.controls.cc import CcConfig
 from device.controls.gpio import ControlsConfig, KnobsConfig
+from device.core import contract
 from device.core.timegrid import DEFAULT_BAR_STEPS
 from device.engine.declaration import BY_NAME, CONTROLS, TEMPERATURE_HIGH, TEMPERATURE_LOW
 from device.engine.guard import GuardSettings
@@ -21,11 +21,10 @@ from device.engine.sampling import DEFAULT_TAIL_CUT
 
 DEFAULT_VIRTUAL = "Melody Box"  # the virtual output opened when no MIDI device is plugged in
 DEFAULT_VIRTUAL_INPUT = "Melody Box In"  # the virtual input opened to follow a clock when no input is configured
-DEFAULT_MIDI_FILE = "melodybox-YYYYmmdd-HHMMSS.mid"  # the name pattern when there is no port and no sound
+RECORDING_STEM = "melodybox"  # what plays is written to a new melodybox-YYYYmmdd-HHMMSS.mid where nothing sounds
+DEFAULT_MIDI_FILE = f"{RECORDING_STEM}-YYYYmmdd-HHMMSS.mid"  # that name's pattern, as --help shows it
 RUNTIME_NAMES = ("", "ai-edge-litert", "tflite-runtime")
-# The model shipped with the box, found from any folder: models/ beside the device package (a checkout or an
-# editable install). The Pi install copies it elsewhere and says so in its box.toml.
-SHIPPED_MODEL = str(Path(__file__).resolve().parents[1] / "models" / "default.tflite")
+SHIPPED_MODEL = str(contract.SHIPPED_MODEL)  # the model shipped with the box, found from any folder
 
 
 @dataclass(frozen=True)

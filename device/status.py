@@ -2,13 +2,16 @@
 
 It shows the step, the note, every declared control that has a mark on it (engine/declaration.py:
 ``Control.label`` and ``show``, in the declaration's order), the transport and what the box does.
-``LiveView`` writes it only when stdout is a terminal, under a legend written once.
+``LiveView`` writes it only when stdout is a terminal, under a legend written once; a message said
+while it shows (a capture written, a port lost) is printed above it, never onto it (``LiveView.above``).
 """
 
 from __future__ import annotations
 
 import sys
 import textwrap
+import threading
+from collections.abc import Callable
 from typing import TextIO
 
 from device.core.encoding import NOTE_OFF, is_note_on
@@ -58,11 +61,32 @@ class LiveView:
         self._reset = ""  # the last reset's reason, shown until step _reset_until
         self._reset_until = -1
         self._width = 80  # the longest line shown so far: a shorter one pads over all of it
+        self._line = ""  # the line on screen, padded
+        self._lock = threading.Lock()  # messages come from other threads too (a capture's writer)
+
+    def above(self, say: Callable[[str], None]) -> Callable[[str], None]:
+        """``say`` (which prints one line to another stream of the same terminal, e.g. stderr) made to print above
+        the status line: the line is cleared, the message printed, and the line drawn again under it."""
+        def said(message: str) -> None:
+            with self._lock:
+                if self._shown:
+                    self.stream.write("\r" + " " * self._width + "\r")
+                    self.stream.flush()
+                say(message)
+                if self._shown:
+                    self.stream.write(self._line)
+                    self.stream.flush()
+
+        return said
 
     def update(self, report) -> None:
         """Show a StepReport."""
         if not self.active:
             return
+        with self._lock:
+            self._update(report)
+
+    def _update(self, report) -> None:
         if report.reset:
             self._reset, self._reset_until = report.reset, report.step + RESET_SHOWN_STEPS
         if report.step % self.every:
@@ -73,16 +97,18 @@ class LiveView:
         if report.step < self._reset_until:
             line += f" RESET:{self._reset}"
         self._width = max(self._width, len(line))
-        self.stream.write("\r" + line.ljust(self._width))
+        self._line = "\r" + line.ljust(self._width)
+        self.stream.write(self._line)
         self.stream.flush()
         self._shown = True
 
     def close(self) -> None:
         """End the status line so the shell prompt starts on a fresh one."""
-        if self._shown:
-            self.stream.write("\n")
-            self.stream.flush()
-            self._shown = False
+        with self._lock:
+            if self._shown:
+                self.stream.write("\n")
+                self.stream.flush()
+                self._shown = False
 
 
 def _isatty(stream) -> bool:

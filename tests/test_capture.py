@@ -9,12 +9,14 @@ import time
 import mido
 import pytest
 
+from device.core import files as files_module
 from device.core.clock import FakeClock
 from device.core.encoding import NO_EVENT
+from device.core.files import write_new
 from device.engine.controlstate import ControlState, FixedControls
 from device.midi.midi_out import MidiOut
 from device.play import capture as capture_module
-from device.play.capture import TICKS_PER_PULSE, Capture, midi_file, time_signature, write_atomically
+from device.play.capture import TICKS_PER_PULSE, Capture, midi_file, time_signature
 from device.play.loop import Loop
 from device.transport.internal import InternalTransport
 from tests.recording import ROOT, RecordingOutput
@@ -101,19 +103,20 @@ def test_a_write_that_fails_midway_leaves_no_file_and_says_why(tmp_path, monkeyp
     def disk_full(fd):
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(capture_module.os, "fsync", disk_full)
+    monkeypatch.setattr(files_module.os, "fsync", disk_full)
     capture.request()
     capture.tick(BAR)
     assert os.listdir(tmp_path / "captures") == []  # neither the capture nor its temp file
     assert said == [f"capture failed: {tmp_path / 'captures'}: No space left on device"]
 
 
-def test_write_atomically_refuses_an_existing_name_and_cleans_up(tmp_path):
-    (tmp_path / "taken.mid").write_bytes(b"old")
-    with pytest.raises(FileExistsError):
-        write_atomically(tmp_path / "taken.mid", b"new")
-    assert os.listdir(tmp_path) == ["taken.mid"]
-    assert (tmp_path / "taken.mid").read_bytes() == b"old"
+def test_a_new_file_never_takes_an_existing_name_and_leaves_no_temp_file(tmp_path):
+    stamp = time.strftime("%Y%m%d-%H%M%S", time.localtime(NOON))
+    taken = tmp_path / f"capture-{stamp}.mid"
+    taken.write_bytes(b"old")
+    assert write_new(tmp_path, "capture", b"new", NOON) == tmp_path / f"capture-{stamp}-2.mid"
+    assert sorted(os.listdir(tmp_path)) == [f"capture-{stamp}-2.mid", f"capture-{stamp}.mid"]
+    assert taken.read_bytes() == b"old"
 
 
 def test_midi_file_of_no_notes_is_the_bars_of_silence():
@@ -149,14 +152,14 @@ class CaptureAt(FixedControls):
 def test_the_loop_keeps_its_deadlines_while_a_capture_is_written(tmp_path, monkeypatch):
     """The write blocks (a slow SD card) until the loop has played 3 more bars on time."""
     release, loop_thread, writer_threads = threading.Event(), threading.get_ident(), []
-    real_write = capture_module.write_atomically
+    real_write = capture_module.write_new
 
-    def slow_write(path, data):
+    def slow_write(*args):
         writer_threads.append(threading.get_ident())
         assert release.wait(10), "the loop never finished its bars"  # bounded: a deadlock fails, not hangs
-        real_write(path, data)
+        return real_write(*args)
 
-    monkeypatch.setattr(capture_module, "write_atomically", slow_write)
+    monkeypatch.setattr(capture_module, "write_new", slow_write)
     clock = FakeClock()
     port = RecordingOutput(clock=clock)
     capture = Capture(tmp_path, bars=2, bpm=120, bar_steps=16)
@@ -184,11 +187,11 @@ def test_a_process_killed_mid_write_leaves_only_a_temp_file_which_the_next_captu
     script = (
         "import os, sys\n"
         "from pathlib import Path\n"
-        "from device.play import capture\n"
+        "from device.core import files\n"
         "def killed(fd):\n"
         "    os.kill(os.getpid(), 9)\n"
-        "capture.os.fsync = killed\n"
-        "capture.write_atomically(Path(sys.argv[1]) / 'capture-x.mid', b'MThd' * 1000)\n"
+        "files.os.fsync = killed\n"
+        "files.write_new(Path(sys.argv[1]), 'capture', b'MThd' * 1000, 0.0)\n"
     )
     result = subprocess.run([sys.executable, "-c", script, str(tmp_path)], cwd=ROOT, check=False)
     assert result.returncode == -9

@@ -55,7 +55,7 @@ def test_relative_paths_are_relative_to_the_file(tmp_path):
         ("[controls]\nbutton_pin = 11\n", "box.toml: controls.button_pin = 11: GPIO11 is already used by SPI0 SCLK"),
         ("[controls]\nled_pin = 40\n", "box.toml: controls.led_pin = 40: must be a BCM GPIO number 0..27"),
         ("[primer]\ntokens = [60, 130]\n", "box.toml: primer.tokens = [60, 130]: tokens must be 0..129"),
-        ("[temperature]\ninitial = 5.0\n", "box.toml: temperature.initial = 5.0: must be 0.05..3"),
+        ("[temperature]\ninitial = 5.0\n", "box.toml: temperature.initial = 5.0: must be 0..3"),
         ("[temperature]\ntail_cut = 0.9\n", "box.toml: temperature.tail_cut = 0.9: must be 0..0.5"),
         ('[midi]\nport = "USB"\nvirtual = "Box"\n', "box.toml: midi = ['USB', 'Box', '']: choose at most one"),
         ("[model]\nnum_threads = true\n", "box.toml: model.num_threads = True: must be a whole number"),

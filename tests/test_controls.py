@@ -97,13 +97,13 @@ def test_knob_reads_its_configured_channel(factory, adc):
         assert controls.read().temperature == 3.0
 
 
-def test_knob_ends_reach_low_and_high(factory, adc):
+def test_knob_ends_reach_greedy_and_high(factory, adc):
     with knob_controls(factory) as controls:
         adc.raw[0] = 3
         low = controls.read().temperature
         adc.raw[0] = 1020
         high = controls.read().temperature
-    assert (low, high) == (0.05, 3.0)
+    assert (low, high) == (0.0, 3.0)  # fully left: temperature 0, greedy
 
 
 def test_hysteresis_follows_only_outside_the_band():

@@ -47,7 +47,7 @@ def test_knob_rejects_nan():
 
 
 def test_knob_rejects_a_range_that_does_not_straddle_one():
-    with pytest.raises(ValueError, match="0 < low < 1 < high"):
+    with pytest.raises(ValueError, match="0 <= low < 1 < high"):
         temperature_from_knob(0.3, low=1.5, high=3.0)
 
 
@@ -55,6 +55,20 @@ def test_the_temperature_knob_gives_back_the_position_of_any_temperature():
     curve = Geometric(0.05, 3.0)
     for temperature in (0.05, 0.1, 0.5, 0.99, 1.0, 1.01, 2.0, 3.0):
         assert curve.value(curve.position(temperature)) == pytest.approx(temperature, rel=1e-9)
+
+
+def test_temperature_0_is_greedy_and_the_knob_fully_left_reaches_it():
+    knob = BY_NAME["temperature"]
+    assert knob.parse("0") == {"temperature": 0.0}
+    assert knob.value(0.0) == 0.0 and knob.position(0.0) == 0.0
+
+
+def test_a_greedy_end_keeps_the_geometric_feel_of_the_rest_of_the_left_half():
+    greedy, plain = Geometric(0.0, 3.0), Geometric(0.05, 3.0)
+    assert [greedy.value(p / 20) for p in range(1, 21)] == [plain.value(p / 20) for p in range(1, 21)]
+    assert greedy.value(math.nextafter(0.0, 1.0)) == pytest.approx(0.05)
+    for temperature in (0.0, 0.05, 0.1, 0.5, 1.0, 2.0):
+        assert greedy.value(greedy.position(temperature)) == pytest.approx(temperature, rel=1e-9)
 
 
 def test_the_temperature_range_can_be_set_and_the_other_controls_stay():
@@ -86,7 +100,7 @@ def test_a_choice_knob_splits_its_travel_in_equal_parts_and_a_position_is_a_part
     ("scale", "lydian", "unknown scale 'lydian'"),
     ("scale", "H:major", "'H' is not a note name"),
     ("scale_root", 12, "must be one of 0, 1"),
-    ("temperature", 0.01, "must be 0.05..3"),
+    ("temperature", -0.01, "must be 0..3"),
 ])
 def test_a_value_a_control_cannot_take_is_refused_with_the_reason(name, value, reason):
     with pytest.raises(ControlError, match=reason):

@@ -89,9 +89,9 @@ def box_config(model, **guard):
 
 
 # Greedy (temperature 0), real models fall into a state they never leave: the shipped default, asked for
-# few notes (density 0.1), into silence; the repository's tiny untrained model into a figure
-# of three notes. (Greedy alone, the shipped default plays a 48-step tune over and over: no collapse.)
-DEGENERATE = [((shipped_model_path(), 0.1), "only rests for 4 bars"),
+# few notes (density 0.1), holds its opening note for ever; the repository's tiny untrained model falls into a
+# figure of three notes. (Greedy alone, the shipped default plays a 48-step tune over and over: no collapse.)
+DEGENERATE = [((shipped_model_path(), 0.1), "one pitch for 4 bars"),
               ((TINY_MODEL, 0.5), "a cycle of 8 steps or fewer for 8 bars")]
 
 

@@ -8,7 +8,8 @@ import numpy as np
 from device.core.encoding import NO_EVENT, NOTE_OFF
 from device.render.pianoroll import (
     BAR,
-    GLYPH_H,
+    BELOW,
+    CAP_H,
     LABEL_H,
     LABEL_W,
     NOTE,
@@ -56,7 +57,7 @@ def test_file_has_the_png_signature_and_ihdr_size(tmp_path):
     assert data[12:16] == b"IHDR"
     width, height = struct.unpack(">II", data[16:24])
     # 8 steps x 6 px; pitches 58..69 (60..67 plus a margin of 2, widened to 12 semitones) x 5 px; plus the axes
-    assert (width, height) == (LABEL_W + 48, LABEL_H + 12 * 5)
+    assert (width, height) == (LABEL_W + 48, LABEL_H + 12 * 5 + BELOW)
 
 
 def test_note_pixels_are_set_where_the_notes_are():
@@ -78,7 +79,7 @@ def test_note_pixels_are_set_where_the_notes_are():
 
 def test_an_empty_melody_still_draws():
     image = decode_png(png_bytes(roll_image([NO_EVENT] * 16, axes=False)))
-    assert image.shape == (13 * 5, 16 * 6, 3)
+    assert image.shape == (13 * 12, 16 * 10, 3)
 
 
 def ink_of(image):
@@ -88,11 +89,13 @@ def ink_of(image):
 
 def test_text_draws_each_glyph_from_its_rows():
     one = ink_of(text_image("1"))[::TEXT_SCALE, ::TEXT_SCALE]  # one pixel per font pixel
-    assert one.astype(int).tolist() == [[0, 1, 0], [1, 1, 0], [0, 1, 0], [0, 1, 0], [1, 1, 1]]
+    assert one.astype(int).tolist() == [[0, 0, 1, 0, 0], [0, 1, 1, 0, 0], [0, 0, 1, 0, 0], [0, 0, 1, 0, 0],
+                                        [0, 0, 1, 0, 0], [0, 0, 1, 0, 0], [0, 1, 1, 1, 0], [0] * 5, [0] * 5]
 
 
-def test_text_is_upper_cased_and_unknown_characters_are_blank():
-    assert np.array_equal(text_image("c4"), text_image("C4"))
+def test_lower_case_has_its_own_glyphs_and_unknown_characters_are_blank():
+    assert not np.array_equal(text_image("c4"), text_image("C4"))
+    assert ink_of(text_image("g"))[-TEXT_SCALE:].any()  # a descender, below the capitals
     assert not ink_of(text_image("~")).any()
 
 
@@ -100,14 +103,14 @@ def test_note_names_label_the_cs_on_the_pitch_axis():
     image = roll_image(TOKENS, step_px=6, pitch_px=5, pitches=(55, 74))
     label = ink_of(text_image("C4"))
     middle = LABEL_H + (74 - 60) * 5 + 2  # the C4 row's centre
-    top = middle - label.shape[0] // 2
+    top = middle - CAP_H // 2
     assert np.array_equal(ink_of(image[top : top + label.shape[0], TEXT_SCALE : TEXT_SCALE + label.shape[1]]), label)
 
 
 def test_thin_rows_label_only_the_cs():
     image = roll_image(TOKENS, step_px=6, pitch_px=2, pitches=(50, 70))  # C4, E4 and G4 are in the span
     label = ink_of(text_image("C4"))
-    top = LABEL_H + (70 - 60) * 2 + 1 - label.shape[0] // 2
+    top = LABEL_H + (70 - 60) * 2 + 1 - CAP_H // 2
     expected = np.zeros(image.shape[:2], dtype=bool)
     expected[top : top + label.shape[0], TEXT_SCALE : TEXT_SCALE + label.shape[1]] = label
     assert np.array_equal(ink_of(image[LABEL_H:, :LABEL_W]), expected[LABEL_H:, :LABEL_W])
@@ -124,13 +127,13 @@ def test_bar_numbers_stand_above_each_bar_line():
 
 
 def test_a_title_adds_a_line_above():
-    plain, titled = roll_image(TOKENS), roll_image(TOKENS, title="density 0.5")
+    plain, titled = roll_image(TOKENS), roll_image(TOKENS, title="gate 1")
     assert titled.shape[0] == plain.shape[0] + LABEL_H
     assert np.array_equal(titled[LABEL_H:], plain)
 
 
 def test_rolls_can_share_a_pitch_span():
-    assert roll_image([60, NOTE_OFF], axes=False, pitches=(48, 84)).shape[0] == 37 * 5
+    assert roll_image([60, NOTE_OFF], axes=False, pitches=(48, 84)).shape[0] == 37 * 12
 
 
 def test_stack_puts_images_one_above_the_other():
@@ -211,7 +214,7 @@ def test_a_pulse_roll_has_bar_numbers_beat_lines_and_note_names():
     # two bars of 3/4 (12 16ths, 72 pulses each), one pixel a pulse, with a title
     image = pulse_roll_image(notes, 144, pulse_px=1, pitch_px=5, pitches=(55, 74), title="gate 0.5", bar_steps=12)
     top = 2 * LABEL_H
-    assert image.shape == (top + 20 * 5, LABEL_W + 144, 3)
+    assert image.shape == (top + 20 * 5 + BELOW, LABEL_W + 144, 3)
 
     def written(text, top, left):
         label = ink_of(text_image(text))
@@ -225,7 +228,7 @@ def test_a_pulse_roll_has_bar_numbers_beat_lines_and_note_names():
     assert tuple(image[row, LABEL_W + 24]) == BEAT  # a quarter is 24 pulses
     assert tuple(image[row, LABEL_W + 6]) == STEP_LINE  # a 16th is 6 pulses
     assert tuple(image[row, LABEL_W + 3]) == WHITE
-    assert written("C4", top + (74 - 60) * 5 + 2 - GLYPH_H // 2, TEXT_SCALE)  # beside the C4 row's middle
+    assert written("C4", top + (74 - 60) * 5 + 2 - CAP_H // 2, TEXT_SCALE)  # beside the C4 row's middle
 
 
 def test_the_velocity_legend_says_darker_is_louder_and_shows_each_shade():

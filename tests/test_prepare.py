@@ -140,13 +140,14 @@ def test_cli_exits_1_with_a_message_when_no_melody_was_found(tmp_path):
     (tmp_path / "bad.mid").write_text("<html></html>")
     done = run_cli(tmp_path / "bad.mid", "-o", tmp_path / "out.npz", cwd=tmp_path)
     assert (done.returncode, done.stderr.strip().splitlines()[-1]) == (
-        1, "prepare: no melodies found in 1 file(s); nothing written (see --report)")
+        1, "melodybox-train: error: no melodies found in 1 file(s); nothing written (see --report)")
     assert not (tmp_path / "out.npz").exists()
 
 
 def test_cli_exits_2_naming_a_missing_input(tmp_path):
     done = run_cli(tmp_path / "missing", "-o", tmp_path / "out.npz", cwd=tmp_path)
-    assert (done.returncode, done.stderr.strip()) == (2, f"prepare: no such file or folder: {tmp_path / 'missing'}")
+    assert (done.returncode, done.stderr.strip()) == (
+        2, f"melodybox-train: error: no such file or folder: {tmp_path / 'missing'}")
 
 
 def test_cli_writes_the_legacy_format_on_request(folder, tmp_path):

@@ -30,7 +30,7 @@ def test_training_without_the_train_extra_says_what_to_install():
     result = run_cli("train", "--run", "runs/never", block=["tensorflow"])
     assert result.returncode == 2
     assert result.stderr.strip() == (
-        """melodybox-train: missing package 'tensorflow'; the training side needs the "train" extra: """
+        """melodybox-train: error: missing package 'tensorflow'; the training side needs the "train" extra: """
         """pip install -e ".[train]"  (or: make setup-train)"""
     )
 

@@ -136,7 +136,7 @@ def test_a_tail_cut_outside_zero_to_one_is_refused_before_anything_is_measured()
     result = subprocess.run([sys.executable, "-m", "training", "evaluate", "--model", str(shipped_model_path()),
                              "--musical", "5", "--tail-cut", "1.5"], capture_output=True, text=True, cwd=REPO)
     assert result.returncode == 2
-    assert result.stderr.strip() == ("melodybox-train evaluate: --tail-cut 1.5: must be 0..1 (below 1); 0 draws "
+    assert result.stderr.strip() == ("melodybox-train: error: --tail-cut 1.5: must be 0..1 (below 1); 0 draws "
                                      "from the whole distribution")
 
 

@@ -155,7 +155,7 @@ def test_export_of_a_missing_run_fails_with_one_clear_line(tmp_path):
     assert result.returncode == 2
     assert "Traceback" not in result.stderr  # TensorFlow may log lines of its own before the error
     assert result.stderr.strip().splitlines()[-1:] == [
-        f"melodybox-train export: {tmp_path / 'nope' / 'config.json'}: not found "
+        f"melodybox-train: error: {tmp_path / 'nope' / 'config.json'}: not found "
         f"(is {tmp_path / 'nope'} a finished training run?)"]
 
 

@@ -119,7 +119,7 @@ def test_train_without_data_fails_with_one_clear_line(tmp_path):
     assert result.returncode == 2
     assert "Traceback" not in result.stderr  # TensorFlow may log lines of its own before the error
     assert result.stderr.strip().splitlines()[-1:] == [
-        f"melodybox-train train: {tmp_path / 'missing.npz'}: prepared melody file not found "
+        f"melodybox-train: error: {tmp_path / 'missing.npz'}: prepared melody file not found "
         "(make one with `melodybox-train prepare`)"]
 
 
@@ -278,7 +278,7 @@ def test_train_on_a_midi_file_says_train_takes_a_prepared_npz(tmp_path):
     write_midi([60, NO_EVENT, 62, NO_EVENT], tune)
     status, lines = train_cli(tune, "--run", tmp_path / "run")
     assert (status, lines) == (2, [
-        f"melodybox-train train: {tune} is a MIDI file; `train` takes a prepared .npz: make one with "
+        f"melodybox-train: error: {tune} is a MIDI file; `train` takes a prepared .npz: make one with "
         f"`melodybox-train prepare {tune} -o tune.npz`, then train on that"])
 
 
@@ -289,7 +289,7 @@ def test_train_on_the_seed_course_format_says_how_to_convert_it(tmp_path):
     save_legacy(legacy, MelodySet([np.array([60, 61])], ["a"]))
     status, lines = train_cli(legacy, "--run", tmp_path / "run")
     assert (status, lines) == (2, [
-        f"melodybox-train train: {legacy}: the seed course's pickled format; `train` takes a prepared .npz: "
+        f"melodybox-train: error: {legacy}: the seed course's pickled format; `train` takes a prepared .npz: "
         f"convert it with `melodybox-train prepare --import-legacy {legacy} -o course-prepared.npz`"])
 
 

@@ -10,7 +10,6 @@ import subprocess
 import sys
 import textwrap
 import wave
-from datetime import datetime
 from types import SimpleNamespace
 
 import mido
@@ -35,7 +34,6 @@ from device.render.voice import (
     VoiceUnavailable,
     listen_hint,
     open_voice,
-    recording_path,
     render_tokens,
 )
 from tests.recording import ROOT
@@ -415,18 +413,6 @@ def test_open_voice_plays_through_a_real_audio_device_on_a_jack_server():
 
 
 # --- when nothing can make sound --------------------------------------------------------------------------
-
-def test_recording_path_is_a_new_timestamped_name(tmp_path):
-    now = datetime(2026, 12, 2, 9, 5, 7)
-    assert recording_path(tmp_path, now) == tmp_path / "melodybox-20261202-090507.mid"
-
-
-def test_recording_path_never_names_an_existing_file(tmp_path):
-    now = datetime(2026, 12, 2, 9, 5, 7)
-    (tmp_path / "melodybox-20261202-090507.mid").write_bytes(b"")
-    (tmp_path / "melodybox-20261202-090507-2.mid").write_bytes(b"")
-    assert recording_path(tmp_path, now) == tmp_path / "melodybox-20261202-090507-3.mid"
-
 
 def test_listen_hint_names_the_file_fluidsynth_and_a_daw():
     hint = listen_hint("take.mid")

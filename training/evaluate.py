@@ -98,7 +98,7 @@ def run(args: argparse.Namespace) -> int:
                                 "(--model X.tflite) instead of --run")
         report = evaluate_run(args.run, args.data, args.max_order)
     except (RunError, EvaluateError, ValueError) as error:
-        print(f"melodybox-train evaluate: {error}", file=sys.stderr)
+        print(f"melodybox-train: error: {error}", file=sys.stderr)
         return 2
     out = args.out or (args.run / "evaluation.json" if args.data is None else None)
     if out:

@@ -172,7 +172,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         path = export(args.run, args.name, args.out, args.precision, args.parity_steps, args.min_agreement, command)
     except (RunError, ExportError, ParityError, ValueError) as error:
-        print(f"melodybox-train export: {error}", file=sys.stderr)
+        print(f"melodybox-train: error: {error}", file=sys.stderr)
         return 2
     print(f"wrote {path} and {path.with_suffix('.json')}")
     return 0

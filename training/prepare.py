@@ -182,11 +182,11 @@ def _import_legacy(paths: list[Path], settings: Settings) -> list[tuple[FileResu
     printing why one cannot be read."""
     imported = []
     for path in paths:
-        print(f"prepare: warning: {LEGACY_PICKLE_WARNING}: {path}", file=sys.stderr)
+        print(f"melodybox-train: warning: {LEGACY_PICKLE_WARNING}: {path}", file=sys.stderr)
         try:
             legacy = load_legacy(path)
         except (DatasetError, OSError, KeyError, ValueError) as error:
-            print(f"prepare: cannot import {path}: {error}", file=sys.stderr)
+            print(f"melodybox-train: error: cannot import {path}: {error}", file=sys.stderr)
             return None
         imported.append(clean_legacy(path, legacy, settings))
         print(f"legacy    {path}: {imported[-1][0].message}")
@@ -241,7 +241,7 @@ def run(args) -> int:
     try:
         files = input_files(args, settings)
     except ValueError as error:
-        print(f"prepare: {error}", file=sys.stderr)
+        print(f"melodybox-train: error: {error}", file=sys.stderr)
         return 2
     results = convert_all(files, settings, max(1, args.workers), progress=True)
     entries = [(result, [result.file] * len(result.melodies)) for result in results]
@@ -263,7 +263,7 @@ def run(args) -> int:
     melody_set = MelodySet([m for r in results for m in r.melodies], sources, metadata,
                            [b for r in results for b in r.bar_steps], [b for r in results for b in r.bar_offset])
     if not len(melody_set):
-        print(f"prepare: no melodies found in {len(results)} file(s); nothing written (see --report)",
+        print(f"melodybox-train: error: no melodies found in {len(results)} file(s); nothing written (see --report)",
               file=sys.stderr)
         return 1
     save_melodies(args.out, melody_set)

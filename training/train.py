@@ -123,14 +123,14 @@ def run(args: argparse.Namespace) -> int:
         outcome = start_or_resume(args, command)
     except (RunError, ValueError) as error:
         forget_unfinished(args.run, existed)
-        print(f"melodybox-train train: {error}", file=sys.stderr)
+        print(f"melodybox-train: error: {error}", file=sys.stderr)
         return 2
     except BaseException:  # Ctrl-C or a crash in the first epoch: that start is not a run either
         forget_unfinished(args.run, existed)
         raise
     print(outcome.summary())
     if outcome.warning():
-        print(f"melodybox-train train: warning: {outcome.warning()}", file=sys.stderr)
+        print(f"melodybox-train: warning: {outcome.warning()}", file=sys.stderr)
     print(f"run written to {args.run} (evaluate: melodybox-train evaluate --run {args.run})")
     return 0
 

@@ -39,6 +39,21 @@ from typing import Any
 
 from device.core import encoding, features, timegrid
 
+# The models shipped with the box, found from any folder: models/ beside the device package (a checkout or an
+# editable install). The Pi install copies the default elsewhere and says so in its box.toml.
+MODELS = Path(__file__).resolve().parents[2] / "models"
+SHIPPED_MODEL = MODELS / "default.tflite"
+
+
+def model_file(name: str, suffix: str = ".tflite", models: Path = MODELS) -> Path:
+    """The model a command line names. A bare name (no folder, no suffix, and no such file here), such as
+    ``mine``, is the model of that name in ``models``: ``models/mine.tflite`` (``suffix``), the file
+    ``melodybox-train export --name mine`` writes; anything else is the path as given."""
+    path = Path(name)
+    if path.suffix or len(path.parts) != 1 or path.exists():
+        return path
+    return models / f"{name}{suffix}"
+
 FORMAT = "melodybox-model"
 FORMAT_VERSION = 2  # written when a model has inputs beyond the token; a token-only model is written as 1
 READ_VERSIONS = (1, 2)

@@ -25,3 +25,11 @@ def step_seconds(bpm: float) -> float:
 def pulse_seconds(bpm: float) -> float:
     """Seconds per MIDI clock pulse at ``bpm`` quarter notes per minute (> 0)."""
     return step_seconds(bpm) / PULSES_PER_STEP
+
+
+def time_signature(bar_steps: int) -> tuple[int, int]:
+    """(numerator, denominator) of a bar of ``bar_steps`` 16ths: 16 -> 4/4, 12 -> 3/4, 6 -> 3/8, 5 -> 5/16."""
+    for denominator, steps in ((4, 4), (8, 2)):
+        if bar_steps % steps == 0:
+            return bar_steps // steps, denominator
+    return bar_steps, 16

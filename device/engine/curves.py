@@ -53,15 +53,25 @@ class Linear:
 @dataclass(frozen=True)
 class Geometric:
     """A knob with ``low`` fully left, exactly 1 in the middle and ``high`` fully right, geometric on each
-    half (the temperature: small changes near 1 are heard, the ends reach far). 0 < low < 1 < high."""
+    half (the temperature: small changes near 1 are heard, the ends reach far). 0 <= low < 1 < high.
+
+    ``low`` 0 is greedy (the sampler then plays the likeliest token): fully left is 0, and the rest of the left
+    half runs geometrically from ``floor`` (0 < floor < 1) to 1, as a knob from ``floor`` would, so the knob
+    feels the same everywhere but at its very end. A geometric curve cannot reach 0 itself."""
 
     low: float
     high: float
+    floor: float = 0.05  # with low 0: the value just right of the greedy end
     steps = None
 
     def __post_init__(self):
-        if not 0 < self.low < 1 < self.high:
-            raise ValueError(f"temperature range needs 0 < low < 1 < high, got low={self.low}, high={self.high}")
+        if not (0 <= self.low < 1 < self.high and 0 < self.floor < 1):
+            raise ValueError(f"temperature range needs 0 <= low < 1 < high, got low={self.low}, high={self.high}")
+
+    @property
+    def _left(self) -> float:
+        """The value the geometric left half starts from: ``low``, or ``floor`` right of a greedy end."""
+        return self.low or self.floor
 
     def value(self, position: float) -> float:
         if math.isnan(position):
@@ -69,17 +79,21 @@ class Geometric:
         position = clamp(position)
         if position == 0.5:
             return 1.0
+        if position == 0 and self.low == 0:
+            return 0.0
         if position < 0.5:
-            return self.low ** (1.0 - 2.0 * position)
+            return self._left ** (1.0 - 2.0 * position)
         return self.high ** (2.0 * position - 1.0)
 
     def position(self, value: float) -> float:
         if value <= self.low:
             return 0.0
+        if value <= self._left:  # between a greedy end and the floor: the first position right of the end
+            return math.nextafter(0.0, 1.0)
         if value >= self.high:
             return 1.0
         if value <= 1.0:
-            return (1.0 - math.log(value) / math.log(self.low)) / 2.0
+            return (1.0 - math.log(value) / math.log(self._left)) / 2.0
         return (1.0 + math.log(value) / math.log(self.high)) / 2.0
 
     def check(self, value: Any) -> float:
@@ -94,6 +108,8 @@ class Geometric:
 
     @property
     def travel_text(self) -> str:
+        if self.low == 0:
+            return f"0 (greedy) fully left, then {_text(self.floor)} .. 1 in the middle .. {_text(self.high)}"
         return f"{_text(self.low)} .. 1 in the middle .. {_text(self.high)}"
 
 

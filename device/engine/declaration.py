@@ -143,14 +143,15 @@ def _show_scale(state: Any) -> str:
 
 
 SCALE_NAMES = (CHROMATIC, *(name for name in SCALES if name != CHROMATIC))  # a scale knob: off fully left
-TEMPERATURE_LOW, TEMPERATURE_HIGH = 0.05, 3.0  # the temperature knob's ends, unless [temperature] says
+# The temperature knob's ends, unless [temperature] says: fully left 0 plays greedy (the likeliest token every step)
+TEMPERATURE_LOW, TEMPERATURE_HIGH = 0.0, 3.0
 
 ROOT = Control("scale_root", 0, Choices(tuple(range(12))), "C=0, C#=1 .. B=11",
                "the scale's root note: C, C#, D, ... B (or 0..11)", key="n", text=_root_text,
                metavar="NOTE")
 CONTROLS: tuple[Control, ...] = (
-    Control("temperature", 1.0, Geometric(TEMPERATURE_LOW, TEMPERATURE_HIGH), "near-certain .. 1 as trained .. wild",
-            "randomness: low plays the likeliest notes, 1 as the model learned, high wild", key="t", cc=16,
+    Control("temperature", 1.0, Geometric(TEMPERATURE_LOW, TEMPERATURE_HIGH), "0 greedy .. 1 as trained .. wild",
+            "randomness: 0 plays the likeliest note every step, 1 as the model learned, high wild", key="t", cc=16,
             pot=False, section="temperature", toml_key="initial", label="T", show=lambda s: f"{s.temperature:.2f}",
             legend="temperature"),
     Control("density", 0.5, Linear(0, 1), "0 sparse .. 0.5 as the model says .. 1 busy",
@@ -196,7 +197,8 @@ DEFAULTS: dict[str, Any] = {control.name: control.default for control in CONTROL
 
 
 def with_temperature_range(low: float, high: float) -> dict[str, Control]:
-    """The controls by name, the temperature knob's ends set to ``low`` and ``high`` (0 < low < 1 < high)."""
+    """The controls by name, the temperature knob's ends set to ``low`` and ``high`` (0 <= low < 1 < high; low 0:
+    the knob fully left plays greedy)."""
     return BY_NAME | {"temperature": replace(BY_NAME["temperature"], curve=Geometric(low, high))}
 
 

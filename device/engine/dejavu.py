@@ -21,12 +21,14 @@ LOOP_BARS = (1, 2, 4, 8)  # the loop lengths a musician can choose, in bars
 @dataclass(frozen=True)
 class Take:
     """One recorded step. ``state``: the model's get_state() before the step; ``logits``: what the token
-    was chosen from; ``draw``: the uniform draw 0..1 that chose it (None: chosen greedily, no draw)."""
+    was chosen from; ``draw``: the uniform draw 0..1 that chose it (None: chosen greedily, no draw);
+    ``notes_only``: it was chosen among the note-ons only (a melody's opening note), as a replay is too."""
 
     state: tuple[np.ndarray, ...]
     logits: np.ndarray
     draw: float | None
     token: int
+    notes_only: bool = False
 
 
 def check_loop_bars(loop_bars: int) -> int:

@@ -9,6 +9,12 @@ choice, not a random note. So at p = 1 the melody repeats exactly with a period 
 first loop; at p = 0 nothing is replayed and the generator is the plain model + sampler, draw for
 draw; turning p back to 0 continues from wherever the loop was.
 
+The opening: without a primer, a melody's first token (after construction, a power-on, and after each reset)
+is a note-on, chosen among the note-ons as the model weighs them: the box is heard from its first step. The
+training melodies start on a bar line, and more than half of them open with the rests of a pickup, which the
+model learned; with nothing before it (no primer, no bar heard) such a rest is only silence. A primer says
+how the melody goes on, the opening's rests included.
+
 A primer melody is read from MIDI by ``device.core.midireader.primer_from_midi`` (also importable from here,
 with ``PrimerError``, for the CLI and the runner).
 """
@@ -33,6 +39,8 @@ class Generator:
     On construction it feeds START_TOKEN then ``primer`` (tokens 0..129) to warm
     the state, and keeps that primed state so ``reset()`` can return to it exactly.
     ``bar_steps``: steps per bar for the déjà-vu loop (default: the model's, else 16).
+    ``opening``: the next token is a melody's first without a primer, so a note-on (see the module docstring);
+    set again by ``reset`` (and by a caller that starts the melody anew, e.g. at a Start).
     """
 
     def __init__(self, model, sampler: Sampler, primer: Sequence[int] = (), bar_steps: int | None = None):
@@ -78,8 +86,10 @@ class Generator:
         draw = source.draw if replay else None
         if draw is None and controls.temperature > 0:
             draw = self.sampler.draw()
-        token = self.sampler.choose(self._logits, controls, draw or 0.0, self._sounding)
-        self.recorder.record(Take(self.model.get_state(), self._logits, draw, token))
+        notes_only = source.notes_only if replay else self.opening  # a replayed opening note is a note again
+        self.opening = False
+        token = self.sampler.choose(self._logits, controls, draw or 0.0, self._sounding, notes_only)
+        self.recorder.record(Take(self.model.get_state(), self._logits, draw, token, notes_only))
         bar_steps = getattr(self.model, "bar_steps", None)
         if step is None or bar_steps is None:
             self._logits = self.model.step(token)
@@ -98,12 +108,14 @@ class Generator:
             else:
                 self._logits = self.model.step(token)
         self._sounding = sounding_after(tokens, self._sounding)
+        self.opening = self.opening and not tokens  # what was heard leads into the next token
 
     def reset(self) -> None:
         """Return to the primed state exactly and forget the loop (the sampler's random streams are not rewound)."""
         self.model.set_state(self._primed_state)
         self._logits = self._primed_logits.copy()
         self._sounding = self._primed_sounding
+        self.opening = not self.primer
         self.recorder.clear()
 
 

@@ -81,28 +81,33 @@ class Sampler:
         """True with ``probability`` 0..1 (from ``loop_rng``): déjà-vu replays this step."""
         return bool(self.loop_rng.random() < probability)
 
-    def probabilities(self, logits: np.ndarray, controls: ControlState, sounding: bool | None = None) -> np.ndarray:
+    def probabilities(self, logits: np.ndarray, controls: ControlState, sounding: bool | None = None,
+                      notes_only: bool = False) -> np.ndarray:
         """The distribution the next token is drawn from (float64, sums to 1); temperature > 0.
 
         ``sounding``: whether a note sounds now (None: unknown; density then leaves NOTE_OFF alone).
+        ``notes_only``: only note-ons may be chosen (a melody's opening note), in the proportions the model gives.
         """
-        scaled = self._controlled(self._masked(logits) / float(controls.temperature), controls, sounding)
+        scaled = self._controlled(self._masked(logits, notes_only) / float(controls.temperature), controls, sounding)
         scaled -= scaled.max()  # stable: the largest term becomes exp(0) = 1
         weights = cut_tail(np.exp(scaled), self.tail_cut)
         return weights / weights.sum()
 
-    def sample(self, logits: np.ndarray, controls: ControlState, sounding: bool | None = None) -> int:
+    def sample(self, logits: np.ndarray, controls: ControlState, sounding: bool | None = None,
+               notes_only: bool = False) -> int:
         """Choose a token 0..129 under ``controls``: temperature 0 is greedy, > 0 samples, < 0 or NaN raises."""
         check_temperature(controls.temperature)
         draw = self.draw() if controls.temperature > 0 else 0.0
-        return self.choose(logits, controls, draw, sounding)
+        return self.choose(logits, controls, draw, sounding, notes_only)
 
-    def choose(self, logits: np.ndarray, controls: ControlState, draw: float, sounding: bool | None = None) -> int:
-        """The token that the uniform ``draw`` (0..1) picks under ``controls``; temperature 0 ignores the draw."""
+    def choose(self, logits: np.ndarray, controls: ControlState, draw: float, sounding: bool | None = None,
+               notes_only: bool = False) -> int:
+        """The token that the uniform ``draw`` (0..1) picks under ``controls``; temperature 0 ignores the draw.
+        ``notes_only``: a note-on, never a note-off or a rest (see ``probabilities``)."""
         temperature = check_temperature(controls.temperature)
         if temperature == 0:
-            return int(np.argmax(self._controlled(self._masked(logits), controls, sounding)))
-        cumulative = np.cumsum(self.probabilities(logits, controls, sounding))
+            return int(np.argmax(self._controlled(self._masked(logits, notes_only), controls, sounding)))
+        cumulative = np.cumsum(self.probabilities(logits, controls, sounding, notes_only))
         index = int(np.searchsorted(cumulative, draw * cumulative[-1], side="right"))
         return min(index, encoding.VOCAB_SIZE - 1)
 
@@ -130,13 +135,16 @@ class Sampler:
             scaled[encoding.NOTE_OFF] = -np.inf
         return scaled
 
-    def _masked(self, logits: np.ndarray) -> np.ndarray:
+    def _masked(self, logits: np.ndarray, notes_only: bool = False) -> np.ndarray:
         values = np.asarray(logits, dtype=np.float64).reshape(-1)
         if values.shape != (encoding.VOCAB_SIZE,):
             raise ValueError(f"logits have {values.size} values, expected {encoding.VOCAB_SIZE}")
         if not np.all(np.isfinite(values)):
             raise ValueError("logits contain NaN or infinity")
-        return np.where(self._mask, -np.inf, values)
+        masked = np.where(self._mask, -np.inf, values)
+        if notes_only:
+            masked[encoding.NUM_PITCHES :] = -np.inf  # NOTE_OFF and NO_EVENT
+        return masked
 
 
 def cut_tail(weights: np.ndarray, tail_cut: float) -> np.ndarray:

@@ -123,15 +123,19 @@ class MidiIn(Reconnecting):
         """The next clock/transport message, waiting until ``deadline`` (box clock seconds) at most.
 
         Returns None if none came by then. Blocks only the caller (the follower, on the loop's thread).
+        A look without waiting (``deadline`` already past: the follower looking for a Stop right before a
+        note) skips the port checks, which can take a listing's time.
         """
+        waited = False
         with self._arrived:
             while not self._clock_events:
                 remaining = deadline - self.clock.now()
                 if remaining <= 0:
                     break
+                waited = True
                 self._arrived.wait(remaining)
             event = self._clock_events.popleft() if self._clock_events else None
-        if event is None:
+        if event is None and waited:
             self.check()
         return event
 

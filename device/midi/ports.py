@@ -6,8 +6,12 @@ with ``MIDO_BACKEND=mido.backends.rtmidi/UNIX_JACK``).
 
 from __future__ import annotations
 
+import io
 import os
+import re
 import threading
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 import mido
@@ -15,8 +19,9 @@ from mido.ports import BaseInput, BaseOutput
 
 from device.core import timegrid
 from device.core.clock import Clock
+from device.core.files import write_new
 from device.core.stderr import c_stderr_hidden
-from device.core.timegrid import step_seconds
+from device.core.timegrid import DEFAULT_BAR_STEPS, step_seconds, time_signature
 from device.midi.polled_input import open_polled_input
 
 try:  # rtmidi's errors: SystemError/NoDevicesError are OSErrors, InvalidPortError is a ValueError
@@ -101,11 +106,12 @@ def find_name(name_fragment: str, names: list[str], kind: str) -> str:
     raise PortError(f"MIDI {kind} {name_fragment!r} is ambiguous: {', '.join(repr(n) for n in matches)}")
 
 
-def open_named(kind: str, name_fragment: str):
+def open_named(kind: str, name_fragment: str, own: tuple[str, ...] = ()):
     """Open the ``kind`` port whose name contains ``name_fragment``. Raises PortError listing the ports.
+    ``own``: the names of the box's own virtual ports, never opened nor listed (the box would hear itself).
 
     With rtmidi, an input is a device.midi.polled_input.PolledInput (read by polling, never by rtmidi's callback)."""
-    name = find_name(name_fragment, list_names(kind), kind)
+    name = find_name(name_fragment, [n for n in list_names(kind) if port_name(n) not in own], kind)
     api = rtmidi_api() if kind == "input" else None
     try:
         with c_stderr_hidden():
@@ -124,14 +130,59 @@ def present(kind: str, name: str) -> bool:
         return False
 
 
+def port_name(listed: str) -> str:
+    """The port's own name in a listed one: ``RtMidiOut Client:Melody Box 128:0`` (ALSA) or ``RtMidiOut
+    Client:Melody Box`` (JACK) -> ``Melody Box``; a name without a client is itself."""
+    _, colon, port = listed.partition(":")
+    return re.sub(r" \d+:\d+$", "", port if colon else listed)
+
+
+def virtual_taken(kind: str, name: str) -> bool:
+    """True if a virtual ``kind`` port called ``name`` is open already (another box's): other programs list a
+    virtual output among their inputs, and a virtual input among their outputs. False without a MIDI system."""
+    try:
+        return any(port_name(listed) == name for listed in list_names("input" if kind == "output" else "output"))
+    except PortError:
+        return False
+
+
+def free_virtual_name(kind: str, name: str) -> str:
+    """``name``, or ``name 2``, ``name 3``... : the first that no open virtual ``kind`` port has."""
+    free, number = name, 1
+    while virtual_taken(kind, free):
+        number += 1
+        free = f"{name} {number}"
+    return free
+
+
+def virtual_name(kind: str, asked: str, default: str, say: Callable[[str], None]) -> str:
+    """The name of a new virtual ``kind`` port: ``asked`` (the config's, or ""), else ``default``. Two ports of one
+    name (two boxes) cannot be told apart in a synth's or DAW's list: a name asked for and taken is refused
+    (PortError: the musician connects to it by that name), and a taken default becomes ``Melody Box 2``, ... (said)."""
+    if asked:
+        if virtual_taken(kind, asked):
+            raise PortError(f"a virtual MIDI {kind} called {asked!r} is open already (another Melody Box?): "
+                            f"give this one another name, e.g. --virtual{'-input' * (kind == 'input')} "
+                            f"{free_virtual_name(kind, asked)!r}")
+        return asked
+    name = free_virtual_name(kind, default)
+    if name != default:
+        say(f"a virtual MIDI {kind} called {default!r} is open already (another Melody Box?): this one is {name!r}")
+    return name
+
+
 def open_virtual_port(kind: str, name: str):
-    """Open a virtual ``kind`` port called ``name`` that other programs can connect to. Raises PortError."""
+    """Open a virtual ``kind`` port called ``name`` that other programs can connect to (its ``virtual_name`` is
+    ``name``). Raises PortError."""
     api = rtmidi_api() if kind == "input" else None
     try:
         with c_stderr_hidden():
             if api is not None:
-                return open_polled_input(api, name, virtual=True)
-            return getattr(mido, f"open_{kind}")(name, virtual=True)
+                port = open_polled_input(api, name, virtual=True)
+            else:
+                port = getattr(mido, f"open_{kind}")(name, virtual=True)
+        port.virtual_name = name  # the box leaves its own virtual ports out of what it lists and opens
+        return port
     except PORT_ERRORS as error:
         raise PortError(
             f"cannot open virtual MIDI {kind} {name!r} ({error}); virtual ports need ALSA, "
@@ -163,8 +214,8 @@ def list_input_names() -> list[str]:
     return list_names("input")
 
 
-def open_input(name_fragment: str) -> BaseInput:
-    return open_named("input", name_fragment)
+def open_input(name_fragment: str, own: tuple[str, ...] = ()) -> BaseInput:
+    return open_named("input", name_fragment, own)
 
 
 def input_present(name: str) -> bool:
@@ -195,7 +246,8 @@ class MidiFileOutput(BaseOutput):
     ``clock.now()`` when the port opens). Rounding between neighbours, not against a
     fixed origin, keeps notes on their steps whatever the loop's phase, its jitter
     (< 1/2 step) or a re-anchoring after a stall. ``quantize=False`` keeps every time
-    to the nearest tick from ``start``. ``ticks_per_beat`` must be a multiple of 4.
+    to the nearest tick from ``start``. ``ticks_per_beat`` must be a multiple of 4. The file has the tempo
+    and the time signature of a bar of ``bar_steps`` 16ths. ``new`` records under a name no file has.
     """
 
     def __init__(
@@ -206,6 +258,7 @@ class MidiFileOutput(BaseOutput):
         start: float | None = None,
         ticks_per_beat: int = 480,
         quantize: bool = True,
+        bar_steps: int = DEFAULT_BAR_STEPS,
     ):
         # Set up in _open: if it raises, mido's __del__ finds a closed port and writes nothing.
         super().__init__(
@@ -216,9 +269,23 @@ class MidiFileOutput(BaseOutput):
             start=start,
             ticks_per_beat=ticks_per_beat,
             quantize=quantize,
+            bar_steps=bar_steps,
         )
 
-    def _open(self, path, bpm, clock, start, ticks_per_beat, quantize) -> None:
+    @classmethod
+    def new(cls, folder: str | Path, stem: str, bpm: float, clock: Clock, bar_steps: int = DEFAULT_BAR_STEPS,
+            wall_time: float | None = None) -> MidiFileOutput:
+        """A recording under a new name in ``folder``, ``STEM-YYYYmmdd-HHMMSS.mid`` (``-2``, ``-3``... within one
+        second, device.core.files): the name is taken at once, atomically, by an empty MIDI file of this tempo
+        and metre, so another box started in the same second takes another; the notes replace it on close."""
+        empty = io.BytesIO()
+        midi_file = mido.MidiFile(type=0)
+        midi_file.tracks.append(mido.MidiTrack(heading(bpm, bar_steps) + [mido.MetaMessage("end_of_track")]))
+        midi_file.save(file=empty)
+        path = write_new(folder, stem, empty.getvalue(), time.time() if wall_time is None else wall_time)
+        return cls(path, bpm, clock, bar_steps=bar_steps)
+
+    def _open(self, path, bpm, clock, start, ticks_per_beat, quantize, bar_steps) -> None:
         if ticks_per_beat % timegrid.STEPS_PER_QUARTER:
             raise ValueError(f"ticks_per_beat {ticks_per_beat} is not a multiple of {timegrid.STEPS_PER_QUARTER}")
         self.path = Path(path)
@@ -228,7 +295,7 @@ class MidiFileOutput(BaseOutput):
         self.ticks_per_beat = ticks_per_beat
         self.quantize = quantize
         self._step_seconds = step_seconds(bpm)
-        self._track = mido.MidiTrack([mido.MetaMessage("set_tempo", tempo=mido.bpm2tempo(self.bpm), time=0)])
+        self._track = mido.MidiTrack(heading(self.bpm, bar_steps))
         self._last_tick = 0
         self._last_time: float | None = None  # clock time of the previous message (seconds)
 
@@ -251,6 +318,13 @@ class MidiFileOutput(BaseOutput):
         midi_file = mido.MidiFile(type=0, ticks_per_beat=self.ticks_per_beat)
         midi_file.tracks.append(self._track)
         save_atomically(midi_file, Path(self.path))
+
+
+def heading(bpm: float, bar_steps: int) -> list[mido.MetaMessage]:
+    """A recording's first messages: its tempo and its time signature (a bar of ``bar_steps`` 16ths)."""
+    numerator, denominator = time_signature(bar_steps)
+    return [mido.MetaMessage("set_tempo", tempo=mido.bpm2tempo(bpm), time=0),
+            mido.MetaMessage("time_signature", numerator=numerator, denominator=denominator, time=0)]
 
 
 def save_atomically(midi_file: mido.MidiFile, path: Path) -> None:

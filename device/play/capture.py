@@ -7,18 +7,16 @@ being heard when the button was pressed is in the file, completed. A note soundi
 the first bar line starts there; one still sounding at the end ends there. The file is
 exactly ``bars`` bars long (leading silence if the box has not played that long yet).
 
-The write runs on a writer thread, never on the loop's: temp file, fsync, rename, fsync
-of the folder, so a crash or a full disk leaves either the whole file or none (never a
-partial ``capture-*.mid``; the temp file of a process killed mid-write goes at the next capture).
-Names are ``capture-YYYYmmdd-HHMMSS.mid`` (``-2``, ``-3``...
-within one second); a capture never overwrites a file.
+The write runs on a writer thread, never on the loop's, through device.core.files.write_new: a crash
+or a full disk leaves either the whole file or none (never a partial ``capture-*.mid``; the temp file
+of a process killed mid-write goes at the next capture). Names are ``capture-YYYYmmdd-HHMMSS.mid``
+(``-2``, ``-3``... within one second), taken atomically: a capture never overwrites a file, not even
+another box's capture in the same folder in the same second.
 """
 
 from __future__ import annotations
 
-import errno
 import io
-import os
 import queue
 import threading
 import time
@@ -28,19 +26,11 @@ from pathlib import Path
 
 import mido
 
-from device.core.timegrid import PULSES_PER_QUARTER, PULSES_PER_STEP
+from device.core.files import write_new
+from device.core.timegrid import PULSES_PER_QUARTER, PULSES_PER_STEP, time_signature
 from device.engine.dynamics import PulseNote
 
 TICKS_PER_PULSE = 20  # MIDI file ticks per transport pulse: 480 per quarter, what DAWs expect
-TEMP_PREFIX = ".capture-"  # an unfinished write; never a name a finished capture has
-
-
-def time_signature(bar_steps: int) -> tuple[int, int]:
-    """(numerator, denominator) of a bar of ``bar_steps`` 16ths: 16 -> 4/4, 12 -> 3/4, 6 -> 3/8, 5 -> 5/16."""
-    for denominator, steps in ((4, 4), (8, 2)):
-        if bar_steps % steps == 0:
-            return bar_steps // steps, denominator
-    return bar_steps, 16
 
 
 def midi_file(notes: list[PulseNote], start: int, end: int, bpm: float, bar_steps: int, channel: int,
@@ -71,51 +61,6 @@ def midi_file(notes: list[PulseNote], start: int, end: int, bpm: float, bar_step
     result = mido.MidiFile(type=0, ticks_per_beat=PULSES_PER_QUARTER * TICKS_PER_PULSE)
     result.tracks.append(track)
     return result
-
-
-def write_atomically(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` so that ``path`` holds all of it or does not exist: a temp file in the
-    same folder, fsync, rename, fsync of the folder. Never overwrites (FileExistsError)."""
-    folder = path.parent
-    temp = folder / f"{TEMP_PREFIX}{os.getpid()}-{threading.get_ident()}.tmp"
-    try:
-        fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
-        try:
-            view = memoryview(data)
-            while view:
-                view = view[os.write(fd, view):]
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        if path.exists():
-            raise FileExistsError(errno.EEXIST, "a capture never overwrites a file", str(path))
-        os.replace(temp, path)
-        folder_fd = os.open(folder, os.O_RDONLY)
-        try:
-            os.fsync(folder_fd)
-        finally:
-            os.close(folder_fd)
-    except BaseException:
-        temp.unlink(missing_ok=True)
-        raise
-
-
-def remove_stale_temps(folder: Path) -> None:
-    """Delete the temp files an earlier process left when it died mid-write (never a finished capture)."""
-    mine = f"{TEMP_PREFIX}{os.getpid()}-"
-    for temp in folder.glob(f"{TEMP_PREFIX}*.tmp"):
-        if not temp.name.startswith(mine):
-            temp.unlink(missing_ok=True)
-
-
-def capture_name(folder: Path, wall_time: float) -> Path:
-    """A new file name in ``folder`` for a capture at ``wall_time`` (seconds since the epoch)."""
-    stamp = time.strftime("%Y%m%d-%H%M%S", time.localtime(wall_time))
-    path, number = folder / f"capture-{stamp}.mid", 1
-    while path.exists():
-        number += 1
-        path = folder / f"capture-{stamp}-{number}.mid"
-    return path
 
 
 class ThreadWriter:
@@ -205,9 +150,7 @@ class Capture:
             buffer = io.BytesIO()
             midi_file(notes, start, end, self.bpm, self.bar_steps, self.channel).save(file=buffer)
             self.folder.mkdir(parents=True, exist_ok=True)
-            remove_stale_temps(self.folder)
-            path = capture_name(self.folder, wall_time)
-            write_atomically(path, buffer.getvalue())
+            path = write_new(self.folder, "capture", buffer.getvalue(), wall_time)
         except (OSError, ValueError) as error:  # a full or read-only disk, a missing mount; never the writer's end
             self.failures.append(str(error))
             self._say(f"capture failed: {self.folder}: {getattr(error, 'strerror', None) or error}")

@@ -160,6 +160,8 @@ class Loop:
             self.on_tick(tick)
         if self.running and not tick.running:
             self.midi_out.silence()  # the transport stopped: nothing may go on sounding
+        if tick.running and not self.running and tick.pulse == 0 and self.steps_done:
+            self._open_again()
         self.running = tick.running
         self.midi_out.tick(tick.pulse)  # a gated note ends on its pulse
         if self.capture is not None:
@@ -195,7 +197,8 @@ class Loop:
         answering = None if self.answer is None else self.answer.plays(tick.step)
         if answering is False:
             self._listen()
-        if self.steps_done == 0 and self.answer is None:  # the first step: controls first, so the first note follows
+        opening = self.steps_done == 0 or (self._pending is None and self.generator.opening)
+        if opening and self.answer is None:  # the first step: controls first, so the first note follows
             state = self._read_controls()
             self._pending = self.generator.next_token(state, tick.step)
             played = self._play_pending(tick.step)
@@ -237,6 +240,13 @@ class Loop:
         pulses = gate_pulses(state.gate, length)
         if pulses < length and self._pending not in (None, encoding.NO_EVENT):
             self.midi_out.end_at(tick.pulse + pulses)
+
+    def _open_again(self) -> None:
+        """A Start after a Stop: the melody goes on, and its first beat has a note (the generator's opening) where
+        the token computed before the Stop was a rest. The model heard that rest, as the listener heard the Stop."""
+        if self._pending is not None and not encoding.is_note_on(self._pending) and self.answer is None:
+            self._pending = None
+            self.generator.opening = True
 
     def _listen(self) -> None:
         """Call and response, not an answer step: no token is due, and the box's note ends."""

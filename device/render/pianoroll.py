@@ -5,8 +5,10 @@ top (one row block per semitone). Notes are filled bars; thin grey lines mark
 beats, dark lines mark bars (16 steps), light bands mark the black keys and a
 line each octave (below C). With axes, note names label every C, E and G on the
 left (only the Cs when rows are too thin; C4 = MIDI 60, middle C) and bar
-numbers (from 1) stand above the bar lines; a title can go above it all.
-Text is drawn in a 3x5-pixel font scaled up, so no font files are needed.
+numbers (from 1) stand above the bar lines; a title (wrapped to the picture's
+width) can go above it all. Nothing is cut at an edge. Text is drawn in the pixel
+font of device/render/font.py (capitals 14 pixels high), so no font files are needed.
+The default sizes (10 pixels a 16th, 12 a semitone) make 8 bars of 4/4 1,320 pixels wide.
 
 Two kinds of roll share this drawing: ``roll_image`` draws tokens, one column block per step,
 in one colour; ``pulse_roll_image`` draws the notes as the box plays them (device.engine.dynamics.
@@ -18,6 +20,7 @@ that a gated end can be read within its 16th.
 from __future__ import annotations
 
 import struct
+import textwrap
 import zlib
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
@@ -28,6 +31,7 @@ import numpy as np
 from device.core.encoding import Note, tokens_to_notes
 from device.core.scales import note_name
 from device.core.timegrid import DEFAULT_BAR_STEPS, PULSES_PER_QUARTER, PULSES_PER_STEP, STEPS_PER_QUARTER
+from device.render import font
 
 WHITE, BLACK_KEY, BEAT, BAR = (255, 255, 255), (238, 240, 245), (215, 215, 215), (90, 90, 90)
 NOTE, NOTE_EDGE, OCTAVE, INK = (40, 90, 200), (15, 40, 110), (170, 170, 185), (40, 40, 40)
@@ -38,28 +42,19 @@ STEP_LINE = (232, 232, 232)  # between 16ths, in pulse rolls
 VELOCITY_SHADES = ((1, (252, 240, 170)), (50, (250, 170, 40)), (80, (225, 85, 50)), (100, (150, 35, 100)),
                    (120, (60, 15, 90)), (127, (35, 10, 70)))
 BLACK_KEYS = {1, 3, 6, 8, 10}
-TEXT_SCALE = 2  # font pixels per glyph pixel
-# A 3x5 font: five rows of three pixels per glyph, each row an octal digit (4 = left, 2 = middle, 1 = right).
-GLYPHS = ("75557 26227 71747 71717 55711 74717 74757 71222 75757 75717 25755 65656 34443 65556 74647 74644 34553 "
-          "55755 72227 11152 55655 44447 57755 65555 25552 65644 25563 65655 34216 72222 55557 55552 55775 55255 "
-          "55222 71247 57575 00700 00002 02020 07070 11244 00000 00024 24442 21112 02720")
-FONT = dict(zip("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ#-.:=/ ,()+", GLYPHS.split(" "), strict=True))
-GLYPH_W, GLYPH_H = 3 * TEXT_SCALE, 5 * TEXT_SCALE
-ADVANCE = GLYPH_W + TEXT_SCALE  # one glyph plus a gap
+TEXT_SCALE = 2  # image pixels per font pixel
+GLYPH_W, GLYPH_H = font.CELL_W * TEXT_SCALE, font.CELL_H * TEXT_SCALE  # a character's cell
+CAP_H = font.CAP_H * TEXT_SCALE  # a capital's or digit's height: note names and bar numbers
+ADVANCE = font.advance(TEXT_SCALE)  # one character plus a gap
 LABEL_W = 3 * ADVANCE + 2 * TEXT_SCALE  # room for "C-1" .. "C9" left of the roll
 LABEL_H = GLYPH_H + 2 * TEXT_SCALE  # a line of text and its gap: bar numbers, the title
+BELOW = CAP_H // 2 + TEXT_SCALE  # white below the roll: the lowest row's name, centred on it, stays whole
+STEP_PX, PITCH_PX = 10, 12  # the roll's default pixels per 16th step and per semitone: C, E and G all named
 
 
 def text_image(text: str, colour: tuple[int, int, int] = INK) -> np.ndarray:
-    """``text`` (upper-cased; characters outside FONT are drawn as blanks) as an RGB array on white."""
-    text = text.upper()
-    image = np.full((GLYPH_H, max(len(text) * ADVANCE - TEXT_SCALE, 1), 3), WHITE, dtype=np.uint8)
-    for index, char in enumerate(text):
-        rows = FONT.get(char, "00000")
-        bits = np.array([[int(row, 8) >> (2 - column) & 1 for column in range(3)] for row in rows], dtype=bool)
-        big = np.kron(bits, np.ones((TEXT_SCALE, TEXT_SCALE), dtype=bool))
-        image[:, index * ADVANCE : index * ADVANCE + GLYPH_W][big] = colour
-    return image
+    """``text`` as an RGB array on white, in the pixel font at TEXT_SCALE (characters outside it are blanks)."""
+    return font.text_image(text, TEXT_SCALE, colour)
 
 
 def paste(image: np.ndarray, part: np.ndarray, top: int, left: int) -> None:
@@ -95,8 +90,8 @@ class TimedNote(Protocol):
 Colours = Callable[[TimedNote], tuple[tuple[int, int, int], tuple[int, int, int]]]  # a note's (edge, fill)
 
 
-def roll_image(tokens: Iterable[int], step_px: int = 6, pitch_px: int = 5, axes: bool = True, title: str = "",
-               pitches: tuple[int, int] | None = None, bar_steps: int = DEFAULT_BAR_STEPS,
+def roll_image(tokens: Iterable[int], step_px: int = STEP_PX, pitch_px: int = PITCH_PX, axes: bool = True,
+               title: str = "", pitches: tuple[int, int] | None = None, bar_steps: int = DEFAULT_BAR_STEPS,
                marked: Callable[[int], bool] | None = None) -> np.ndarray:
     """The piano roll of ``tokens`` as an RGB image array (height, width, 3) of uint8.
 
@@ -127,7 +122,7 @@ def velocity_shades(velocity: int) -> tuple[tuple[int, int, int], tuple[int, int
     return tuple(channel * 3 // 5 for channel in fill), fill
 
 
-def pulse_roll_image(notes: Sequence, pulses: int, pulse_px: int = 2, pitch_px: int = 5, axes: bool = True,
+def pulse_roll_image(notes: Sequence, pulses: int, pulse_px: int = 2, pitch_px: int = PITCH_PX, axes: bool = True,
                      title: str = "", pitches: tuple[int, int] | None = None,
                      bar_steps: int = DEFAULT_BAR_STEPS) -> np.ndarray:
     """The piano roll of notes as played, e.g. by device.engine.dynamics.articulate: ``notes`` with pitch,
@@ -160,19 +155,23 @@ def velocity_legend(velocities: Sequence[int] = (40, 60, 80, 100, 120)) -> np.nd
 def with_axes(roll: np.ndarray, low: int, high: int, length: int, unit_px: int, pitch_px: int, bar_units: int,
               title: str = "") -> np.ndarray:
     """``roll`` (from bare_roll) with note names on the left, a bar number above each bar line (every
-    ``bar_units`` of its ``length`` time units, ``unit_px`` pixels each) and ``title`` above it all."""
-    top = LABEL_H * (2 if title else 1)
-    image = np.full((roll.shape[0] + top, roll.shape[1] + LABEL_W, 3), WHITE, dtype=np.uint8)
-    image[top:, LABEL_W:] = roll
-    if title:
-        paste(image, text_image(title), TEXT_SCALE, TEXT_SCALE)
+    ``bar_units`` of its ``length`` time units, ``unit_px`` pixels each) and ``title`` above it all, wrapped to
+    the picture's width (widened for a word longer than that). A margin below keeps the lowest name whole."""
+    width = roll.shape[1] + LABEL_W
+    lines = textwrap.wrap(title, max(1, (width - 2 * TEXT_SCALE) // ADVANCE), break_long_words=False)
+    width = max([width] + [font.text_width(line, TEXT_SCALE) + 2 * TEXT_SCALE for line in lines])
+    top = LABEL_H * (1 + len(lines))
+    image = np.full((top + roll.shape[0] + BELOW, width, 3), WHITE, dtype=np.uint8)
+    image[top : top + roll.shape[0], LABEL_W : LABEL_W + roll.shape[1]] = roll
+    for index, line in enumerate(lines):
+        paste(image, text_image(line), TEXT_SCALE + index * LABEL_H, TEXT_SCALE)
     for bar, start in enumerate(range(0, length, bar_units)):
         paste(image, text_image(str(bar + 1)), top - LABEL_H + TEXT_SCALE, LABEL_W + start * unit_px + TEXT_SCALE)
     named = {0, 4, 7} if 3 * pitch_px >= LABEL_H else {0}  # C, E and G where their names fit, else the Cs
     for pitch in range(low, high + 1):
         if pitch % 12 in named:
             middle = top + (high - pitch) * pitch_px + pitch_px // 2
-            paste(image, text_image(note_name(pitch)), max(top, middle - GLYPH_H // 2), TEXT_SCALE)
+            paste(image, text_image(note_name(pitch)), middle - CAP_H // 2, TEXT_SCALE)
     return image
 
 
@@ -238,7 +237,7 @@ def png_bytes(image: np.ndarray) -> bytes:
     )
 
 
-def save_pianoroll(tokens: Iterable[int], path: str | Path, step_px: int = 6, pitch_px: int = 5, title: str = "",
-                   bar_steps: int = DEFAULT_BAR_STEPS) -> None:
+def save_pianoroll(tokens: Iterable[int], path: str | Path, step_px: int = STEP_PX, pitch_px: int = PITCH_PX,
+                   title: str = "", bar_steps: int = DEFAULT_BAR_STEPS) -> None:
     """Write the piano roll of ``tokens``, with axes, to a PNG file."""
     Path(path).write_bytes(png_bytes(roll_image(tokens, step_px, pitch_px, title=title, bar_steps=bar_steps)))

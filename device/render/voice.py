@@ -9,7 +9,7 @@ times become sample-accurate onsets whatever the audio block size. The audio lib
 (PortAudio: wheels for Linux, macOS and the Pi; Linux needs libportaudio2), loaded only by ``open_voice``.
 
 ``render_tokens`` renders a melody offline through the same port and synth (``melodybox generate --wav``).
-``recording_path`` and ``listen_hint`` are for the MIDI file written when nothing can make sound.
+``listen_hint`` is for the MIDI file written when nothing can make sound.
 """
 
 from __future__ import annotations
@@ -19,7 +19,6 @@ import time
 from collections import deque
 from collections.abc import Callable, Sequence
 from contextlib import nullcontext
-from datetime import datetime
 from pathlib import Path
 
 import mido
@@ -48,13 +47,15 @@ SOUNDFONT = "/usr/share/sounds/sf2/FluidR3_GM.sf2"  # Debian's fluid-soundfont-g
 
 
 class VoiceUnavailable(OSError):
-    """Nothing here can make sound: no audio library, no PortAudio, or no output device. ``reason`` says which.
+    """Nothing here can make sound: no audio library, no PortAudio, or no output device. ``reason`` says which,
+    for people; ``missing`` in one word, for the fix: "library", "portaudio" or "device" (PortAudio is there,
+    a sound card is not, or it cannot be opened).
 
     An OSError, like a MIDI port's errors, so ``open_voice`` can be MidiOut's ``reopen``."""
 
-    def __init__(self, reason: str):
+    def __init__(self, reason: str, missing: str = "device"):
         super().__init__(reason)
-        self.reason = reason
+        self.reason, self.missing = reason, missing
 
 
 class VoicePort(BaseOutput):
@@ -171,10 +172,10 @@ def _import_sounddevice():
     try:
         import sounddevice  # lazy: an optional part, and importing it loads PortAudio (absent: no voice)
     except ImportError:
-        raise VoiceUnavailable("no audio library (pip install sounddevice)") from None
+        raise VoiceUnavailable("no audio library (pip install sounddevice)", "library") from None
     except OSError as error:  # sounddevice loads PortAudio when imported
-        raise VoiceUnavailable(f"the audio library cannot load PortAudio ({error}): "
-                               "apt install libportaudio2 (macOS and Windows wheels bring their own)") from None
+        raise VoiceUnavailable(f"the audio library cannot load PortAudio ({error}): apt install libportaudio2 "
+                               "(macOS and Windows wheels bring their own)", "portaudio") from None
     return sounddevice
 
 
@@ -226,18 +227,6 @@ def render_tokens(tokens: Sequence[int], bpm: float, samplerate: int = SAMPLERAT
             midi_out.play(token)
         clock.sleep_until(len(tokens) * seconds)  # closing sends All Notes Off here
     return port.render(frames_for(len(tokens) * seconds + RELEASE_SECONDS, samplerate), 0.0)
-
-
-def recording_path(folder: str | Path, now: datetime | None = None) -> Path:
-    """A new file name in ``folder`` for a recording: melodybox-YYYYmmdd-HHMMSS.mid (local time ``now``),
-    with -2, -3, ... added when that name exists. Never an existing file."""
-    stamp = (now or datetime.now()).strftime("%Y%m%d-%H%M%S")
-    path = Path(folder) / f"melodybox-{stamp}.mid"
-    number = 2
-    while path.exists():
-        path = path.with_name(f"melodybox-{stamp}-{number}.mid")
-        number += 1
-    return path
 
 
 def listen_hint(path: str | Path) -> str:

@@ -19,8 +19,13 @@ Bad input never crashes and never bursts notes: a step pulse within MIN_STEP_SEC
 the previous step (a USB hiccup flushing pulses) is counted but not played; the tempo
 estimate is clamped to 20..400 bpm. Each problem gets one line through ``say``.
 
+No note after a Stop: a Stop that has arrived by the time a pulse would be delivered (while the
+pulse waited for its dejittered time, or while the loop was busy) stops the transport first, and
+that pulse counts for the song position without being played.
+
 Clock lost (no pulse for LOSS_SECONDS while running): ``on_clock_loss="stop"`` stops and
-waits for Start or Continue; ``"continue"`` free-runs at the last tempo from where the
+waits for Start or Continue (pulses that come back before then are not followed, and that is
+said once, with what to press); ``"continue"`` free-runs at the last tempo from where the
 pulses would be by now, and re-locks when they return: a returning pulse takes the number
 the free-run gives its arrival time, pulses already played are not played again, and at
 most one step is played per pulse (no burst).
@@ -133,6 +138,8 @@ class FollowTransport:
         self._free_pulse_seconds = self.pulse_seconds
         self._said: set[str] = set()
         self._pending_fit: float | None = None  # a pulse's arrival not yet fed to the lines (seconds)
+        self._held: InputEvent | None = None  # a message read ahead for a Stop, handled at the next tick
+        self._stopped_by_loss = False  # the clock was lost and the transport stopped: waiting for Continue
 
     @property
     def bpm(self) -> float:
@@ -148,7 +155,7 @@ class FollowTransport:
         self._fit_pending()  # the last pulse's note is out by now: fitting it costs no note any time
         while True:
             deadline = self._deadline()
-            event = self.source.wait_clock(deadline)
+            event, self._held = self._held or self.source.wait_clock(deadline), None
             tick = self._on_timeout() if event is None else self._on_event(event)
             if tick is None and event is not None and self.clock.now() >= self._deadline():
                 tick = self._on_timeout()  # events keep coming (clock while stopped): the deadline still counts
@@ -183,6 +190,7 @@ class FollowTransport:
         what = "no MIDI clock since Start" if self._count is None else "MIDI clock lost"
         if self.on_clock_loss == "stop":
             self._say(f"{what} (nothing for {LOSS_SECONDS:g} s): stopped; waiting for Start or Continue")
+            self._stopped_by_loss = True
             return self._stop(now)
         self._say(f"{what} (nothing for {LOSS_SECONDS:g} s): playing on at {bpm:.0f} bpm")
         self._free_run_from(now, step_seconds(bpm) / PULSES_PER_STEP)
@@ -213,6 +221,8 @@ class FollowTransport:
         self.position, self._count = position, None
         self._last_arrival = time  # _last_step stays: a restart right after a step must not burst
         self._said.discard("burst")
+        self._said.discard("back")
+        self._stopped_by_loss = False
 
     def _stop(self, time: float) -> Tick:
         self.running, self.free_running = False, False
@@ -226,7 +236,10 @@ class FollowTransport:
             self.grid.restart()  # a tempo change or a glitch: the old line no longer holds
         self._pending_fit = time  # fitted at the next next_tick or pulse, after this pulse's note
         if not self.running:
-            if self._count is None and "waiting" not in self._said:
+            if self._stopped_by_loss:
+                self._warn("MIDI clock is back, but the box stopped when it was lost: press Continue (or Start) on "
+                           "the drum machine or DAW to play on", key="back")
+            elif self._count is None and "waiting" not in self._said:
                 self._warn("MIDI clock is arriving: waiting for Start or Continue", key="waiting")
             return None
         self._last_arrival = time
@@ -245,7 +258,20 @@ class FollowTransport:
         release = time if not self.dejitter or expected is None else max(time, min(expected, time + MAX_MARGIN_SECONDS))
         if release > self.clock.now():
             self.clock.sleep_until(release)
+        stop = self._stop_arrived()
+        if stop is not None:
+            self.position = self._count + 1  # the pulse was the drum machine's; its note would come after the Stop
+            return self._stop(stop.time)
         return self._deliver(self._count, release, self.clock.now())
+
+    def _stop_arrived(self) -> InputEvent | None:
+        """The Stop that has already arrived behind the pulse being delivered, if that is the next message (read
+        without waiting); any other message is held for the next tick."""
+        event = self.source.wait_clock(self.clock.now())
+        if event is not None and event.message.type == "stop":
+            return event
+        self._held = event
+        return None
 
     def _deliver(self, pulse: int, due: float, now: float) -> Tick:
         self.position = pulse + 1

@@ -14,12 +14,11 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 
 from device.core import encoding
-from device.core.contract import sha256_of
+from device.core.contract import MODELS, model_file, sha256_of
 from training.data.dataset import MelodySet
 from training.fit.model import ModelShape
 from training.fit.runs import REPO, RunError, load_run, pitch_range, shown_path
 
-MODELS = REPO / "models"
 WEIGHTS_SUFFIX = ".weights.h5"
 # Weights only: dropout is a training setting, so a fine-tuned run may change it.
 NOT_SHAPE = ("dropout",)
@@ -50,7 +49,7 @@ def resolve_base(source: str, models: Path = MODELS) -> Base:
         return _shipped_base(source, path.with_suffix(".json"))
     if "/" in source or "\\" in source:
         raise RunError(f"--from {source}: not a run folder, a model (.tflite/.json) or a shipped model's name")
-    return _shipped_base(source, models / f"{source}.json")
+    return _shipped_base(source, model_file(source, ".json", models))  # models/NAME.json, as `run --model NAME`
 
 
 def _shipped_base(source: str, contract_path: Path) -> Base:

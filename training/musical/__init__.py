@@ -4,6 +4,7 @@
     compare   each feature's distribution per set against the reference: overlap (OA) and KL; the table
     run       the sets compared: the box's generator, the n-gram, training melodies; the length they allow
     plot      the PNG of the feature distributions (matplotlib)
+    opening   how silent a melody's start is, the box's against real tunes (python -m training.musical.opening)
 
 May import: device.core, device.engine, training.data, training.evaluation and training.musical (never fit or the
 commands).
