@@ -5,7 +5,7 @@ Imports core/ and itself.
     declaration   every musical control declared once: name, default, range, curve, help, key, CC
     controlstate  the control state (one frozen value per step) made from the declaration; the Controls protocol
     model         the step model: a .tflite run one token at a time, its state kept here
-    sampling      the next token from logits: temperature, tail cut, scale, register, density
+    sampling      the next token from logits: temperature, tail cut, scale, register, harmony, density
     dejavu        the last bars recorded step by step, so they can be replayed
     generator     step model + sampler + deja-vu: one token per call
     guard         notices a degenerate melody and sends the box back to its primed state

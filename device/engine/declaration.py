@@ -138,6 +138,17 @@ def _root_text(text: str) -> dict[str, Any]:
         raise ControlError(str(error)) from None
 
 
+def _harmony_text(text: str) -> dict[str, Any]:
+    """``0.8`` -> how strongly the melody keeps to the chords; ``off`` -> 0 (the chords are ignored)."""
+    word = text.strip().lower()
+    if word == "off":
+        return {"harmony": 0.0}
+    if word == "follow":
+        raise ControlError("follow is where the chords come from, not how strongly they are kept to: "
+                           "--harmony follow on the command line, harmony.follow = true in box.toml")
+    return {"harmony": BY_NAME["harmony"].check(from_text(text))}
+
+
 def _show_scale(state: Any) -> str:
     return "off" if state.scale == CHROMATIC else f"{PITCH_CLASSES[state.scale_root]}:{state.scale}"
 
@@ -186,6 +197,11 @@ CONTROLS: tuple[Control, ...] = (
     Control("swing", 0.0, Linear(0, 1), "0 straight .. 1 every second 16th half a 16th late",
             "how late every second 16th plays, as on an MPC: 0 straight, 0.5 a triplet feel, 1 half a 16th late",
             key="f", label="SW", show=lambda s: percent(s.swing), legend="swing %"),
+    Control("harmony", 0.8, Linear(0, 1), "0 ignores the chords .. 1 only chord tones on the beat",
+            "how closely the melody keeps to the chords (--chords, or those heard with --harmony follow): chord "
+            "tones on the beat, the key's between; 0 or off ignores them, 1 allows nothing else", key="m",
+            label="HA", show=lambda s: percent(s.harmony), legend="harmony %", text=_harmony_text,
+            metavar="0-1/off/follow"),
 )
 BUTTONS: tuple[Button, ...] = (
     Button("reset", "reset", "start a new melody from the primed state", (" ", "r"), 32),

@@ -52,6 +52,15 @@ class Recorder:
     def record(self, take: Take) -> None:
         self._takes.append(take)
 
+    def replace_last(self, take: Take) -> None:
+        """Put ``take`` in place of the last one recorded (its token was chosen again: Generator.revise)."""
+        self._takes[-1] = take
+
+    @property
+    def last(self) -> Take | None:
+        """The take recorded last; None when there is none."""
+        return self._takes[-1] if self._takes else None
+
     def clear(self) -> None:
         """Forget everything (after a reset the loop starts anew)."""
         self._takes.clear()

@@ -15,6 +15,11 @@ training melodies start on a bar line, and more than half of them open with the 
 model learned; with nothing before it (no primer, no bar heard) such a rest is only silence. A primer says
 how the melody goes on, the opening's rests included.
 
+Harmony (a device.core.chords.Harmony per step, from whoever knows the chords: a progression, a chord
+listener) is handed to the sampler with the step's token. A chord heard after a token was chosen can still
+change it before it plays: ``revise`` chooses the last token again with its own draw under the new harmony
+(no inference before the note), and the model hears the new token before its next inference.
+
 A primer melody is read from MIDI by ``device.core.midireader.primer_from_midi`` (also importable from here,
 with ``PrimerError``, for the CLI and the runner).
 """
@@ -26,6 +31,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from device.core import encoding
+from device.core.chords import Harmony
 from device.core.midireader import PrimerError, primer_from_midi  # noqa: F401 - re-exported for cli.py and runner.py
 from device.core.timegrid import DEFAULT_BAR_STEPS
 from device.engine.controlstate import ControlState
@@ -65,6 +71,7 @@ class Generator:
     @property
     def logits(self) -> np.ndarray:
         """A copy of the logits the next token will be sampled from (float32, [130])."""
+        self._settle()
         return self._logits.copy()
 
     @property
@@ -72,11 +79,13 @@ class Generator:
         """Whether a note sounds after the tokens played so far (the primer's included)."""
         return self._sounding
 
-    def next_token(self, controls: ControlState, step: int | None = None) -> int:
+    def next_token(self, controls: ControlState, step: int | None = None, harmony: Harmony | None = None) -> int:
         """Choose the next token under ``controls`` (déjà-vu included) and feed it back into the model.
 
         ``step``: the transport step the token will play on, so that a model with bar-position inputs
-        hears the transport's bar (after a Song Position jump, a reset or a pause); None counts on."""
+        hears the transport's bar (after a Song Position jump, a reset or a pause); None counts on.
+        ``harmony``: the chord, key and bar step of that step (None: no chords)."""
+        self._settle()
         loop_steps = self.recorder.loop_steps(controls.loop_bars)
         source = self.recorder.one_loop_ago(loop_steps) if controls.deja_vu > 0 else None
         replay = source is not None and self.sampler.replay(controls.deja_vu)
@@ -88,20 +97,52 @@ class Generator:
             draw = self.sampler.draw()
         notes_only = source.notes_only if replay else self.opening  # a replayed opening note is a note again
         self.opening = False
-        token = self.sampler.choose(self._logits, controls, draw or 0.0, self._sounding, notes_only)
+        token = self.sampler.choose(self._logits, controls, draw or 0.0, self._sounding, notes_only, harmony)
         self.recorder.record(Take(self.model.get_state(), self._logits, draw, token, notes_only))
+        self._last = (controls, step, self._sounding, harmony)
+        self._feed(token, step)
+        self._sounding = sounding_after([token], self._sounding)
+        return token
+
+    def revise(self, harmony: Harmony | None) -> int | None:
+        """The last token chosen again under ``harmony`` (a chord heard since), with the controls and the draw
+        that chose it: the same token if the harmony wants it too. Costs no inference now: the model hears
+        a changed token before its next step. Returns the token to play; None if no token was chosen since
+        the last reset or priming (nothing to revise)."""
+        take = self.recorder.last
+        if self._last is None or take is None:
+            return None
+        controls, step, sounding, chosen_under = self._last
+        if harmony == chosen_under:
+            return take.token
+        token = self.sampler.choose(take.logits, controls, take.draw or 0.0, sounding, take.notes_only, harmony)
+        self._last = (controls, step, sounding, harmony)
+        if token != take.token:
+            self.recorder.replace_last(Take(take.state, take.logits, take.draw, token, take.notes_only))
+            self.model.set_state(take.state)
+            self._refeed = (token, step)
+            self._sounding = sounding_after([token], sounding)
+        return token
+
+    def _feed(self, token: int, step: int | None) -> None:
         bar_steps = getattr(self.model, "bar_steps", None)
         if step is None or bar_steps is None:
             self._logits = self.model.step(token)
         else:
             self._logits = self.model.step(token, step % bar_steps)
-        self._sounding = sounding_after([token], self._sounding)
-        return token
+
+    def _settle(self) -> None:
+        """Feed the model a token that ``revise`` changed (before any other inference)."""
+        if self._refeed is not None:
+            refeed, self._refeed = self._refeed, None
+            self._feed(*refeed)
 
     def prime(self, tokens: Sequence[int], bar_step: int | None = None) -> None:
         """Feed ``tokens`` (0..129) the box did not choose, e.g. a player's call, as if they had been played:
         the model hears them from its current state; nothing is sampled or recorded for deja-vu.
         ``bar_step``: where the first token's step lies in its bar (None: counting on)."""
+        self._settle()
+        self._last = None
         for i, token in enumerate(encoding.check_token(t) for t in tokens):
             if i == 0 and bar_step is not None:
                 self._logits = self.model.step(token, bar_step)
@@ -117,6 +158,8 @@ class Generator:
         self._sounding = self._primed_sounding
         self.opening = not self.primer
         self.recorder.clear()
+        self._last = None  # what chose the last token: (controls, step, sounding before, harmony)
+        self._refeed: tuple[int, int | None] | None = None  # a revised token the model has not heard yet
 
 
 def sounding_after(tokens: Sequence[int], sounding: bool) -> bool:

@@ -12,6 +12,11 @@ ControlState act on the model's distribution before the draw, never on the note 
   odds of a new note against holding or resting shrink (d < 0.5) or grow (d > 0.5). While nothing
   sounds a NOTE_OFF would be redundant; under density it is played as NO_EVENT, which means the same.
 
+- harmony h (with a ``Harmony``: the chord and key at the step, device/core/chords.py): on the beat, pitches
+  that are not tones of the chord lose ``HARMONY_NATS * h / (1 - h)`` of log-probability; off the beat,
+  pitches that are neither in the key nor in the chord lose as much (at 1 they are excluded, unless that
+  leaves no pitch). Renormalised over the pitch tokens like the scale lock; 0, or no harmony, leaves them;
+
 These act on the tempered log-probabilities (after ``/ temperature``), so a strictness or density
 means the same at every temperature. Temperature 0 is greedy: the most likely token under the
 controls at temperature 1.
@@ -32,11 +37,13 @@ from functools import lru_cache
 import numpy as np
 
 from device.core import encoding
+from device.core.chords import Harmony
 from device.core.scales import CHROMATIC, in_scale, scale_name
 from device.engine.controlstate import ControlState
 from device.engine.declaration import DEFAULTS
 
 STRICTNESS_NATS = 1.0  # log-probability an out-of-scale pitch loses at strictness 0.5 (x 0.37)
+HARMONY_NATS = 1.0  # log-probability a pitch off the chord (on the beat) or key loses at harmony 0.5 (x 0.37)
 DENSITY_NATS = 3.0  # log-odds a new note gains at density 1, loses at density 0 (x 20, x 1/20)
 LOOP_STREAM = 1  # déjà-vu decisions use their own random stream, so the token draws stay today's
 DEFAULT_TAIL_CUT = 0.005  # share of the likeliest token's probability under which a token is never drawn
@@ -82,39 +89,45 @@ class Sampler:
         return bool(self.loop_rng.random() < probability)
 
     def probabilities(self, logits: np.ndarray, controls: ControlState, sounding: bool | None = None,
-                      notes_only: bool = False) -> np.ndarray:
+                      notes_only: bool = False, harmony: Harmony | None = None) -> np.ndarray:
         """The distribution the next token is drawn from (float64, sums to 1); temperature > 0.
 
         ``sounding``: whether a note sounds now (None: unknown; density then leaves NOTE_OFF alone).
         ``notes_only``: only note-ons may be chosen (a melody's opening note), in the proportions the model gives.
+        ``harmony``: the chord, key and bar step of the step the token plays on (None: no chords).
         """
-        scaled = self._controlled(self._masked(logits, notes_only) / float(controls.temperature), controls, sounding)
+        scaled = self._controlled(self._masked(logits, notes_only) / float(controls.temperature), controls, sounding,
+                                  harmony)
         scaled -= scaled.max()  # stable: the largest term becomes exp(0) = 1
         weights = cut_tail(np.exp(scaled), self.tail_cut)
         return weights / weights.sum()
 
     def sample(self, logits: np.ndarray, controls: ControlState, sounding: bool | None = None,
-               notes_only: bool = False) -> int:
+               notes_only: bool = False, harmony: Harmony | None = None) -> int:
         """Choose a token 0..129 under ``controls``: temperature 0 is greedy, > 0 samples, < 0 or NaN raises."""
         check_temperature(controls.temperature)
         draw = self.draw() if controls.temperature > 0 else 0.0
-        return self.choose(logits, controls, draw, sounding, notes_only)
+        return self.choose(logits, controls, draw, sounding, notes_only, harmony)
 
     def choose(self, logits: np.ndarray, controls: ControlState, draw: float, sounding: bool | None = None,
-               notes_only: bool = False) -> int:
-        """The token that the uniform ``draw`` (0..1) picks under ``controls``; temperature 0 ignores the draw.
+               notes_only: bool = False, harmony: Harmony | None = None) -> int:
+        """The token that the uniform ``draw`` (0..1) picks under ``controls`` (and ``harmony``: the chord, key and
+        bar step of the step it plays on); temperature 0 ignores the draw.
         ``notes_only``: a note-on, never a note-off or a rest (see ``probabilities``)."""
         temperature = check_temperature(controls.temperature)
         if temperature == 0:
-            return int(np.argmax(self._controlled(self._masked(logits, notes_only), controls, sounding)))
-        cumulative = np.cumsum(self.probabilities(logits, controls, sounding, notes_only))
+            return int(np.argmax(self._controlled(self._masked(logits, notes_only), controls, sounding, harmony)))
+        cumulative = np.cumsum(self.probabilities(logits, controls, sounding, notes_only, harmony))
         index = int(np.searchsorted(cumulative, draw * cumulative[-1], side="right"))
         return min(index, encoding.VOCAB_SIZE - 1)
 
-    def _controlled(self, scaled: np.ndarray, controls: ControlState, sounding: bool | None) -> np.ndarray:
-        """Apply register, scale lock and density to tempered log-weights (a new array if any acts)."""
+    def _controlled(self, scaled: np.ndarray, controls: ControlState, sounding: bool | None,
+                    harmony: Harmony | None = None) -> np.ndarray:
+        """Apply register, scale lock, harmony and density to tempered log-weights (a new array if any acts)."""
         shape = pitch_shape(controls.scale, controls.scale_root, controls.strictness,
                             controls.register_centre, controls.register_width, self._low, self._high)
+        if harmony is not None and controls.harmony > 0:
+            shape = with_harmony(shape, harmony, controls.harmony, self._low, self._high)
         if shape is not None:
             pitches = scaled[: encoding.NUM_PITCHES]
             shaped = pitches + shape
@@ -215,3 +228,36 @@ def register_window(centre: int, width: int, low: int, high: int) -> tuple[int, 
     elif bottom > high:
         bottom, top = high - int(width), high
     return max(bottom, low), min(top, high)
+
+
+def with_harmony(shape: np.ndarray | None, harmony: Harmony, amount: float, low: int, high: int) -> np.ndarray | None:
+    """``shape`` (pitch_shape's, None: no shape) with the harmony's log-weights added; where that would exclude
+    every pitch (a hard harmony in a register holding no chord tone), ``shape`` alone."""
+    weights = harmony_shape(harmony.chord.tones if harmony.chord else None, harmony.key.tones if harmony.key else None,
+                            harmony.on_beat, float(amount), low, high)
+    if weights is None:
+        return shape
+    combined = weights if shape is None else shape + weights
+    return combined if np.isfinite(combined).any() else shape
+
+
+@lru_cache(maxsize=1024)
+def harmony_shape(chord: frozenset[int] | None, key: frozenset[int] | None, on_beat: bool, amount: float,
+                  low: int, high: int) -> np.ndarray | None:
+    """Log-weights added to the 128 note-ons by the harmony control at ``amount`` (0..1): 0 for the pitches
+    wanted (on the beat: the ``chord``'s tones, else the ``key``'s; off it: the key's and the chord's), minus
+    ``HARMONY_NATS * amount / (1 - amount)`` for the others (-inf at 1). ``chord`` and ``key`` are pitch
+    classes (None: not known). None when nothing acts, or nothing wanted lies within ``low``..``high``."""
+    if not 0 <= amount <= 1:
+        raise ValueError(f"harmony must be 0..1, got {amount}")
+    wanted = (chord or key) if on_beat else (key | (chord or frozenset()) if key else None)
+    if amount == 0 or not wanted:
+        return None
+    pitches = np.arange(encoding.NUM_PITCHES)
+    member = np.isin(pitches % 12, sorted(wanted))
+    if not (member & (pitches >= low) & (pitches <= high)).any():
+        return None
+    shape = np.zeros(encoding.NUM_PITCHES)
+    shape[~member] = -np.inf if amount == 1 else -HARMONY_NATS * amount / (1 - amount)
+    shape.flags.writeable = False
+    return shape
