@@ -28,6 +28,7 @@ The parts:
     play/       the real-time loop, call and response, capture: core, engine, midi, transport
     render/     the built-in voice, its synth, piano rolls: core, midi
     net/        the web page and JSON API, OSC, mDNS, surfaces of the declaration: core, engine, controls, play
+    harmony/    where the chords come from: a progression, or the chords held on the input: core, engine, midi
     bench/      the benchmarks `melodybox bench` runs, on a Pi too: may import anything of device/
     pi/         the Raspberry Pi install (shell, systemd unit, box.toml), no Python
 """

@@ -32,12 +32,15 @@ from device.engine.generator import Generator, primer_from_midi
 from device.engine.guard import CollapseGuard
 from device.engine.model import StepModel
 from device.engine.sampling import Sampler
+from device.harmony.source import open_harmony
 from device.midi import ports
+from device.midi.fanout import Fanout
 from device.midi.midi_in import MidiIn
 from device.midi.midi_out import MidiOut
 from device.play.answer import Answer
 from device.play.capture import open_capture
 from device.play.loop import Loop, StepReport
+from device.play.takes import open_takes
 from device.render.voice import VoiceUnavailable, listen_hint, open_voice
 from device.settings import DEFAULT_VIRTUAL, DEFAULT_VIRTUAL_INPUT, RECORDING_STEM, Config, MidiConfig
 from device.transport.base import Transport
@@ -126,16 +129,23 @@ def assemble(config: Config, seed: int | None = None, parts: Parts = Parts(), sa
         transport = parts.transport or open_transport(config, clock, midi_in, say)
         if hasattr(transport, "close"):  # a Link session is left on close
             stack.callback(transport.close)
+        readers = input_readers(config) if midi_in is not None else []  # the answer, the chords, the takes
         loop_controls, cc_tap = open_cc_controls(config.cc, controls_table(config), midi_in, controls,
-                                                 keep_rest=config.play.mode == "answer")  # CCs over knobs and keys
+                                                 keep_rest=bool(readers))  # CCs over knobs and keys
+        readers = dict(zip(readers, share_input(cc_tap or midi_in, len(readers)), strict=True))
         capture = open_capture(config, midi_out, say)
         stack.callback(capture.close)
+        harmony = open_harmony(config, start_state(config).harmony, readers.get("harmony"), say)
+        takes = open_takes(config, readers.get("takes"), lambda: transport.bpm, say)
+        if takes is not None:
+            stack.callback(takes.close)
         loop = Loop(generator, midi_out, loop_controls, transport, on_step=on_step,
                     clock_out=open_clock_out(config, midi_out, say),
                     guard=CollapseGuard(config.guard, config.music.bar_steps),
-                    answer=open_answer(config, cc_tap or midi_in, midi_out, transport, say),
-                    dynamics=Dynamics(config.midi.velocity, seed, config.music.bar_steps), capture=capture)
-        if midi_in is not None and loop.answer is None and cc_tap is None:
+                    answer=open_answer(config, readers.get("answer"), midi_out, transport, say),
+                    dynamics=Dynamics(config.midi.velocity, seed, config.music.bar_steps), capture=capture,
+                    harmony=harmony, hearers=[part for part in (harmony, takes) if part is not None])
+        if midi_in is not None and not readers and cc_tap is None:
             midi_in.keep_events = False  # solo: nobody drains the notes, so they are not kept
         return Box(stack.pop_all(), model, generator, midi_out, controls, transport, loop, midi_in)
 
@@ -183,7 +193,7 @@ def open_midi_in(config: Config, clock: Clock, parts: Parts, say: Say, own: tupl
         name = port.name
         say(f"listening to MIDI input {name!r}")
         reopen, alive = (lambda: ports.open_input(midi.input, own)), (lambda: ports.input_present(name))
-    elif port is None and (midi.virtual_input or config.clock.mode == "follow" or config.play.mode == "answer"):
+    elif port is None and (midi.virtual_input or config.clock.mode == "follow" or input_readers(config)):
         name = ports.virtual_name("input", midi.virtual_input, DEFAULT_VIRTUAL_INPUT, say)
         port = ports.open_virtual_input(name)
         say(f"listening on a new virtual MIDI input {name!r}: connect a drum machine, a DAW or a keyboard to it")
@@ -191,6 +201,22 @@ def open_midi_in(config: Config, clock: Clock, parts: Parts, say: Say, own: tupl
         return None
     channel = midi.input_channel - 1 if midi.input_channel else None
     return MidiIn(port, clock, channel, reopen=reopen, alive=alive, warn=say)
+
+
+def input_readers(config: Config) -> list[str]:
+    """The parts that hear the notes on the MIDI input, by name: "answer" (call and response), "harmony" (the
+    chords, --harmony follow), "takes" (--record-input)."""
+    wanted = {"answer": config.play.mode == "answer", "harmony": config.harmony.follow,
+              "takes": bool(config.capture.input_folder)}
+    return [name for name, wants in wanted.items() if wants]
+
+
+def share_input(source, count: int) -> list:
+    """``count`` readers of ``source``: itself for one, a Fanout's readers for more (device/midi/fanout.py)."""
+    if count <= 1:
+        return [source] * count
+    fanout = Fanout(source)
+    return [fanout.reader() for _ in range(count)]
 
 
 def open_transport(config: Config, clock: Clock, midi_in: MidiIn | None, say: Say) -> Transport:

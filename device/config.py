@@ -18,6 +18,7 @@ from typing import Any
 
 from device.controls.cc import CcConfig
 from device.controls.gpio import CONTROL_KINDS, LONG_PRESS, ControlsConfig, KnobsConfig
+from device.core.chords import ChordError, parse_progression
 from device.core.features import MAX_BAR_STEPS
 from device.engine.controlstate import ControlState
 from device.engine.declaration import CONTROLS, UNSET, Control, ControlError, with_temperature_range
@@ -215,6 +216,7 @@ def check(config: Config, source: str = "config") -> Config:
     for key, value, ok, message in rules:
         if not ok:
             raise ConfigError(f"{source}: {key} = {value!r}: {message}")
+    _check_harmony(config, source)
     _check_pins(c, source, any(getattr(config.knobs, f.name) != UNSET for f in fields(KnobsConfig)))
     _check_controls(config, source)
     _check_shared(config, source)
@@ -280,3 +282,24 @@ def _check_controls(config: Config, source: str) -> None:
     bar_steps = config.music.bar_steps
     if not 1 <= bar_steps <= MAX_BAR_STEPS:
         raise ConfigError(f"{source}: music.bar_steps = {bar_steps!r}: must be 1..{MAX_BAR_STEPS} steps")
+
+
+def _check_harmony(config: Config, source: str) -> None:
+    """[harmony]: a progression that reads, one source of chords, a channel the input hears; the takes' bars."""
+    h, input_channel = config.harmony, config.midi.input_channel
+    rules = [
+        ("harmony", [h.chords, h.follow], not (h.chords and h.follow), "choose one of chords and follow"),
+        ("harmony.channel", h.channel, 0 <= h.channel <= 16, "must be 1..16, or 0 for every channel"),
+        ("harmony.channel", h.channel, h.channel in (0, input_channel) or input_channel == 0,
+         f"the input hears only midi.input_channel = {input_channel}: make that 0 (every channel)"),
+        ("capture.take_end_bars", config.capture.take_end_bars, 1 <= config.capture.take_end_bars <= 16,
+         "must be 1..16 bars"),
+    ]
+    for key, value, ok, message in rules:
+        if not ok:
+            raise ConfigError(f"{source}: {key} = {value!r}: {message}")
+    if h.chords:
+        try:
+            parse_progression(h.chords)
+        except ChordError as error:
+            raise ConfigError(f"{source}: harmony.chords = {h.chords!r}: {error}") from None

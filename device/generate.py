@@ -1,8 +1,9 @@
 """`melodybox generate`: a melody written to a MIDI file (and a piano roll, and audio), as fast as the model steps.
 
 The melody is what the box would play from its primed state with the controls where the config and the
-flags set them (no clock, no knobs). Its notes are timed and shaped as the loop plays them
-(engine/dynamics.py: onsets, velocities, gates), so the file holds what a capture of the box would.
+flags set them (no clock, no knobs), over the chords of ``--chords`` if given (a chord per bar, from the
+first). Its notes are timed and shaped as the loop plays them (engine/dynamics.py: onsets, velocities,
+gates), so the file holds what a capture of the box would; the piano roll draws the chords under it.
 """
 
 from __future__ import annotations
@@ -13,11 +14,13 @@ from pathlib import Path
 
 from device.assembly import open_generator
 from device.config import ConfigError, start_state
+from device.core.chords import parse_progression
 from device.core.encoding import tokens_to_notes
 from device.core.scales import PITCH_CLASSES
 from device.core.timegrid import PULSES_PER_STEP, time_signature
 from device.engine.declaration import CONTROLS, DEFAULTS
 from device.engine.dynamics import Dynamics, articulate
+from device.harmony.progression import ProgressionHarmony
 from device.play.capture import midi_file
 from device.render.pianoroll import save_pianoroll
 from device.render.synth import SAMPLERATE, write_wav
@@ -34,18 +37,29 @@ def run(config: Config, args: argparse.Namespace, say: Callable[[str], None]) ->
         if not folder.is_dir():  # checked before anything is written: all the files, or none
             raise ConfigError(f"{flag} {path}: the folder {str(folder)!r} does not exist")
     bar_steps, midi = config.music.bar_steps, config.midi
+    if config.harmony.follow:
+        raise ConfigError("--harmony follow hears the chords played on the MIDI input, in `melodybox run`; "
+                          "generate takes them as --chords")
+    progression = parse_progression(config.harmony.chords) if config.harmony.chords else None
+    harmony = None if progression is None else ProgressionHarmony(progression, bar_steps)
     model, generator = open_generator(config, args.seed)
     with model:
         controls = start_state(config)
-        tokens = [generator.next_token(controls) for _ in range(args.bars * bar_steps)]
+        tokens = [generator.next_token(controls, harmony=None if harmony is None else harmony.at(step))
+                  for step in range(args.bars * bar_steps)]
     notes = articulate(tokens, controls, Dynamics(midi.velocity, args.seed, bar_steps))
     melody = midi_file(notes, 0, len(tokens) * PULSES_PER_STEP, config.tempo.bpm, bar_steps, midi.channel - 1,
                        name="Melody Box")
     melody.save(args.output)
+    over = "" if progression is None else f" over {progression.text} ({progression.key.name}, harmony " \
+                                          f"{controls.harmony:g})"
     say(f"wrote {args.output}: {len(tokens_to_notes(tokens))} notes in {args.bars} bars at temperature "
-        f"{controls.temperature}")
+        f"{controls.temperature}{over}")
     if args.png:
-        save_pianoroll(tokens, args.png, title=settings_title(config, args, controls), bar_steps=bar_steps)
+        chords = None if progression is None else [(c.name, c.tones) for c in map(progression.chord_at,
+                                                                                   range(args.bars))]
+        save_pianoroll(tokens, args.png, title=settings_title(config, args, controls), bar_steps=bar_steps,
+                       chords=chords)
         say(f"wrote {args.png}")
     if args.wav:
         audio = render_tokens(tokens, config.tempo.bpm, velocity=midi.velocity)

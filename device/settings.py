@@ -18,6 +18,7 @@ from device.core.timegrid import DEFAULT_BAR_STEPS
 from device.engine.declaration import BY_NAME, CONTROLS, TEMPERATURE_HIGH, TEMPERATURE_LOW
 from device.engine.guard import GuardSettings
 from device.engine.sampling import DEFAULT_TAIL_CUT
+from device.play.takes import END_BARS as TAKE_END_BARS
 
 DEFAULT_VIRTUAL = "Melody Box"  # the virtual output opened when no MIDI device is plugged in
 DEFAULT_VIRTUAL_INPUT = "Melody Box In"  # the virtual input opened to follow a clock when no input is configured
@@ -105,10 +106,25 @@ class TemperatureConfig:
 
 @dataclass(frozen=True)
 class CaptureConfig:
-    """Capture (device/play/capture.py): the last ``bars`` bars written as a MIDI file in ``folder``."""
+    """Capture (device/play/capture.py): the last ``bars`` bars written as a MIDI file in ``folder``. And the
+    player's takes (device/play/takes.py): what is played on the MIDI input, a MIDI file per take in
+    ``input_folder`` ("" keeps none), a take ending after ``take_end_bars`` bars without a key down."""
 
     folder: str = "captures"  # relative to the working directory (the config file's folder in a file)
     bars: int = 4  # 1..64
+    input_folder: str = ""  # --record-input
+    take_end_bars: int = TAKE_END_BARS  # 1..16
+
+
+@dataclass(frozen=True)
+class HarmonyConfig:
+    """The chords the melody keeps to (how closely: the harmony control, [music] harmony): a progression
+    (``chords``, e.g. "Am F C G": a chord per bar of the transport, cycled; "" none), or the chords a player
+    holds on the MIDI input (``follow``), heard on ``channel`` (1..16; 0 = every channel). device/harmony/."""
+
+    chords: str = ""
+    follow: bool = False
+    channel: int = 0
 
 
 @dataclass(frozen=True)
@@ -158,9 +174,11 @@ class Config:
     capture: CaptureConfig = field(default_factory=CaptureConfig)
     web: WebConfig = field(default_factory=WebConfig)
     osc: OscConfig = field(default_factory=OscConfig)
+    harmony: HarmonyConfig = field(default_factory=HarmonyConfig)
 
 
 SECTIONS = {f.name: f.default_factory for f in fields(Config)}
-PATH_KEYS = {("midi", "midi_file"), ("model", "path"), ("primer", "midi_file"), ("capture", "folder")}
+PATH_KEYS = {("midi", "midi_file"), ("model", "path"), ("primer", "midi_file"), ("capture", "folder"),
+             ("capture", "input_folder")}
 
 

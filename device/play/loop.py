@@ -10,6 +10,11 @@ A step plays on its onset: the step's first pulse, or later where the articulati
 (``engine.dynamics.onset``), always on the transport's own pulses, so a followed clock stays the grid;
 a transport that skipped the onset pulse plays the step on its next tick, never later.
 
+With a harmony source (device/harmony/: a progression, or the chords heard on the input), each token is
+chosen under the Harmony of the step it plays on; just before it plays, the source is asked again, and a
+chord heard since makes the generator choose that token again (``Generator.revise``, no inference before
+the note). Hearers (the harmony source, the input recorder) hear every tick.
+
 The ticks between steps are where MIDI clock goes out in lead mode and, in call-and-response
 mode (device/play/answer.py), where the input is heard; the answer says which steps play.
 When the transport stops, the loop silences the synth and, on the ticks the transport delivers
@@ -22,7 +27,7 @@ from __future__ import annotations
 
 import threading
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from device.core import encoding
@@ -92,6 +97,8 @@ class Loop:
         answer: Answer | None = None,
         dynamics: Dynamics | None = None,
         capture=None,
+        harmony=None,
+        hearers: Sequence = (),
     ):
         """``guard`` resets a degenerate melody; ``on_tick`` is called on the loop's thread for every tick
         (the systemd watchdog: a hung loop stops calling it)."""
@@ -106,6 +113,8 @@ class Loop:
         self.answer = answer  # call and response: it hears the input and says which steps play
         self.dynamics = dynamics or Dynamics(midi_out.velocity)  # velocities (accent, humanise); gate in _gate
         self.capture = capture  # device.play.capture.Capture: the last bars to a MIDI file, on request
+        self.harmony = harmony  # a harmony source (device/harmony/): at(step) -> the step's Harmony; None: no chords
+        self.hearers = tuple(hearers)  # anything with hear(tick), called on every tick (the harmony source, takes)
         self.paused = False
         self.running = False  # the transport's state at the last tick
         self.steps_done = 0  # steps the transport ran through (played or paused)
@@ -170,6 +179,8 @@ class Loop:
             self.clock_out.tick(tick, self.paused)  # the pulse first: every 6th one is this step's note
         if self.answer is not None:
             self.answer.hear(tick)
+        for hearer in self.hearers:
+            hearer.hear(tick)
         if self._due(tick):
             self._played_step = tick.step
             self._step(tick)
@@ -200,9 +211,10 @@ class Loop:
         opening = self.steps_done == 0 or (self._pending is None and self.generator.opening)
         if opening and self.answer is None:  # the first step: controls first, so the first note follows
             state = self._read_controls()
-            self._pending = self.generator.next_token(state, tick.step)
+            self._pending = self._next_token(state, tick.step)
             played = self._play_pending(tick.step)
         else:
+            self._revise(tick.step)
             played = self._play_pending(tick.step)
             state = self._read_controls()
         if self.guard is not None and played is not None:
@@ -217,8 +229,21 @@ class Loop:
         self._report(tick, played, state, answering)
         due = self.answer is None or self.answer.ready(tick.step, self.generator)
         if self._pending is None and due:
-            self._pending = self.generator.next_token(state, tick.step + 1)
+            self._pending = self._next_token(state, tick.step + 1)
         self._gate(tick, state)
+
+    def _next_token(self, state: ControlState, step: int) -> int:
+        """The token for ``step``, chosen under the harmony of that step if there are chords."""
+        if self.harmony is None:
+            return self.generator.next_token(state, step)
+        return self.generator.next_token(state, step, self.harmony.at(step))
+
+    def _revise(self, step: int) -> None:
+        """The pending token chosen again if the chord for ``step`` changed since it was chosen (heard just now)."""
+        if self.harmony is not None and self._pending is not None and not self.paused:
+            revised = self.generator.revise(self.harmony.at(step))
+            if revised is not None:
+                self._pending = revised
 
     def _wait(self, tick: Tick) -> None:
         """A tick of the stopped transport (a followed clock before Start or after Stop: about once a step):

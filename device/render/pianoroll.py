@@ -10,6 +10,9 @@ width) can go above it all. Nothing is cut at an edge. Text is drawn in the pixe
 font of device/render/font.py (capitals 14 pixels high), so no font files are needed.
 The default sizes (10 pixels a 16th, 12 a semitone) make 8 bars of 4/4 1,320 pixels wide.
 
+With ``chords`` (one per bar, e.g. a progression's), the rows of each bar's chord tones are tinted
+(CHORD_TONE) and the chord's name is written under its bar, so notes on chord tones can be seen at a glance.
+
 Two kinds of roll share this drawing: ``roll_image`` draws tokens, one column block per step,
 in one colour; ``pulse_roll_image`` draws the notes as the box plays them (device.engine.dynamics.
 articulate: start and end in transport pulses, 6 per 16th, with velocities), each note shaded by
@@ -37,6 +40,7 @@ WHITE, BLACK_KEY, BEAT, BAR = (255, 255, 255), (238, 240, 245), (215, 215, 215),
 NOTE, NOTE_EDGE, OCTAVE, INK = (40, 90, 200), (15, 40, 110), (170, 170, 185), (40, 40, 40)
 MARKED, MARKED_EDGE = (235, 120, 30), (150, 60, 0)  # notes picked out, e.g. outside a scale
 STEP_LINE = (232, 232, 232)  # between 16ths, in pulse rolls
+CHORD_TONE = (214, 240, 214)  # the rows of the bar's chord tones, with chords
 # A note's fill by velocity, pale yellow (soft) through orange and red to dark purple (loud): darker = louder,
 # with most stops above 50, where accents and humanise move a melody's velocities (68..127 at velocity 100).
 VELOCITY_SHADES = ((1, (252, 240, 170)), (50, (250, 170, 40)), (80, (225, 85, 50)), (100, (150, 35, 100)),
@@ -88,11 +92,12 @@ class TimedNote(Protocol):
 
 
 Colours = Callable[[TimedNote], tuple[tuple[int, int, int], tuple[int, int, int]]]  # a note's (edge, fill)
+Chords = Sequence[tuple[str, Iterable[int]]]  # one per bar: (name, pitch classes of its tones)
 
 
 def roll_image(tokens: Iterable[int], step_px: int = STEP_PX, pitch_px: int = PITCH_PX, axes: bool = True,
                title: str = "", pitches: tuple[int, int] | None = None, bar_steps: int = DEFAULT_BAR_STEPS,
-               marked: Callable[[int], bool] | None = None) -> np.ndarray:
+               marked: Callable[[int], bool] | None = None, chords: Chords | None = None) -> np.ndarray:
     """The piano roll of ``tokens`` as an RGB image array (height, width, 3) of uint8.
 
     ``step_px`` pixels per 16th-note step, ``pitch_px`` pixels per semitone. ``axes``: note names
@@ -100,6 +105,7 @@ def roll_image(tokens: Iterable[int], step_px: int = STEP_PX, pitch_px: int = PI
     ``pitches`` (low, high): the MIDI pitches drawn (default: the notes' span, see pitch_span), so
     that several rolls can share one scale. ``bar_steps``: steps per bar, for bar lines and numbers.
     ``marked(pitch)``: True draws that note in orange (MARKED), e.g. the notes outside a scale.
+    ``chords``: (name, pitch classes of its tones) for each bar, tinted in the roll and named under it.
     """
     tokens = list(tokens)
     notes = tokens_to_notes(tokens)
@@ -110,7 +116,28 @@ def roll_image(tokens: Iterable[int], step_px: int = STEP_PX, pitch_px: int = PI
         return (MARKED_EDGE, MARKED) if marked is not None and marked(note.pitch) else (NOTE_EDGE, NOTE)
 
     roll = bare_roll(notes, steps, low, high, step_px, pitch_px, bar_steps, colours=colours)
-    return with_axes(roll, low, high, steps, step_px, pitch_px, bar_steps, title) if axes else roll
+    if chords:
+        tint_chords(roll, chords, low, high, bar_steps * step_px, pitch_px)
+    image = with_axes(roll, low, high, steps, step_px, pitch_px, bar_steps, title) if axes else roll
+    if chords and axes:
+        names = np.full((LABEL_H, image.shape[1], 3), WHITE, dtype=np.uint8)
+        for bar, (name, _) in enumerate(chords[: -(-steps // bar_steps)]):
+            paste(names, text_image(name), TEXT_SCALE, LABEL_W + bar * bar_steps * step_px + TEXT_SCALE)
+        image = np.concatenate([image, names])
+    return image
+
+
+def tint_chords(roll: np.ndarray, chords: Sequence[tuple[str, Iterable[int]]], low: int, high: int, bar_px: int,
+                pitch_px: int) -> None:
+    """Tint the background (not the notes, not the lines) of each bar's chord-tone rows in ``roll``, in place."""
+    for bar, (_, tones) in enumerate(chords):
+        classes = set(tones)
+        for pitch in range(low, high + 1):
+            if pitch % 12 in classes:
+                top = (high - pitch) * pitch_px
+                block = roll[top : top + pitch_px, bar * bar_px : (bar + 1) * bar_px]
+                background = np.all(block == WHITE, axis=2) | np.all(block == BLACK_KEY, axis=2)
+                block[background] = CHORD_TONE
 
 
 def velocity_shades(velocity: int) -> tuple[tuple[int, int, int], tuple[int, int, int]]:
@@ -238,6 +265,7 @@ def png_bytes(image: np.ndarray) -> bytes:
 
 
 def save_pianoroll(tokens: Iterable[int], path: str | Path, step_px: int = STEP_PX, pitch_px: int = PITCH_PX,
-                   title: str = "", bar_steps: int = DEFAULT_BAR_STEPS) -> None:
-    """Write the piano roll of ``tokens``, with axes, to a PNG file."""
-    Path(path).write_bytes(png_bytes(roll_image(tokens, step_px, pitch_px, title=title, bar_steps=bar_steps)))
+                   title: str = "", bar_steps: int = DEFAULT_BAR_STEPS, chords: Chords | None = None) -> None:
+    """Write the piano roll of ``tokens``, with axes (and ``chords``, one per bar, under it), to a PNG file."""
+    Path(path).write_bytes(png_bytes(roll_image(tokens, step_px, pitch_px, title=title, bar_steps=bar_steps,
+                                                chords=chords)))
