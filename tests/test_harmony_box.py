@@ -17,6 +17,7 @@ from device.core import encoding
 from device.core.chords import Key, parse_chord, parse_progression
 from device.core.clock import FakeClock
 from device.engine.controlstate import ControlState, FixedControls
+from device.engine.declaration import DEFAULTS
 from device.harmony.listener import ChordListener
 from device.midi.fanout import Fanout
 from device.midi.midi_in import EVENT_CAPACITY, InputEvent
@@ -182,7 +183,7 @@ def chords_held(chords, bars=1, early=0.0):
     return schedule
 
 
-def play(config, steps, schedule=(), harmony=0.8):
+def play(config, steps, schedule=(), harmony=DEFAULTS["harmony"]):
     """The box assembled from ``config`` with a player on its input; (step, pitch) of each note played, the port."""
     clock = PlayerClock(schedule)
     port, player, reports = RecordingOutput(clock=clock), PlayerPort("player"), []
@@ -281,7 +282,7 @@ def test_the_run_flags_set_the_chords_following_the_channel_and_the_takes_folder
 
     assert config("--chords", "Am F").harmony == HarmonyConfig(chords="Am F")
     followed = config("--harmony", "follow", "--harmony-channel", "2")
-    assert followed.harmony == HarmonyConfig(follow=True, channel=2) and followed.music.harmony == 0.8
+    assert followed.harmony == HarmonyConfig(follow=True, channel=2) and followed.music.harmony == 0.85
     assert config("--harmony", "off", "--chords", "C").music.harmony == 0.0
     assert config("--harmony", "0.5").music.harmony == 0.5
     assert config("--record-input", str(tmp_path)).capture.input_folder == str(tmp_path)
@@ -293,7 +294,7 @@ def test_generate_draws_the_chords_under_the_piano_roll_and_keeps_to_them(tmp_pa
                              "--chords", "Bb F Gm Eb", "--seed", "3", "-o", str(out), "--png", str(png)],
                             capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
-    assert "over Bb F Gm Eb (Bb major / G minor, harmony 0.8)" in result.stderr
+    assert "over Bb F Gm Eb (Bb major / G minor, harmony 0.85)" in result.stderr
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     progression, ticks = parse_progression("Bb F Gm Eb"), 480 * 4
     now, on_beat = 0, []

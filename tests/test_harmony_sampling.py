@@ -9,7 +9,7 @@ from device.core.chords import Harmony, Key, parse_chord, parse_progression
 from device.engine.controlstate import ControlState
 from device.engine.generator import Generator
 from device.engine.model import StepModel
-from device.engine.sampling import HARMONY_NATS, Sampler, harmony_shape
+from device.engine.sampling import HARMONY_NATS, PASSING_NATS, Sampler, harmony_shape
 from tests.recording import shipped_model_path
 
 V = encoding.VOCAB_SIZE
@@ -35,10 +35,11 @@ def test_on_the_beat_only_chord_tones_keep_their_weight_and_others_lose_the_harm
     assert shape[62] == shape[59] == shape[61] == -HARMONY_NATS  # D, B (in key, not in the chord), C#
 
 
-def test_off_the_beat_the_keys_tones_and_the_chords_keep_their_weight():
+def test_off_the_beat_the_chords_tones_keep_their_weight_the_keys_lose_a_little_the_others_more():
     shape = harmony_shape(parse_chord("A7").tones, Key(0).tones, False, 0.8, 0, 127)
-    assert {p % 12 for p in range(12) if shape[p] == 0} == {0, 2, 4, 5, 7, 9, 11, 1}  # C major and A7's C#
-    assert shape[3] == pytest.approx(-HARMONY_NATS * 0.8 / 0.2)
+    assert {p % 12 for p in range(12) if shape[p] == 0} == {9, 1, 4, 7}  # A7
+    assert {p % 12 for p in range(12) if shape[p] == -PASSING_NATS * 0.8} == {0, 2, 5, 11}  # C major's others
+    assert shape[3] == shape[8] == pytest.approx(-HARMONY_NATS * 0.8 / 0.2)  # D# and G#: neither
 
 
 def test_at_harmony_1_the_beat_has_only_chord_tones_and_between_only_the_key():

@@ -108,8 +108,8 @@ def test_live_view_writes_one_line_in_place_on_a_terminal(terminal):
     while text.count("\n") < LEGEND.count("\n") + 2 and select.select([master], [], [], 5)[0]:  # in pieces
         text += os.read(master, 4096).decode()
     legend = LEGEND.replace("\n", "\r\n") + "\r\n"
-    assert text.startswith(legend + "\r     3   C4 T1.00 D50 V0/2 off S100 R64/128 G100 A0 H0 SW0 HA80 >")
-    assert "\r     4    - T1.25 D50 V0/2 off S100 R64/128 G100 A0 H0 SW0 HA80 || !" in text
+    assert text.startswith(legend + "\r     3   C4 T1.00 D50 V0/2 off S100 R64/128 G100 A0 H0 SW0 HA85 >")
+    assert "\r     4    - T1.25 D50 V0/2 off S100 R64/128 G100 A0 H0 SW0 HA85 || !" in text
     assert text.rstrip(" \r\n").count("\n") == LEGEND.count("\n") + 1 and text.endswith("\n")
 
 
@@ -187,7 +187,7 @@ def test_the_status_line_shows_a_reset_and_why_for_two_beats():
 def test_the_status_line_shows_the_scale_the_register_and_a_stopped_transport():
     report = StepReport(9, 62, ControlState(0.5, scale="dorian", scale_root=2, register_centre=72, register_width=12,
                                             density=0.25, gate=0.5), 0.0, False, True, False, "", 98.4)
-    line = "     9   D4 T0.50 D25 V0/2 D:dorian S100 R72/12 G50 A0 H0 SW0 HA80 [] 98bpm waiting for Start"
+    line = "     9   D4 T0.50 D25 V0/2 D:dorian S100 R72/12 G50 A0 H0 SW0 HA85 [] 98bpm waiting for Start"
     assert line in live_text([report])
 
 
@@ -202,7 +202,7 @@ def test_the_status_line_shows_the_scale_the_register_and_a_stopped_transport():
 ])
 def test_the_status_line_ends_with_what_the_box_does(running, paused, answering, end):
     report = StepReport(32, None, ControlState(), 0.0, paused, True, running, "", 121.2, answering)
-    assert status_line(report).endswith(f" SW0 HA80 {end}")
+    assert status_line(report).endswith(f" SW0 HA85 {end}")
 
 
 def test_a_shorter_status_line_covers_all_of_a_longer_one():

@@ -15,7 +15,9 @@ ControlState act on the model's distribution before the draw, never on the note 
 - harmony h (with a ``Harmony``: the chord and key at the step, device/core/chords.py): on the beat, pitches
   that are not tones of the chord lose ``HARMONY_NATS * h / (1 - h)`` of log-probability; off the beat,
   pitches that are neither in the key nor in the chord lose as much (at 1 they are excluded, unless that
-  leaves no pitch). Renormalised over the pitch tokens like the scale lock; 0, or no harmony, leaves them;
+  leaves no pitch), and the key's tones outside the chord (passing tones) lose ``PASSING_NATS * h``: they
+  stay, less likely than the chord's. Renormalised over the pitch tokens like the scale lock; 0, or no
+  harmony, leaves them;
 
 These act on the tempered log-probabilities (after ``/ temperature``), so a strictness or density
 means the same at every temperature. Temperature 0 is greedy: the most likely token under the
@@ -44,6 +46,7 @@ from device.engine.declaration import DEFAULTS
 
 STRICTNESS_NATS = 1.0  # log-probability an out-of-scale pitch loses at strictness 0.5 (x 0.37)
 HARMONY_NATS = 1.0  # log-probability a pitch off the chord (on the beat) or key loses at harmony 0.5 (x 0.37)
+PASSING_NATS = 2.0  # log-probability a passing tone (off the beat, in the key, not the chord) loses at harmony 1
 DENSITY_NATS = 3.0  # log-odds a new note gains at density 1, loses at density 0 (x 20, x 1/20)
 LOOP_STREAM = 1  # déjà-vu decisions use their own random stream, so the token draws stay today's
 DEFAULT_TAIL_CUT = 0.005  # share of the likeliest token's probability under which a token is never drawn
@@ -246,8 +249,9 @@ def harmony_shape(chord: frozenset[int] | None, key: frozenset[int] | None, on_b
                   low: int, high: int) -> np.ndarray | None:
     """Log-weights added to the 128 note-ons by the harmony control at ``amount`` (0..1): 0 for the pitches
     wanted (on the beat: the ``chord``'s tones, else the ``key``'s; off it: the key's and the chord's), minus
-    ``HARMONY_NATS * amount / (1 - amount)`` for the others (-inf at 1). ``chord`` and ``key`` are pitch
-    classes (None: not known). None when nothing acts, or nothing wanted lies within ``low``..``high``."""
+    ``HARMONY_NATS * amount / (1 - amount)`` for the others (-inf at 1); off the beat, minus
+    ``PASSING_NATS * amount`` for the key's tones outside the chord. ``chord`` and ``key`` are pitch classes
+    (None: not known). None when nothing acts, or nothing wanted lies within ``low``..``high``."""
     if not 0 <= amount <= 1:
         raise ValueError(f"harmony must be 0..1, got {amount}")
     wanted = (chord or key) if on_beat else (key | (chord or frozenset()) if key else None)
@@ -259,5 +263,7 @@ def harmony_shape(chord: frozenset[int] | None, key: frozenset[int] | None, on_b
         return None
     shape = np.zeros(encoding.NUM_PITCHES)
     shape[~member] = -np.inf if amount == 1 else -HARMONY_NATS * amount / (1 - amount)
+    if not on_beat and chord:
+        shape[member & ~np.isin(pitches % 12, sorted(chord))] = -PASSING_NATS * amount
     shape.flags.writeable = False
     return shape

@@ -96,6 +96,8 @@ class TakeRecorder:
             if getattr(message, "channel", None) is None:
                 continue
             position = max(0.0, tick.pulse + (event.time - tick.due) / pulse_seconds)
+            if self._events and not self._down and position >= self._last + self.end_pulses:
+                self._finish(None)  # the silence before this message ended the take
             self._add(position, message)
         if self._events and not self._down and tick.pulse >= self._last + self.end_pulses:
             self._finish(tick.pulse)
