@@ -6,6 +6,7 @@ with ``MIDO_BACKEND=mido.backends.rtmidi/UNIX_JACK``).
 
 from __future__ import annotations
 
+import atexit
 import io
 import os
 import re
@@ -87,10 +88,22 @@ def rtmidi_port_names(kind: str) -> list[str] | None:
             names = list(lister.get_ports())
         except PORT_ERRORS:
             del _listers[key]
+            lister.delete()
             raise
         if not names:
             del _listers[key]
+            lister.delete()  # closed now: a client dropped unclosed holds a JACK server up at exit (close_listers)
         return names
+
+
+@atexit.register
+def close_listers() -> None:
+    """Close the listing clients (at exit: a JACK server left with the client of a process that has gone holds
+    every other client's next open or close for about 5 s)."""
+    with _listers_lock:
+        for lister in _listers.values():
+            lister.delete()
+        _listers.clear()
 
 
 def find_name(name_fragment: str, names: list[str], kind: str) -> str:
