@@ -23,6 +23,7 @@ from device.core import encoding
 from device.core.timegrid import DEFAULT_BAR_STEPS
 from device.engine.sampling import cut_tail
 from training.musical.features import FEATURES, KEY_NAMES, Melody, best_keys, feature_table
+from training.musical.harmony import format_harmony
 
 GRID_POINTS = 512
 MIN_BANDWIDTH_SHARE = 0.1  # of the pooled standard deviation
@@ -137,6 +138,8 @@ def format_musical(report: dict) -> str:
     if played_in:
         bars = ", ".join(f"{bar}: {count}" for bar, count in played_in.items())
         lines.append(f"\nBars the model played in (16th steps: melodies): {bars}, drawn from the reference's.")
+    if "harmony" in report:
+        lines += ["", format_harmony(report["harmony"])]
     lines.append(f"\nOA: overlap of feature distributions with the reference (1 = same, 0 = disjoint); KL in nats. "
                  f"Rare keys (under {RARE_KEY_SHARE:.0%} of the reference): {rare}.")
     return "\n".join(lines)

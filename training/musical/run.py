@@ -21,6 +21,9 @@ from device.engine.model import StepModel
 from device.engine.sampling import DEFAULT_TAIL_CUT, Sampler
 from training.musical.compare import compare_sets, cut, generate, sample_ngram
 from training.musical.features import Melody
+from training.musical.harmony import harmony_report
+
+HARMONY_MIN_MELODIES = 4  # per progression; with --musical N, N // 8 if more
 
 DEFAULT_STEPS = 16 * DEFAULT_BAR_STEPS  # 16 bars of 4/4
 MIN_REFERENCE = 2  # melodies: fewer give no distribution to compare with
@@ -103,6 +106,8 @@ def musical_report(model_path: Path, melodies, melody_metres, train, train_metre
         picked = np.random.default_rng(seed).choice(len(long_enough), min(count, len(long_enough)), replace=False)
         sets["real"] = [Melody.of(long_enough[i][0], *long_enough[i][1]) for i in sorted(picked)]
     report = compare_sets(reference, sets)
+    report["harmony"] = harmony_report(model_path, max(HARMONY_MIN_MELODIES, count // 8), steps, temperature, seed,
+                                       runtime, tail_cut)  # with and without chords (training/musical/harmony.py)
     report["settings"] = {"melodies": count, "steps": steps, "temperature": temperature, "seed": seed,
                           "tail_cut": tail_cut,
                           "reference_melodies": len(reference),
