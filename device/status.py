@@ -22,7 +22,8 @@ STATE_TEXT = {"waiting": "waiting for Start"}  # a StepReport's state as the sta
 RESET_SHOWN_STEPS = 8  # a reset stays on the status line this many steps (two beats), long enough to see
 LEGEND = "\n  ".join(textwrap.wrap(
     "status: step, note, " + ", ".join(f"{c.label} {c.legend}".strip() for c in CONTROLS if c.show) + ", "
-    "> playing, || paused, [] stopped, ! MIDI lost, the tempo, then what the box does: playing, paused, "
+    "> playing, || paused, [] stopped, ! MIDI lost, the tempo, the chord (with chords), then what the box "
+    "does: playing, paused, "
     "listening or answering (call and response), waiting for Start (a followed clock is stopped), "
     "RESET:why (button, or what the guard heard)", width=110, break_on_hyphens=False))
 
@@ -45,6 +46,8 @@ def status_line(report) -> str:
     line = f"{report.step:6d} {token_label(report.token):>4} {shown} {state}"
     if report.bpm:
         line += f" {report.bpm:.0f}bpm"
+    if report.chord:
+        line += f" {report.chord}"
     return f"{line} {STATE_TEXT.get(report.state, report.state)}"
 
 

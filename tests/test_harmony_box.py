@@ -22,6 +22,7 @@ from device.harmony.listener import ChordListener
 from device.midi.fanout import Fanout
 from device.midi.midi_in import EVENT_CAPACITY, InputEvent
 from device.settings import CaptureConfig, Config, HarmonyConfig
+from device.status import status_line
 from device.transport.base import Tick
 from tests.recording import RecordingOutput, assert_no_stuck_notes, shipped_model_path
 
@@ -183,10 +184,12 @@ def chords_held(chords, bars=1, early=0.0):
     return schedule
 
 
-def play(config, steps, schedule=(), harmony=DEFAULTS["harmony"]):
-    """The box assembled from ``config`` with a player on its input; (step, pitch) of each note played, the port."""
+def play(config, steps, schedule=(), harmony=DEFAULTS["harmony"], reports=None):
+    """The box assembled from ``config`` with a player on its input; (step, pitch) of each note played, the port.
+    ``reports``: a list that gets the box's StepReports."""
     clock = PlayerClock(schedule)
-    port, player, reports = RecordingOutput(clock=clock), PlayerPort("player"), []
+    port, player = RecordingOutput(clock=clock), PlayerPort("player")
+    reports = [] if reports is None else reports
     clock.port = player
     config = dataclasses.replace(config, model=dataclasses.replace(config.model, path=str(shipped_model_path())))
     parts = Parts(clock=clock, output=port, controls=FixedControls(ControlState(harmony=harmony)), input=player)
@@ -220,6 +223,16 @@ def test_a_chord_played_late_in_the_step_before_takes_effect_on_the_next_step():
                     chords_held(changes * 2, early=0.4), harmony=1.0)
     downbeats = [(step, pitch) for step, pitch in notes if step % 16 == 0 and step > 0]
     assert all(pitch % 12 in parse_chord((changes * 2)[step // 16]).tones for step, pitch in downbeats)
+
+
+def test_the_status_line_names_the_chord_of_each_step():
+    reports = []
+    play(dataclasses.replace(Config(), harmony=HarmonyConfig(chords="Am F:2 C")), 64, reports=reports)
+    assert [r.chord for r in reports[::16]] == ["Am", "F", "F", "C"]
+    assert status_line(reports[16]).endswith(" 120bpm F playing")
+    solo = []
+    play(Config(), 1, reports=solo)
+    assert solo[0].chord == "" and status_line(solo[0]).endswith(" 120bpm playing")
 
 
 def test_at_harmony_0_the_box_plays_what_it_plays_without_chords():

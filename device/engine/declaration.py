@@ -198,7 +198,7 @@ CONTROLS: tuple[Control, ...] = (
             "how late every second 16th plays, as on an MPC: 0 straight, 0.5 a triplet feel, 1 half a 16th late",
             key="f", label="SW", show=lambda s: percent(s.swing), legend="swing %"),
     Control("harmony", 0.85, Linear(0, 1), "0 ignores the chords .. 1 only chord tones on the beat",
-            "how closely the melody keeps to the chords (--chords, or those heard with --harmony follow): chord "
+            "how closely the melody keeps to the chords (--chords; or follow: those held on the MIDI input): chord "
             "tones on the beat, between them the key's (the chord's first); 0 or off ignores the chords, 1 allows "
             "nothing else", key="m",
             label="HA", show=lambda s: percent(s.harmony), legend="harmony %", text=_harmony_text,

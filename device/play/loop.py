@@ -62,6 +62,7 @@ class StepReport:
     reset: str = ""
     bpm: float = 0.0  # the transport's tempo: set (internal, lead) or estimated from MIDI clock (follow)
     answering: bool | None = None
+    chord: str = ""  # the chord at this step, with chords (a progression, or heard on the input); "" none
 
     @property
     def state(self) -> str:
@@ -255,8 +256,10 @@ class Loop:
 
     def _report(self, tick: Tick, played: int | None, state: ControlState, answering: bool | None = None) -> None:
         if self.on_step is not None:
+            chord = None if self.harmony is None else self.harmony.at(tick.step).chord
             self.on_step(StepReport(tick.step, played, state, tick.lateness, self.paused, self.midi_out.connected,
-                                    self.running, self._reset_reason, self.transport.bpm, answering))
+                                    self.running, self._reset_reason, self.transport.bpm, answering,
+                                    "" if chord is None else chord.name))
         self._reset_reason = ""
 
     def _gate(self, tick: Tick, state: ControlState) -> None:

@@ -40,7 +40,7 @@ WHITE, BLACK_KEY, BEAT, BAR = (255, 255, 255), (238, 240, 245), (215, 215, 215),
 NOTE, NOTE_EDGE, OCTAVE, INK = (40, 90, 200), (15, 40, 110), (170, 170, 185), (40, 40, 40)
 MARKED, MARKED_EDGE = (235, 120, 30), (150, 60, 0)  # notes picked out, e.g. outside a scale
 STEP_LINE = (232, 232, 232)  # between 16ths, in pulse rolls
-CHORD_TONE = (214, 240, 214)  # the rows of the bar's chord tones, with chords
+CHORD_TONE = (200, 236, 200)  # the rows of the bar's chord tones, with chords
 # A note's fill by velocity, pale yellow (soft) through orange and red to dark purple (loud): darker = louder,
 # with most stops above 50, where accents and humanise move a melody's velocities (68..127 at velocity 100).
 VELOCITY_SHADES = ((1, (252, 240, 170)), (50, (250, 170, 40)), (80, (225, 85, 50)), (100, (150, 35, 100)),
