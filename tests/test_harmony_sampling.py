@@ -124,3 +124,22 @@ def test_a_revision_under_the_same_harmony_keeps_the_token_and_costs_no_inferenc
     assert all(np.array_equal(a, b) for a, b in zip(model.get_state(), state, strict=True))
     generator.reset()
     assert generator.revise(ON_BEAT) is None  # nothing chosen since the reset
+
+
+def test_deja_vu_repeats_the_bars_where_the_chords_repeat(model):
+    progression = parse_progression("Am F C G")
+    generator = Generator(model, Sampler(seed=4, pitch_range=model.contract.pitch_range))
+    controls = ControlState(deja_vu=1.0, loop_bars=4)
+    tokens = [generator.next_token(controls, step, progression.harmony_at(step, 16)) for step in range(192)]
+    assert tokens[64:128] == tokens[128:192] and any(encoding.is_note_on(t) for t in tokens[64:128])
+
+
+def test_deja_vu_over_other_chords_replays_its_draws_under_them(model):
+    progression = parse_progression("C F#")  # no common tone: the loop's notes cannot all stay
+    generator = Generator(model, Sampler(seed=4, pitch_range=model.contract.pitch_range))
+    controls = ControlState(deja_vu=1.0, loop_bars=1, harmony=1.0)
+    tokens = [generator.next_token(controls, step, progression.harmony_at(step, 16)) for step in range(64)]
+    for step, token in enumerate(tokens):
+        if encoding.is_note_on(token) and step % 4 == 0:
+            assert token % 12 in progression.chord_at(step // 16).tones
+    assert tokens[16:32] != tokens[32:48]  # the bar one loop ago lay under the other chord
