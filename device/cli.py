@@ -23,9 +23,8 @@ import sys
 import mido
 
 from device import package_version
-from device.config import ConfigError, check, controls_table, load_config, with_controls
+from device.config import ConfigError, check, controls_table, load_config, with_controls, with_harmony
 from device.core import stderr
-from device.core.chords import ChordError, parse_progression
 from device.core.contract import ContractError, model_file
 from device.engine.declaration import BUTTONS, CONTROLS, DEFAULTS, SHORTHANDS, ControlError
 from device.engine.generator import PrimerError
@@ -35,6 +34,8 @@ from device.net.auth import TOKEN_ENV
 from device.settings import CLOCK_MODES, DEFAULT_MIDI_FILE, DEFAULT_VIRTUAL, PLAY_MODES, Config
 
 EXIT_USAGE = 2
+CHORDS_HELP = ('chords for the melody, one per bar, cycled, e.g. "Am F C G" or "Dm7 G7 Cmaj7:2" (:2 holds a chord two '
+               'bars); --harmony sets how closely the melody keeps to them, --harmony follow hears them on the input')
 EXPECTED_ERRORS = (ConfigError, ContractError, PortError, PrimerError, OSError)
 VERBOSE_HELP = "also show what the TFLite runtime and the MIDI system print (hidden by default)"
 MODEL_HELP = ("the .tflite model (its .json contract sits beside it), or the name of one in models/: mine is "
@@ -127,35 +128,6 @@ def controls_from_args(args: argparse.Namespace, config: Config) -> dict:
     return values
 
 
-def add_chords_argument(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--chords", metavar="PROGRESSION", help='chords for the melody, one per bar, cycled, e.g. '
-                        '"Am F C G" or "Dm7 G7 Cmaj7:2" (:2 holds a chord two bars); --harmony sets how closely the '
-                        'melody keeps to them, and --harmony follow hears them on the MIDI input instead')
-
-
-def harmony_from_args(args: argparse.Namespace, config: Config) -> tuple[argparse.Namespace, Config]:
-    """--chords, --harmony follow, --harmony-channel and --record-input into the config; the flags without
-    ``--harmony follow``, which says where the chords come from, not how closely they are kept to."""
-    harmony, capture = config.harmony, config.capture
-    chords = getattr(args, "chords", None)
-    if (getattr(args, "harmony", None) or "").strip().lower() == "follow":
-        if chords is not None:
-            raise ConfigError(f"--chords {chords!r} and --harmony follow: choose one (the chords given, or heard)")
-        harmony = dataclasses.replace(harmony, follow=True, chords="")
-        args = argparse.Namespace(**{**vars(args), "harmony": None})
-    if chords is not None:
-        try:
-            parse_progression(chords)
-        except ChordError as error:
-            raise ConfigError(f"--chords {chords!r}: {error}") from None
-        harmony = dataclasses.replace(harmony, chords=chords, follow=False)
-    if getattr(args, "harmony_channel", None) is not None:
-        harmony = dataclasses.replace(harmony, channel=args.harmony_channel)
-    if getattr(args, "record_input", None):
-        capture = dataclasses.replace(capture, input_folder=args.record_input)
-    return args, dataclasses.replace(config, harmony=harmony, capture=capture)
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="melodybox",
@@ -190,7 +162,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--mode", choices=PLAY_MODES, help="solo: play on its own (default); answer: listen to a "
                      "player's call on the input, then answer it (call and response)")
     run.add_argument("--thru", action="store_true", help="answer mode: echo the player's notes to the output")
-    add_chords_argument(run)
+    run.add_argument("--chords", metavar="PROGRESSION", help=CHORDS_HELP)
     run.add_argument("--harmony-channel", type=int, metavar="1-16", help="with --harmony follow: hear the chords "
                      "on this channel of the input only (default: every channel)")
     run.add_argument("--record-input", metavar="DIR", help="keep what you play on the MIDI input, a MIDI file per "
@@ -210,7 +182,7 @@ def build_parser() -> argparse.ArgumentParser:
                           "steps (default 8 bars; 16 steps each, 4/4)")
     generate.add_argument("-o", "--output", metavar="OUT.mid", required=True, help="the MIDI file to write")
     generate.add_argument("--png", metavar="ROLL.png", help="also draw a piano roll")
-    add_chords_argument(generate)
+    generate.add_argument("--chords", metavar="PROGRESSION", help=CHORDS_HELP)
     generate.add_argument("--wav", metavar="OUT.wav", help="also render the melody as audio with the built-in "
                           "voice (16-bit mono WAV, 48 kHz)")
     add_control_arguments(generate)
@@ -269,7 +241,10 @@ def config_from_args(args: argparse.Namespace) -> Config:
     changed = dataclasses.replace(config, midi=midi, model=model, temperature=temperature, tempo=tempo, primer=primer,
                                   clock=clock, play=play)
     changed = network_from_args(args, changed)
-    args, changed = harmony_from_args(args, changed)
+    follow = (getattr(args, "harmony", None) or "").strip().lower() == "follow"  # where the chords come from
+    args = argparse.Namespace(**{**vars(args), "harmony": None}) if follow else args  # not how closely: no value
+    changed = with_harmony(changed, getattr(args, "chords", None), follow, getattr(args, "harmony_channel", None),
+                           getattr(args, "record_input", None))
     return check(with_controls(changed, controls_from_args(args, changed)), "command line")
 
 

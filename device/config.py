@@ -65,6 +65,27 @@ def with_controls(config: Config, values: dict[str, Any]) -> Config:
     return replace(config, **{section: replace(getattr(config, section), **keys) for section, keys in changes.items()})
 
 
+def with_harmony(config: Config, chords: str | None = None, follow: bool = False, channel: int | None = None,
+                 input_folder: str | None = None) -> Config:
+    """``config`` with the command line's --chords (a progression, read now), --harmony follow, --harmony-channel
+    and --record-input. Chords given or followed there replace the file's other source; both: ConfigError."""
+    harmony, capture = config.harmony, config.capture
+    if follow and chords is not None:
+        raise ConfigError(f"--chords {chords!r} and --harmony follow: choose one (the chords given, or heard)")
+    if chords is not None:
+        try:
+            parse_progression(chords)
+        except ChordError as error:
+            raise ConfigError(f"--chords {chords!r}: {error}") from None
+    if follow or chords is not None:
+        harmony = replace(harmony, chords=chords or "", follow=follow)
+    if channel is not None:
+        harmony = replace(harmony, channel=channel)
+    if input_folder:
+        capture = replace(capture, input_folder=input_folder)
+    return replace(config, harmony=harmony, capture=capture)
+
+
 def load_config(path: str | Path | None) -> Config:
     """Read a TOML file into a checked Config; ``None`` gives the defaults."""
     if path is None:
