@@ -1,5 +1,6 @@
-"""Chords through a real MIDI stack: `melodybox run --harmony follow` in a subprocess on a private JACK dummy server
-(period 64), and this process as the keyboard player on its own rtmidi ports, holding chords and hearing the box.
+"""The player's input through a real MIDI stack: `melodybox run --harmony follow` (and `--record-input`) in a
+subprocess on a private JACK dummy server (period 64), and this process as the keyboard player on its own rtmidi
+ports, holding chords and hearing the box.
 
 - On the box's own clock: the chords change every 0.6 s through nine keys; each note the box plays is judged
   against the chord held when it arrived (a note within 30 ms of a change could have been chosen either way:
@@ -7,9 +8,13 @@
 - Following a clock sent from here: the chords change on the clock's bar lines, on the clock's port or on a
   port of their own (two ports into the box's virtual input); the box's steps are the clock's, so its notes on
   the beat are judged against their bar's chord.
+- Takes (--record-input): a take ends after two bars without a key down and is written whole; a box stopped by
+  SIGTERM mid-take writes that take complete, with the key still down ended; a box killed outright (a power cut)
+  loses only the take being played, and no file in the folder is ever partial.
 """
 
 import os
+import signal
 import subprocess
 import sys
 import threading
@@ -22,7 +27,7 @@ import pytest
 from device.core.chords import parse_chord
 from device.midi.polled_input import recording
 from device.midi.ports import open_virtual_input
-from tests.jack_server import JackServer, JackUnavailable, wait_until
+from tests.jack_server import JackServer, JackUnavailable, once_more_if_midi_was_lost, wait_until
 from tests.recording import ROOT, shipped_model_path
 from tests.test_jack_clock import Lines
 
@@ -128,11 +133,22 @@ def play_clock_and_chords(clock_port, chord_port, chords, bars):
     return thread, lambda: sent[0]
 
 
-@pytest.mark.parametrize("two_ports", [False, True], ids=["chords and clock on one port", "on two ports"])
-def test_following_a_clock_the_notes_on_the_beat_are_tones_of_their_bars_chord(jack, two_ports):
+@once_more_if_midi_was_lost
+def test_following_a_clock_with_chords_on_its_port_the_beats_notes_are_tones_of_their_bars_chord(jack, attempt):
+    follow_chords(jack, attempt, two_ports=False)
+
+
+@once_more_if_midi_was_lost
+def test_following_a_clock_with_chords_on_a_port_of_their_own_the_beats_notes_are_tones_of_the_chord(jack, attempt):
+    follow_chords(jack, attempt, two_ports=True)
+
+
+def follow_chords(jack, attempt, two_ports):
+    """The box follows a clock sent from here; the chords change on its bar lines, on the clock's port or on one of
+    their own (both into the box's virtual input): its notes on the beat are tones of their bar's chord."""
     server, env = jack
     chords, bars = ["C", "Ab", "E", "F#m"], 4
-    tag = f"harmony-follow-{int(two_ports)}-{os.getpid()}"
+    tag = f"harmony-follow-{int(two_ports)}-{attempt}-{os.getpid()}"
     notes_in = open_virtual_input(f"{tag}-notes")
     heard, counted, ports = recording(notes_in), [], []
     if two_ports:  # the drum machine and the keyboard, each on its own port, into the box's virtual input
@@ -161,3 +177,63 @@ def test_following_a_clock_the_notes_on_the_beat_are_tones_of_their_bars_chord(j
     assert "Traceback" not in "\n".join(lines.lines), lines.lines
     assert len(judged) >= 10, (counted, lines.lines)
     assert np.mean(judged) >= 0.8, (np.mean(judged), counted)
+
+
+# --- takes ----------------------------------------------------------------------------------------------------
+
+def start_box(env, keys: str, folder):
+    command = [sys.executable, "-m", "device", "run", "--model", str(shipped_model_path()), "--sim", "--bpm", "240",
+               "--record-input", str(folder), "--input", keys, "--midi-file", str(folder.parent / "box.mid")]
+    child = subprocess.Popen(command, cwd=ROOT, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                             stderr=subprocess.PIPE, text=True)
+    lines = Lines(child.stderr)
+    if not lines.wait_for("keeping what you play"):
+        child.kill()
+        raise AssertionError(lines.lines)
+    time.sleep(0.3)  # JACK connects the box's input on its next cycles
+    return child, lines
+
+
+def play(port, pitches, hold_last=False):
+    """Each pitch for a tenth of a second; the last one left down with ``hold_last``."""
+    for index, pitch in enumerate(pitches):
+        port.send(mido.Message("note_on", note=pitch, velocity=90))
+        time.sleep(0.1)
+        if not (hold_last and index == len(pitches) - 1):
+            port.send(mido.Message("note_off", note=pitch))
+
+
+def notes_in(path):
+    """(type, note) of every note message in a MIDI file, which must read whole."""
+    return [(m.type, m.note) for m in mido.MidiFile(path) if m.type in ("note_on", "note_off")]
+
+
+def test_takes_are_written_whole_and_a_stop_mid_take_writes_it_complete_a_kill_loses_only_it(jack, tmp_path):
+    _, env = jack
+    folder, keys = tmp_path / "takes", mido.open_output(f"takes-keys-{os.getpid()}", virtual=True)
+    child = None
+    try:
+        child, lines = start_box(env, keys.name, folder)
+        play(keys, [60, 62, 64])
+        assert lines.wait_for("kept your take", 10), lines.lines  # two bars (2 s at 240 bpm) without a key down
+        (first,) = folder.glob("take-*.mid")
+        assert notes_in(first) == [("note_on", 60), ("note_off", 60), ("note_on", 62), ("note_off", 62),
+                                   ("note_on", 64), ("note_off", 64)]
+        play(keys, [67, 65], hold_last=True)
+        child.send_signal(signal.SIGTERM)  # mid-take, a key down
+        assert child.wait(timeout=20) == 0, lines.lines
+        second = sorted(set(folder.glob("take-*.mid")) - {first})
+        assert len(second) == 1 and notes_in(second[0]) == [("note_on", 67), ("note_off", 67), ("note_on", 65),
+                                                            ("note_off", 65)]
+
+        child, lines = start_box(env, keys.name, folder)
+        play(keys, [72, 74], hold_last=True)
+        time.sleep(0.1)
+    finally:
+        keys.close()  # before the kill: JACK holds the next close after a client killed with its ports open
+        if child is not None:
+            child.send_signal(signal.SIGKILL)  # a power cut mid-take: that take is lost, the others stay whole
+            child.wait(timeout=20)
+    assert sorted(folder.glob("take-*.mid")) == sorted([first, *second])
+    assert [p.name for p in folder.iterdir() if not p.name.startswith("take-")] == []
+    assert notes_in(first)[0] == ("note_on", 60) and notes_in(second[0])[0] == ("note_on", 67)
