@@ -34,7 +34,7 @@ from device.engine.model import StepModel
 from device.engine.sampling import Sampler
 from device.harmony.source import open_harmony
 from device.midi import ports
-from device.midi.fanout import Fanout
+from device.midi.fanout import Fanout, Skipping
 from device.midi.midi_in import MidiIn
 from device.midi.midi_out import MidiOut
 from device.play.answer import Answer
@@ -133,6 +133,8 @@ def assemble(config: Config, seed: int | None = None, parts: Parts = Parts(), sa
         loop_controls, cc_tap = open_cc_controls(config.cc, controls_table(config), midi_in, controls,
                                                  keep_rest=bool(readers))  # CCs over knobs and keys
         readers = dict(zip(readers, share_input(cc_tap or midi_in, len(readers)), strict=True))
+        if "answer" in readers and config.harmony.follow and config.harmony.channel:  # the chords are no call
+            readers["answer"] = Skipping(readers["answer"], config.harmony.channel - 1)
         capture = open_capture(config, midi_out, say)
         stack.callback(capture.close)
         harmony = open_harmony(config, start_state(config).harmony, readers.get("harmony"), say)

@@ -19,9 +19,9 @@ from device.core.clock import FakeClock
 from device.engine.controlstate import ControlState, FixedControls
 from device.engine.declaration import DEFAULTS
 from device.harmony.listener import ChordListener
-from device.midi.fanout import Fanout
+from device.midi.fanout import Fanout, Skipping
 from device.midi.midi_in import EVENT_CAPACITY, InputEvent
-from device.settings import CaptureConfig, Config, HarmonyConfig
+from device.settings import CaptureConfig, Config, HarmonyConfig, PlayConfig
 from device.status import status_line
 from device.transport.base import Tick
 from tests.recording import RecordingOutput, assert_no_stuck_notes, shipped_model_path
@@ -148,6 +148,13 @@ def test_a_reader_that_never_drains_keeps_only_the_last_events():
     assert len(idle.drain()) == EVENT_CAPACITY
 
 
+def test_a_reader_can_leave_the_chords_channel_out():
+    source = Events()
+    skipping = Skipping(Fanout(source).reader(), 1)
+    source.put(on(60, channel=0), on(64, channel=1))
+    assert [e.message for e in skipping.drain()] == [on(60, channel=0)]
+
+
 # --- the assembled box ----------------------------------------------------------------------------------------
 
 class PlayerClock(FakeClock):
@@ -223,6 +230,15 @@ def test_a_chord_played_late_in_the_step_before_takes_effect_on_the_next_step():
                     chords_held(changes * 2, early=0.4), harmony=1.0)
     downbeats = [(step, pitch) for step, pitch in notes if step % 16 == 0 and step > 0]
     assert all(pitch % 12 in parse_chord((changes * 2)[step // 16]).tones for step, pitch in downbeats)
+
+
+def test_in_call_and_response_chords_on_their_own_channel_are_no_call():
+    chords = [(time, message.copy(channel=1)) for time, message in chords_held(["C", "G"])]
+    config = dataclasses.replace(Config(), harmony=HarmonyConfig(follow=True, channel=2),
+                                 play=PlayConfig(mode="answer"))
+    reports = []
+    notes, _ = play(config, 96, chords, reports=reports)
+    assert {r.chord for r in reports[1:]} == {"C", "G/D"} and notes == []  # heard as chords, not answered as a call
 
 
 def test_the_status_line_names_the_chord_of_each_step():

@@ -5,6 +5,7 @@ of the box listen to the same input (call and response hears a call, the chord l
 input recorder keeps takes), each gets a ``reader()`` of one ``Fanout``: a reader's ``drain()`` pulls what
 arrived into every reader's queue, then hands over its own. Queues are bounded like the input's, so a reader
 that never drains cannot grow memory; everything else (``name``, ``connected``, ...) is the input's.
+``Skipping`` leaves one channel out for a reader (call and response does not hear the chords' channel as a call).
 """
 
 from __future__ import annotations
@@ -49,3 +50,16 @@ class Reader:
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._fanout.source, name)  # name, connected, check, ... of the input itself
+
+
+class Skipping:
+    """``source`` (anything with ``drain()``) without the events of MIDI channel ``channel`` (0..15)."""
+
+    def __init__(self, source, channel: int):
+        self.source, self.channel = source, channel
+
+    def drain(self) -> list[InputEvent]:
+        return [e for e in self.source.drain() if getattr(e.message, "channel", None) != self.channel]
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.source, name)
