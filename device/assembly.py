@@ -34,7 +34,7 @@ from device.engine.model import StepModel
 from device.engine.sampling import Sampler
 from device.harmony.source import open_harmony
 from device.midi import ports
-from device.midi.fanout import Fanout, Skipping
+from device.midi.fanout import share
 from device.midi.midi_in import MidiIn
 from device.midi.midi_out import MidiOut
 from device.play.answer import Answer
@@ -132,9 +132,8 @@ def assemble(config: Config, seed: int | None = None, parts: Parts = Parts(), sa
         readers = input_readers(config) if midi_in is not None else []  # the answer, the chords, the takes
         loop_controls, cc_tap = open_cc_controls(config.cc, controls_table(config), midi_in, controls,
                                                  keep_rest=bool(readers))  # CCs over knobs and keys
-        readers = dict(zip(readers, share_input(cc_tap or midi_in, len(readers)), strict=True))
-        if "answer" in readers and config.harmony.follow and config.harmony.channel:  # the chords are no call
-            readers["answer"] = Skipping(readers["answer"], config.harmony.channel - 1)
+        apart = config.harmony.channel - 1 if config.harmony.follow and config.harmony.channel else None
+        readers = share(cc_tap or midi_in, readers, {"answer": apart})  # no call is heard on the chords' channel
         capture = open_capture(config, midi_out, say)
         stack.callback(capture.close)
         harmony = open_harmony(config, start_state(config).harmony, readers.get("harmony"), say)
@@ -211,14 +210,6 @@ def input_readers(config: Config) -> list[str]:
     wanted = {"answer": config.play.mode == "answer", "harmony": config.harmony.follow,
               "takes": bool(config.capture.input_folder)}
     return [name for name, wants in wanted.items() if wants]
-
-
-def share_input(source, count: int) -> list:
-    """``count`` readers of ``source``: itself for one, a Fanout's readers for more (device/midi/fanout.py)."""
-    if count <= 1:
-        return [source] * count
-    fanout = Fanout(source)
-    return [fanout.reader() for _ in range(count)]
 
 
 def open_transport(config: Config, clock: Clock, midi_in: MidiIn | None, say: Say) -> Transport:

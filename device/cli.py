@@ -29,13 +29,12 @@ from device.core.contract import ContractError, model_file
 from device.engine.declaration import BUTTONS, CONTROLS, DEFAULTS, SHORTHANDS, ControlError
 from device.engine.generator import PrimerError
 from device.engine.sampling import DEFAULT_TAIL_CUT
+from device.harmony.flags import add_harmony_arguments, harmony_flags
 from device.midi.ports import PortError, list_input_names, list_output_names
 from device.net.auth import TOKEN_ENV
 from device.settings import CLOCK_MODES, DEFAULT_MIDI_FILE, DEFAULT_VIRTUAL, PLAY_MODES, Config
 
 EXIT_USAGE = 2
-CHORDS_HELP = ('chords for the melody, one per bar, cycled, e.g. "Am F C G" or "Dm7 G7 Cmaj7:2" (:2 holds a chord two '
-               'bars); --harmony sets how closely the melody keeps to them, --harmony follow hears them on the input')
 EXPECTED_ERRORS = (ConfigError, ContractError, PortError, PrimerError, OSError)
 VERBOSE_HELP = "also show what the TFLite runtime and the MIDI system print (hidden by default)"
 MODEL_HELP = ("the .tflite model (its .json contract sits beside it), or the name of one in models/: mine is "
@@ -162,11 +161,6 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--mode", choices=PLAY_MODES, help="solo: play on its own (default); answer: listen to a "
                      "player's call on the input, then answer it (call and response)")
     run.add_argument("--thru", action="store_true", help="answer mode: echo the player's notes to the output")
-    run.add_argument("--chords", metavar="PROGRESSION", help=CHORDS_HELP)
-    run.add_argument("--harmony-channel", type=int, metavar="1-16", help="with --harmony follow: hear the chords "
-                     "on this channel of the input only (default: every channel)")
-    run.add_argument("--record-input", metavar="DIR", help="keep what you play on the MIDI input, a MIDI file per "
-                     "take (a take ends after two bars without a key down), for `melodybox-train prepare DIR`")
     run.add_argument("--steps", type=at_least_one, metavar="N",
                      help="stop after N 16th notes (default: run until stopped)")
     run.add_argument("--sim", action="store_true", help="keyboard controls instead of GPIO, even on a Pi")
@@ -182,10 +176,10 @@ def build_parser() -> argparse.ArgumentParser:
                           "steps (default 8 bars; 16 steps each, 4/4)")
     generate.add_argument("-o", "--output", metavar="OUT.mid", required=True, help="the MIDI file to write")
     generate.add_argument("--png", metavar="ROLL.png", help="also draw a piano roll")
-    generate.add_argument("--chords", metavar="PROGRESSION", help=CHORDS_HELP)
     generate.add_argument("--wav", metavar="OUT.wav", help="also render the melody as audio with the built-in "
                           "voice (16-bit mono WAV, 48 kHz)")
     add_control_arguments(generate)
+    add_harmony_arguments(run, generate)
 
     listing = commands.add_parser("controls", help="list every control: range, default, flag, config key, keys, CC",
                                   description="Every musical control the box has, as the knobs, keys, MIDI CC, "
@@ -241,10 +235,8 @@ def config_from_args(args: argparse.Namespace) -> Config:
     changed = dataclasses.replace(config, midi=midi, model=model, temperature=temperature, tempo=tempo, primer=primer,
                                   clock=clock, play=play)
     changed = network_from_args(args, changed)
-    follow = (getattr(args, "harmony", None) or "").strip().lower() == "follow"  # where the chords come from
-    args = argparse.Namespace(**{**vars(args), "harmony": None}) if follow else args  # not how closely: no value
-    changed = with_harmony(changed, getattr(args, "chords", None), follow, getattr(args, "harmony_channel", None),
-                           getattr(args, "record_input", None))
+    args, harmony = harmony_flags(args)
+    changed = with_harmony(changed, **harmony)
     return check(with_controls(changed, controls_from_args(args, changed)), "command line")
 
 

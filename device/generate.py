@@ -58,8 +58,8 @@ def run(config: Config, args: argparse.Namespace, say: Callable[[str], None]) ->
     if args.png:
         chords = None if progression is None else [(c.name, c.tones) for c in map(progression.chord_at,
                                                                                    range(args.bars))]
-        save_pianoroll(tokens, args.png, title=settings_title(config, args, controls), bar_steps=bar_steps,
-                       chords=chords)
+        title = settings_title(config, args, controls) + ("" if progression is None else f", over {progression.text}")
+        save_pianoroll(tokens, args.png, title=title, bar_steps=bar_steps, chords=chords)
         say(f"wrote {args.png}")
     if args.wav:
         audio = render_tokens(tokens, config.tempo.bpm, velocity=midi.velocity)

@@ -43,16 +43,15 @@ def test_off_the_beat_the_chords_tones_keep_their_weight_the_keys_lose_a_little_
 
 
 def test_at_harmony_1_the_beat_has_only_chord_tones_and_between_only_the_key():
-    sampler = Sampler(seed=1, tail_cut=0.0)
-    assert pitch_classes(sampler.probabilities(flat_logits(), ControlState(harmony=1.0), None, ON_BEAT)) == {9, 0, 4}
-    assert pitch_classes(sampler.probabilities(flat_logits(), ControlState(harmony=1.0), None, OFF_BEAT)) == \
-        {0, 2, 4, 5, 7, 9, 11}
+    sampler, hard = Sampler(seed=1, tail_cut=0.0), ControlState(harmony=1.0)
+    assert pitch_classes(sampler.probabilities(flat_logits(), hard, harmony=ON_BEAT)) == {9, 0, 4}
+    assert pitch_classes(sampler.probabilities(flat_logits(), hard, harmony=OFF_BEAT)) == {0, 2, 4, 5, 7, 9, 11}
 
 
 def test_the_odds_of_a_note_against_holding_or_resting_stay_the_models():
     sampler = Sampler(seed=1, tail_cut=0.0)
     plain = sampler.probabilities(flat_logits(rest=2.0), ControlState(harmony=0.0))
-    held = sampler.probabilities(flat_logits(rest=2.0), ControlState(harmony=0.9), None, ON_BEAT)
+    held = sampler.probabilities(flat_logits(rest=2.0), ControlState(harmony=0.9), None, harmony=ON_BEAT)
     assert held[: encoding.NUM_PITCHES].sum() == pytest.approx(plain[: encoding.NUM_PITCHES].sum())
     assert held[encoding.NO_EVENT] == pytest.approx(plain[encoding.NO_EVENT])
 
@@ -62,8 +61,8 @@ def test_at_0_or_without_a_harmony_the_draws_are_those_of_a_box_without_chords()
     draws = np.random.default_rng(5).random(200)
     sampler = Sampler(seed=1)
     plain = [sampler.choose(logits, ControlState(), d) for d in draws]
-    assert [sampler.choose(logits, ControlState(harmony=0.0), d, None, ON_BEAT) for d in draws] == plain
-    assert [sampler.choose(logits, ControlState(harmony=1.0), d, None, None) for d in draws] == plain
+    assert [sampler.choose(logits, ControlState(harmony=0.0), d, None, harmony=ON_BEAT) for d in draws] == plain
+    assert [sampler.choose(logits, ControlState(harmony=1.0), d, None, harmony=None) for d in draws] == plain
 
 
 def test_a_harmony_without_a_chord_or_key_known_leaves_the_melody_free():
@@ -74,7 +73,7 @@ def test_a_harmony_without_a_chord_or_key_known_leaves_the_melody_free():
 def test_a_register_holding_no_chord_tone_still_plays_under_a_hard_harmony():
     sampler = Sampler(seed=1, tail_cut=0.0)
     state = ControlState(harmony=1.0, register_centre=62, register_width=1)  # D and D#/C#: no A, C or E
-    distribution = sampler.probabilities(flat_logits(), state, None, ON_BEAT)
+    distribution = sampler.probabilities(flat_logits(), state, None, harmony=ON_BEAT)
     assert distribution.sum() == pytest.approx(1.0) and pitch_classes(distribution) <= {1, 2, 3}
     assert pitch_classes(distribution)
 

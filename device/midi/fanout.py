@@ -11,6 +11,7 @@ that never drains cannot grow memory; everything else (``name``, ``connected``, 
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Sequence
 from typing import Any
 
 from device.midi.midi_in import EVENT_CAPACITY, InputEvent
@@ -63,3 +64,13 @@ class Skipping:
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.source, name)
+
+
+def share(source, names: Sequence[str], skip: dict[str, int | None] | None = None) -> dict[str, Any]:
+    """A reader of ``source`` for each of ``names`` (``source`` itself for one name), leaving MIDI channel
+    ``skip[name]`` (0..15; None: none) out of that name's reader."""
+    fanout = Fanout(source) if len(names) > 1 else None
+    readers = {name: fanout.reader() if fanout else source for name in names}
+    skip = skip or {}
+    return {name: reader if skip.get(name) is None else Skipping(reader, skip[name])
+            for name, reader in readers.items()}

@@ -87,23 +87,19 @@ def rtmidi_port_names(kind: str) -> list[str] | None:
         try:
             names = list(lister.get_ports())
         except PORT_ERRORS:
-            del _listers[key]
-            lister.delete()
+            _listers.pop(key).delete()
             raise
         if not names:
-            del _listers[key]
-            lister.delete()  # closed now: a client dropped unclosed holds a JACK server up at exit (close_listers)
+            _listers.pop(key).delete()  # closed now: one dropped unclosed holds JACK at exit (close_listers)
         return names
 
 
 @atexit.register
 def close_listers() -> None:
-    """Close the listing clients (at exit: a JACK server left with the client of a process that has gone holds
-    every other client's next open or close for about 5 s)."""
+    """Close the listing clients at exit (a JACK server holds its other clients 5 s after one vanishes open)."""
     with _listers_lock:
-        for lister in _listers.values():
-            lister.delete()
-        _listers.clear()
+        while _listers:
+            _listers.popitem()[1].delete()
 
 
 def find_name(name_fragment: str, names: list[str], kind: str) -> str:

@@ -8,9 +8,10 @@ every clock mode. The file runs from the bar line at or before the take's first 
 after its last event, with the tempo the transport had at the take's start and the time signature of the
 box's bar: ``melodybox-train prepare DIR`` reads it as it is (docs/training.md).
 
-Each take is written once it has ended, on a writer thread, never the loop's: temp file, fsync, rename,
-fsync of the folder (device/play/capture.py), so a power cut or a kill loses at most the take being played
-and never leaves a half-written ``take-*.mid``. Names are ``take-YYYYmmdd-HHMMSS.mid`` (``-2``... within a second).
+Each take is written once it has ended, on a writer thread, never the loop's, through device.core.files.write_new
+(temp file, fsync, a name taken atomically, fsync of the folder), so a power cut or a kill loses at most the take
+being played and never leaves a half-written ``take-*.mid``. Names are ``take-YYYYmmdd-HHMMSS.mid`` (``-2``...
+within a second).
 """
 
 from __future__ import annotations
@@ -24,15 +25,9 @@ from typing import Any
 
 import mido
 
-from device.core.timegrid import PULSES_PER_QUARTER, PULSES_PER_STEP
-from device.play.capture import (
-    TICKS_PER_PULSE,
-    ThreadWriter,
-    capture_name,
-    remove_stale_temps,
-    time_signature,
-    write_atomically,
-)
+from device.core.files import write_new
+from device.core.timegrid import PULSES_PER_QUARTER, PULSES_PER_STEP, time_signature
+from device.play.capture import TICKS_PER_PULSE, ThreadWriter
 
 END_BARS = 2  # a take ends after this many bars without a key down
 
@@ -137,9 +132,7 @@ class TakeRecorder:
             buffer = io.BytesIO()
             take_file(events, start, end, bpm, self.bar_steps).save(file=buffer)
             self.folder.mkdir(parents=True, exist_ok=True)
-            remove_stale_temps(self.folder)
-            path = capture_name(self.folder, wall_time, prefix="take")
-            write_atomically(path, buffer.getvalue())
+            path = write_new(self.folder, "take", buffer.getvalue(), wall_time)
         except (OSError, ValueError) as error:  # a full or read-only disk, a missing mount; never the writer's end
             self.failures.append(str(error))
             self._say(f"input take not written: {self.folder}: {getattr(error, 'strerror', None) or error}")
