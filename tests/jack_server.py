@@ -47,7 +47,9 @@ def clear_stale_registry(shm: Path = SHM) -> None:
     """With no jackd running, JACK's shared-memory files are all left over from servers that died without
     cleaning up. JACK2 holds at most 8 servers in its registry and only reclaims an entry when a server of
     the same name starts again; ours are named by process id, so stale entries would pile up until no
-    server starts ("Too many servers already active"). Remove them then, and only then."""
+    server starts ("Too many servers already active"). Remove them then, and only then: once, when a test
+    session starts (tests/conftest.py), before any process of it holds a JACK client (a client whose shared
+    memory is removed under it can no longer reach any server: "Map shared memory segments exception")."""
     if jackd_running():
         return
     for path in shm.glob("jack*"):
@@ -91,7 +93,6 @@ class JackServer:
         reason = why_missing("jackd2")
         if reason is not None:
             raise JackUnavailable(reason)
-        clear_stale_registry()
         self._log = tempfile.TemporaryFile()
         self._server = subprocess.Popen(
             ["jackd", "-n", self.name, "--no-realtime", *(["-S"] if self.sync else []),
