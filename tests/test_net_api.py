@@ -105,13 +105,13 @@ def test_text_values_are_read_by_the_control_itself(box):
     ({"temperature": {"value": 1}}, "temperature: must be a number or text, not dict"),
     ({"temperature": True}, "temperature: must be a number"),
     ({"temperature": "hot"}, "temperature: must be a number"),
-    ({"temperature": 9}, "temperature: must be 0.05..3"),
+    ({"temperature": 9}, "temperature: must be 0..3"),
     ({"density": -0.1}, "density: must be 0..1"),
     ({"loop_bars": 3}, "loop_bars: must be one of 1, 2, 4, 8"),
     ({"register_centre": 60.5}, "register_centre: must be a whole number"),
     ({"scale": "Z:major"}, "scale: 'Z' is not a note name (C, C#, Db, D, ..., B) (a scale is NAME or ROOT:NAME, "
      "e.g. C:major)"),
-    ({"density": 0.2, "temperature": 99}, "temperature: must be 0.05..3"),
+    ({"density": 0.2, "temperature": 99}, "temperature: must be 0..3"),
     ({}, 'expected an object of controls and values, e.g. {"temperature": 0.4}'),
     ([0.4], 'expected an object of controls and values, e.g. {"temperature": 0.4}'),
 ])

@@ -171,11 +171,12 @@ def test_a_switch_plays_the_other_model_from_a_step_boundary_with_no_note_left_s
     assert (status, body) == (200, {"model": "default-int8", "switched": True})
     assert box.loop.generator.model.path.name == "default-int8.tflite"
     switched = next(seen for seen in box.remote.live.since(0) if seen.report.reset == "model")
-    assert (switched.report.token, switched.note, switched.model) == (None, None, "default-int8")
+    assert switched.model == "default-int8" and switched.report.token < 128  # it opens with a note, as after a reset
     at_switch = box.loop.transport.deadline(switched.report.step * PULSES_PER_STEP)
-    heard = [message for message, time in zip(box.port.messages, box.port.times, strict=True) if time <= at_switch]
-    assert sounding_notes(heard) == set()  # the step the new model starts on rests: the old note has ended
-    assert any(m.type == "note_on" and m.velocity for m in box.port.messages[len(heard):])  # then the new one plays
+    before = [message for message, time in zip(box.port.messages, box.port.times, strict=True) if time < at_switch]
+    at = [message for message, time in zip(box.port.messages, box.port.times, strict=True) if time == at_switch]
+    assert [m.note for m in at if m.type == "note_on" and m.velocity] == [switched.report.token]
+    assert sounding_notes(before + at) == {(0, switched.report.token)}  # the old model's note has ended there
     assert max_polyphony(box.port.messages) == 1
 
 

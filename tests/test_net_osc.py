@@ -82,7 +82,7 @@ def test_a_bundles_messages_act_at_once(box):
 
 
 @pytest.mark.parametrize(("address", "value", "said"), [
-    ("/melodybox/temperature", 9.0, "OSC /melodybox/temperature: 9.0: must be 0.05..3: ignored"),
+    ("/melodybox/temperature", 9.0, "OSC /melodybox/temperature: 9.0: must be 0..3: ignored"),
     ("/melodybox/temperature", "hot", "OSC /melodybox/temperature: 'hot': must be a number: ignored"),
     ("/melodybox/loop_bars", 3, "OSC /melodybox/loop_bars: 3: must be one of 1, 2, 4, 8: ignored"),
     ("/melodybox/density", [0.1, 0.2], "OSC /melodybox/density: needs one value, a number or text: ignored"),

@@ -299,7 +299,8 @@ def test_import_legacy_of_a_file_that_is_no_npz_says_so_in_one_line(tmp_path):
     notes.write_text("my tunes: G A B c d e\n")
     done = run_cli("--import-legacy", notes, "-o", tmp_path / "out.npz", cwd=tmp_path)
     assert (done.returncode, done.stderr.splitlines(), done.stdout) == (2, [
-        f"prepare: {notes}: not an .npz file, so not the seed course's format (an .npz with a 'train' array); "
+        f"melodybox-train: error: {notes}: not an .npz file, so not the seed course's format "
+        "(an .npz with a 'train' array); "
         "nothing was read from it"], "")
     assert not (tmp_path / "out.npz").exists()
 

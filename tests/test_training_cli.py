@@ -57,5 +57,5 @@ def test_quiet_start_up_hides_what_libraries_write_to_the_stderr_file_descriptor
 
     with silenced_stderr():
         os.write(2, b"I0000 oneDNN custom operations are on\n")
-    print("melodybox-train train: a real error", file=sys.stderr)
-    assert capfd.readouterr().err == "melodybox-train train: a real error\n"
+    print("melodybox-train: error: a real error", file=sys.stderr)
+    assert capfd.readouterr().err == "melodybox-train: error: a real error\n"

@@ -306,7 +306,7 @@ def test_train_on_a_file_that_is_no_prepared_dataset_says_to_run_prepare(tmp_pat
     wrong.write_bytes(NOT_DATASETS[name])
     status, lines = train_cli(wrong, "--run", tmp_path / "run")
     assert (status, lines) == (2, [
-        f"melodybox-train train: {wrong}: this is not a prepared dataset: run prepare on your MIDI files "
+        f"melodybox-train: error: {wrong}: this is not a prepared dataset: run prepare on your MIDI files "
         "(`melodybox-train prepare FOLDER -o mine.npz`)"])
     assert not (tmp_path / "run").exists()
 
@@ -355,7 +355,7 @@ def test_train_on_bars_longer_than_the_model_reads_names_the_file_and_leaves_no_
     data = write_long_bars(tmp_path / "old.npz")
     status, lines = train_cli(data, "--run", tmp_path / "run", *TINY)
     assert (status, lines[-1:]) == (2, [
-        f"melodybox-train train: {data} (6 melodies in bars of 64 steps): the model reads bars of at most 32 "
+        f"melodybox-train: error: {data} (6 melodies in bars of 64 steps): the model reads bars of at most 32 "
         "steps; prepare the MIDI files again with `melodybox-train prepare`, which now cuts long bars into bars the "
         "model knows"])
     assert not (tmp_path / "run").exists()
@@ -448,7 +448,7 @@ def test_a_run_whose_history_a_crash_damaged_is_still_a_run_and_is_never_discard
 def test_resume_of_a_folder_without_a_run_says_to_leave_out_resume(tmp_path):
     status, lines = train_cli("--run", tmp_path / "nothing", "--resume")
     assert (status, lines[-1:]) == (2, [
-        f"melodybox-train train: {tmp_path / 'nothing'} holds no run to resume: leave out --resume to start one"])
+        f"melodybox-train: error: {tmp_path / 'nothing'} holds no run to resume: leave out --resume to start one"])
 
 
 # --- fine-tuning: --from ----------------------------------------------------------------------------------------
@@ -537,7 +537,7 @@ def test_from_default_names_the_files_and_melodies_outside_its_range_and_how_to_
     assert prepare_cli(tmp_path / "midi", "-o", tmp_path / "mine.npz")[0] == 0
     status, lines = train_cli(tmp_path / "mine.npz", "--run", tmp_path / "run", "--from", "default")
     assert (status, lines[-1:]) == (2, [
-        "melodybox-train train: --from default: 1 of 3 melodies has notes outside 55..93, the MIDI notes default was "
+        "melodybox-train: error: --from default: 1 of 3 melodies has notes outside 55..93, the MIDI notes default was "
         f"trained on: {tmp_path / 'midi' / 'low.mid'} (melody 1: notes 36..47). Move them by whole octaves with "
         "`melodybox-train prepare YOUR_MIDI_FILES -o NEW.npz --transpose-into 55..93`, or train from scratch (leave "
         "out --from)"])

@@ -70,6 +70,8 @@ def read_datagram(data: bytes, depth: int = 0) -> list[tuple[str, list[Any]]]:
             if tag in CONSTANTS:
                 arguments.append(CONSTANTS[tag])
             elif tag in READERS:
+                if index >= len(data):  # python-osc reads a float with no bytes left as 0.0: it is missing
+                    raise OscError(f"the {tag!r} argument is missing (the message is cut short)")
                 value, index = READERS[tag](data, index)
                 arguments.append(value)
             else:

@@ -135,8 +135,9 @@ class Loop:
 
     def swap_generator(self, generator: Generator, taken: Callable[[Generator], None] | None = None) -> None:
         """Play ``generator`` from the next step on (thread-safe; never waits, e.g. another model loaded and primed
-        elsewhere). At that step the sounding note ends, the step rests, the old generator's pending token is
-        dropped, the report says reset "model", and ``taken(old generator)`` is called on the loop's thread."""
+        elsewhere). At that step the sounding note ends and the new generator opens as after a reset (its first
+        note on that step), the old generator's pending token is dropped, the report says reset "model", and
+        ``taken(old generator)`` is called on the loop's thread."""
         self._swaps.append((generator, taken))
 
     def _swap(self) -> None:
