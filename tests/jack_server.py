@@ -53,10 +53,13 @@ def clear_stale_registry(shm: Path = SHM) -> None:
     if jackd_running():
         return
     for path in shm.glob("jack*"):
-        if path.is_dir():
-            shutil.rmtree(path, ignore_errors=True)
-        else:
-            path.unlink(missing_ok=True)
+        try:
+            if path.is_dir():
+                shutil.rmtree(path)
+            else:
+                path.unlink(missing_ok=True)
+        except OSError:  # another user's (run as that user, our servers get their own names)
+            continue
 
 
 class JackServer:

@@ -207,3 +207,14 @@ def test_jacks_leftover_shared_memory_goes_only_when_no_jackd_runs(tmp_path, mon
     monkeypatch.setattr(jack_server, "jackd_running", lambda: False)
     jack_server.clear_stale_registry(tmp_path)
     assert [path.name for path in tmp_path.iterdir()] == ["other"]
+
+
+def test_leftover_shared_memory_this_user_may_not_remove_is_left_alone(tmp_path, monkeypatch):
+    from tests import jack_server
+
+    (tmp_path / "jack-shm-registry").write_text("x")  # a root's file, seen by another user
+    monkeypatch.setattr(jack_server, "jackd_running", lambda: False)
+    monkeypatch.setattr(jack_server.Path, "unlink", lambda self, missing_ok=False: (_ for _ in ()).throw(
+        PermissionError(1, "Operation not permitted", str(self))))
+    jack_server.clear_stale_registry(tmp_path)  # no error: what cannot go stays
+    assert (tmp_path / "jack-shm-registry").exists()
