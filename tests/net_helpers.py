@@ -25,14 +25,16 @@ from device.engine.controlstate import FixedControls
 from device.remote import open_remote
 from device.settings import Config
 from tests.recording import RecordingOutput, shipped_model_path
+from tests.system_packages import why_missing
 
 TOKEN = "test-token-0123456789"
 CHROMIUM, CHROMEDRIVER = Path("/usr/bin/chromium"), Path("/usr/bin/chromedriver")
-NO_CHROMIUM = "chromium and chromium-driver are not installed: sudo apt-get install -y chromium chromium-driver"
+# The skip reason names what is missing and the command (tests/system_packages.py, as for JACK and PortAudio).
+NO_CHROMIUM = why_missing("chromium") or why_missing("chromium-driver") or ""
 
 
 def chromium_missing() -> bool:
-    return not (CHROMIUM.exists() and CHROMEDRIVER.exists())
+    return bool(NO_CHROMIUM)
 
 
 def models_folder(folder: Path) -> Path:
