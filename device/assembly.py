@@ -160,8 +160,10 @@ def tempo_text(config: Config) -> str:
     return f"{config.tempo.bpm:g} bpm"
 
 
-def open_generator(config: Config, seed: int | None):
-    """Load the model, prime it, and return (model, generator). Raises ContractError/ModelError/PrimerError."""
+def open_generator(config: Config, seed: int | None, open_on_a_note: bool = True):
+    """Load the model, prime it, and return (model, generator). Raises ContractError/ModelError/PrimerError.
+    ``open_on_a_note``: the live box's melodies open with a note (engine/generator.py); a file's keep the model's
+    own opening."""
     model = StepModel(config.model.path, runtime=config.model.runtime or None, num_threads=config.model.num_threads,
                       bar_steps=config.music.bar_steps)
     try:
@@ -169,7 +171,7 @@ def open_generator(config: Config, seed: int | None):
         if config.primer.midi_file:
             primer = primer_from_midi(config.primer.midi_file, config.primer.max_steps)
         sampler = Sampler(seed=seed, pitch_range=model.contract.pitch_range, tail_cut=config.temperature.tail_cut)
-        return model, Generator(model, sampler, primer)
+        return model, Generator(model, sampler, primer, open_on_a_note=open_on_a_note)
     except BaseException:
         model.close()
         raise

@@ -42,7 +42,7 @@ def run(config: Config, args: argparse.Namespace, say: Callable[[str], None]) ->
                           "generate takes them as --chords")
     progression = parse_progression(config.harmony.chords) if config.harmony.chords else None
     harmony = None if progression is None else ProgressionHarmony(progression, bar_steps)
-    model, generator = open_generator(config, args.seed)
+    model, generator = open_generator(config, args.seed, open_on_a_note=False)  # a file keeps the model's opening
     with model:
         controls = start_state(config)
         tokens = [generator.next_token(controls, harmony=None if harmony is None else harmony.at(step))

@@ -95,14 +95,16 @@ def box(factory, hand, tmp_path):
         yield Box(factory, adc, hand, tmp_path)
 
 
-def offline_tokens(temperatures, resets_after=(), seed=SEED, steps=None):
-    """What the loop should play: token i+1 is sampled after step i's controls (temperature, reset).
+def offline_tokens(temperatures, resets_after=(), seed=SEED, steps=None, open_on_a_note=True):
+    """What the loop should play (a live box: a melody opens on a note; ``open_on_a_note`` False: what
+    ``generate`` writes): token i+1 is sampled after step i's controls (temperature, reset).
 
     ``steps``: the transport step each token is computed for (the model hears the transport's bar); by
     default token i is step i's."""
     steps = list(range(len(temperatures))) if steps is None else list(steps)
     with StepModel(shipped_model_path()) as model:
-        generator = Generator(model, Sampler(seed=seed, pitch_range=model.contract.pitch_range))
+        sampler = Sampler(seed=seed, pitch_range=model.contract.pitch_range)
+        generator = Generator(model, sampler, open_on_a_note=open_on_a_note)
         tokens = [generator.next_token(ControlState(temperatures[0]), steps[0])]
         for step in range(1, len(temperatures)):
             if step - 1 in resets_after:

@@ -24,6 +24,11 @@ SEEDS = range(40)  # before the opening note, 23 of these 40 seeds opened with a
 PLAIN = ControlState(1.0)
 
 
+def box_generator(model, seed, primer=()):
+    """The live box's generator: a melody without a primer opens on a note."""
+    return Generator(model, Sampler(seed=seed, pitch_range=model.contract.pitch_range), primer, open_on_a_note=True)
+
+
 def first_tokens(generator, controls=PLAIN, resets=3):
     """The first token after construction and after each of ``resets`` resets, 8 steps apart."""
     firsts = []
@@ -38,7 +43,7 @@ def first_tokens(generator, controls=PLAIN, resets=3):
 def test_without_a_primer_every_melody_opens_with_a_note_at_power_on_and_after_each_reset():
     with StepModel(shipped_model_path()) as model:
         for seed in SEEDS:
-            firsts = first_tokens(Generator(model, Sampler(seed=seed, pitch_range=model.contract.pitch_range)))
+            firsts = first_tokens(box_generator(model, seed))
             assert all(encoding.is_note_on(t) for t in firsts), (seed, firsts)
 
 
@@ -46,14 +51,14 @@ def test_the_opening_note_keeps_the_scale_lock_and_the_register():
     controls = ControlState(1.0, scale="major", scale_root=2, register_centre=74, register_width=6)
     with StepModel(shipped_model_path()) as model:
         for seed in range(10):
-            generator = Generator(model, Sampler(seed=seed, pitch_range=model.contract.pitch_range))
+            generator = box_generator(model, seed)
             for token in first_tokens(generator, controls, resets=1):
                 assert token in (71, 73, 74, 76, 77), (seed, token)  # D major within 74 +- 3
 
 
 def test_greedy_opens_with_the_likeliest_note():
     with StepModel(shipped_model_path()) as model:
-        generator = Generator(model, Sampler(seed=0, pitch_range=model.contract.pitch_range))
+        generator = box_generator(model, 0)
         logits = generator.logits
         low, high = model.contract.pitch_range
         assert generator.next_token(ControlState(0.0)) == low + int(np.argmax(logits[low: high + 1]))
@@ -62,7 +67,7 @@ def test_greedy_opens_with_the_likeliest_note():
 def test_a_primer_says_how_the_melody_opens():
     primer = [67, encoding.NO_EVENT, encoding.NO_EVENT, encoding.NOTE_OFF, encoding.NO_EVENT]  # a rest under way
     with StepModel(shipped_model_path()) as model:
-        opened = {Generator(model, Sampler(seed=seed, pitch_range=model.contract.pitch_range), primer)
+        opened = {box_generator(model, seed, primer)
                   .next_token(ControlState(1.0)) for seed in SEEDS}
     assert encoding.NO_EVENT in opened or encoding.NOTE_OFF in opened  # the model may go on resting
 
@@ -106,6 +111,19 @@ def test_deja_vu_at_1_repeats_the_opening_note_too():
     controls = ControlState(1.0, deja_vu=1.0, loop_bars=1)
     with StepModel(shipped_model_path()) as model:
         for seed in range(10):
-            generator = Generator(model, Sampler(seed=seed, pitch_range=model.contract.pitch_range))
+            generator = box_generator(model, seed)
             tokens = [generator.next_token(controls) for _ in range(48)]
             assert tokens[16:32] == tokens[32:48] == tokens[:16], seed
+
+
+def test_a_file_keeps_the_models_own_opening_its_pickup_included(tmp_path):
+    from device.cli import main
+    from tests.test_dynamics import file_notes
+
+    path = tmp_path / "tune.mid"
+    assert main(["generate", "--seed", "0", "--bars", "2", "-o", str(path)]) == 0
+    with StepModel(shipped_model_path()) as model:
+        own = Generator(model, Sampler(seed=0, pitch_range=model.contract.pitch_range))
+        tokens = [own.next_token(PLAIN) for _ in range(32)]
+    assert not encoding.is_note_on(tokens[0])  # seed 0 opens with a rest: in a file that is a pickup
+    assert [start for start, _, _, _ in file_notes(path)] == [n.start for n in encoding.tokens_to_notes(tokens)]

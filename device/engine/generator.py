@@ -9,11 +9,13 @@ choice, not a random note. So at p = 1 the melody repeats exactly with a period 
 first loop; at p = 0 nothing is replayed and the generator is the plain model + sampler, draw for
 draw; turning p back to 0 continues from wherever the loop was.
 
-The opening: without a primer, a melody's first token (after construction, a power-on, and after each reset)
-is a note-on, chosen among the note-ons as the model weighs them: the box is heard from its first step. The
-training melodies start on a bar line, and more than half of them open with the rests of a pickup, which the
-model learned; with nothing before it (no primer, no bar heard) such a rest is only silence. A primer says
-how the melody goes on, the opening's rests included.
+The opening (``open_on_a_note``, the live box's): without a primer, a melody's first token (after
+construction, a power-on, and after each reset) is a note-on, chosen among the note-ons as the model weighs
+them: the box is heard from its first step. The training melodies start on a bar line, and more than half of
+them open with the rests of a pickup, which the model learned; played live with nothing before it (no primer,
+no bar heard) such a rest is only silence. A melody written to a file (``melodybox generate``) and the
+evaluations keep the model's own opening, pickup included, as real tunes have it. A primer says how the
+melody goes on, the opening's rests included.
 
 Harmony (a device.core.chords.Harmony per step, from whoever knows the chords: a progression, a chord
 listener) is handed to the sampler with the step's token. A chord heard after a token was chosen can still
@@ -45,12 +47,15 @@ class Generator:
     On construction it feeds START_TOKEN then ``primer`` (tokens 0..129) to warm
     the state, and keeps that primed state so ``reset()`` can return to it exactly.
     ``bar_steps``: steps per bar for the déjà-vu loop (default: the model's, else 16).
-    ``opening``: the next token is a melody's first without a primer, so a note-on (see the module docstring);
-    set again by ``reset`` (and by a caller that starts the melody anew, e.g. at a Start).
+    ``open_on_a_note``: a melody's first token without a primer is a note-on (the live box; see the module
+    docstring). ``opening``: the next token is such a first one; set again by ``reset`` (and by a caller that
+    starts the melody anew, e.g. at a Start).
     """
 
-    def __init__(self, model, sampler: Sampler, primer: Sequence[int] = (), bar_steps: int | None = None):
+    def __init__(self, model, sampler: Sampler, primer: Sequence[int] = (), bar_steps: int | None = None,
+                 open_on_a_note: bool = False):
         self.model = model
+        self.open_on_a_note = open_on_a_note
         self.sampler = sampler
         self.primer = [encoding.check_token(t) for t in primer]
         self.recorder = Recorder(bar_steps or getattr(model, "bar_steps", DEFAULT_BAR_STEPS))
@@ -156,7 +161,7 @@ class Generator:
         self.model.set_state(self._primed_state)
         self._logits = self._primed_logits.copy()
         self._sounding = self._primed_sounding
-        self.opening = not self.primer
+        self.opening = self.open_on_a_note and not self.primer
         self.recorder.clear()
         self._last = None  # what chose the last token: (controls, step, sounding before, harmony)
         self._refeed: tuple[int, int | None] | None = None  # a revised token the model has not heard yet

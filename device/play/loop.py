@@ -275,7 +275,7 @@ class Loop:
         the token computed before the Stop was a rest. The model heard that rest, as the listener heard the Stop."""
         if self._pending is not None and not encoding.is_note_on(self._pending) and self.answer is None:
             self._pending = None
-            self.generator.opening = True
+            self.generator.opening = self.generator.open_on_a_note
 
     def _listen(self) -> None:
         """Call and response, not an answer step: no token is due, and the box's note ends."""

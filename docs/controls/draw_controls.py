@@ -61,7 +61,7 @@ PLAYED = {
 def play(settings: dict, seed: int = SEED, steps: int = BARS * BAR) -> list[int]:
     """What `melodybox generate --seed SEED` plays with these control settings (temperature 1)."""
     config = dataclasses.replace(Config(), model=ModelConfig(path=str(ROOT / "models" / "default.tflite")))
-    model, generator = open_generator(config, seed)
+    model, generator = open_generator(config, seed, open_on_a_note=False)  # as generate writes it
     with model:
         controls = ControlState(**settings)
         return [generator.next_token(controls) for _ in range(steps)]

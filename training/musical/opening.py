@@ -59,7 +59,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--model", default=SHIPPED_MODEL, metavar="FILE", help="the .tflite (default: the shipped)")
     args = parser.parse_args(argv)
     steps = args.bars * DEFAULT_BAR_STEPS
-    rows = {"the box": box_melodies(Path(args.model), args.melodies, steps, 1.0, args.seed),
+    rows = {"the box": box_melodies(Path(args.model), args.melodies, steps, 1.0, args.seed, open_on_a_note=True),
+            "a file": box_melodies(Path(args.model), args.melodies, steps, 1.0, args.seed),  # generate's opening
             "folk tunes": corpus_melodies(steps)}
     print(f"silent 16th steps in melodies of {args.bars} bars of 4/4 ({steps} steps)")
     for name, melodies in rows.items():

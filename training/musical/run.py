@@ -64,11 +64,13 @@ def drawn_bar_steps(reference_metres, count: int, seed: int) -> list[int]:
 
 def box_melodies(model_path: Path, count: int, steps: int, temperature: float, seed: int,
                  runtime: str | None = None, bar_steps: list[int] | None = None,
-                 tail_cut: float = DEFAULT_TAIL_CUT) -> list[np.ndarray]:
+                 tail_cut: float = DEFAULT_TAIL_CUT, open_on_a_note: bool = False) -> list[np.ndarray]:
     """``count`` melodies of ``steps`` tokens played by the box's generator from ``model_path``.
 
     ``bar_steps``: the bar length each melody is played in (a list of ``count``; None: all in 4/4).
-    ``tail_cut``: the sampler's (device.engine.sampling; 0 draws from the whole distribution)."""
+    ``tail_cut``: the sampler's (device.engine.sampling; 0 draws from the whole distribution).
+    ``open_on_a_note``: as the live box opens (engine/generator.py); by default the model's own opening, as the
+    real tunes they are compared with have theirs."""
     bar_steps = list(bar_steps or [DEFAULT_BAR_STEPS] * count)
     if len(bar_steps) != count:
         raise ValueError(f"{len(bar_steps)} bar lengths for {count} melodies")
@@ -76,7 +78,8 @@ def box_melodies(model_path: Path, count: int, steps: int, temperature: float, s
     for bar in sorted(set(bar_steps)):
         played_in = [i for i, b in enumerate(bar_steps) if b == bar]
         with StepModel(model_path, runtime=runtime, bar_steps=bar) as model:
-            played = generate(Generator(model, sampler), len(played_in), steps, box_controls(temperature))
+            played = generate(Generator(model, sampler, open_on_a_note=open_on_a_note), len(played_in), steps,
+                              box_controls(temperature))
         for i, melody in zip(played_in, played, strict=True):
             melodies[i] = melody
     return melodies
