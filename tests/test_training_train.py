@@ -1,8 +1,10 @@
 """Split, windows, transposition, and a tiny training run (default strategy) that learns scales."""
 
 import json
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -366,11 +368,13 @@ def test_train_on_bars_longer_than_the_model_reads_names_the_file_and_leaves_no_
 def start_and_stop(data: Path, run: Path, signal_number: int) -> int:
     """Start `train` with an endless first epoch, send ``signal_number`` once its run folder is written; the exit
     status."""
-    import time
+    def as_at_a_terminal():  # a suite run as a background job (`make test &`) ignores SIGINT, and so would train
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
 
     process = subprocess.Popen([sys.executable, "-m", "training", "train", str(data), "--run", str(run),
                                 *map(str, TINY[:2]), "--steps-per-epoch", "1000000", *map(str, TINY[4:])],
-                               cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                               cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                               preexec_fn=as_at_a_terminal)
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and process.poll() is None:
         try:
@@ -380,14 +384,17 @@ def start_and_stop(data: Path, run: Path, signal_number: int) -> int:
             time.sleep(0.05)
     time.sleep(1.0)  # into the first epoch
     process.send_signal(signal_number)
-    return process.wait(timeout=120)
+    try:
+        return process.wait(timeout=120)
+    finally:
+        if process.poll() is None:  # the signal did not end it: the test fails, and leaves no endless training
+            process.kill()
+            process.wait()
 
 
 @pytest.mark.tf
 @pytest.mark.slow
 def test_train_stopped_with_ctrl_c_in_its_first_epoch_leaves_no_run_folder(tmp_path):
-    import signal
-
     from tests.training_helpers import write_scales
 
     data = write_scales(tmp_path / "scales.npz", count=10)
@@ -398,8 +405,6 @@ def test_train_stopped_with_ctrl_c_in_its_first_epoch_leaves_no_run_folder(tmp_p
 @pytest.mark.tf
 @pytest.mark.slow
 def test_after_a_crash_in_the_first_epoch_the_same_train_just_trains(tmp_path):
-    import signal
-
     from tests.training_helpers import write_scales
 
     data = write_scales(tmp_path / "scales.npz", count=10)
@@ -413,8 +418,6 @@ def test_after_a_crash_in_the_first_epoch_the_same_train_just_trains(tmp_path):
 @pytest.mark.tf
 @pytest.mark.slow
 def test_resume_after_a_crash_in_the_first_epoch_trains_the_run_from_its_start(tmp_path):
-    import signal
-
     from tests.training_helpers import write_scales
 
     data = write_scales(tmp_path / "scales.npz", count=10)
