@@ -7,7 +7,7 @@
     clock       a monotonic clock and a fake one for tests
     features    the model's inputs beyond the last token (bar position, lookback), for training and the box
     contract    the JSON contract beside every .tflite, checked on load; where the shipped models are
-    files       new files that never overwrite another: a stamped name taken atomically, written whole
+    files       files written whole: new ones under a stamped name taken atomically, and replacements
     midireader  MIDI files and live MIDI to the 16th-step grid, one set of rules
     stderr      what C libraries print, hidden unless --verbose
 """

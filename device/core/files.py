@@ -1,4 +1,5 @@
-"""New files that never overwrite another: a stamped name taken atomically, the file written whole or not at all.
+"""Files written whole or not at all: new ones that never overwrite another (a stamped name taken atomically),
+and whole replacements of one file.
 
 ``write_new`` writes the bytes to a temp file in the folder, fsyncs it, and links it to the first free name of
 ``STEM-YYYYmmdd-HHMMSS.mid``, ``STEM-YYYYmmdd-HHMMSS-2.mid``, ``-3``...: a link fails when the name exists, so two
@@ -6,7 +7,8 @@ writers in the same second (two boxes started together, two captures) never take
 sees a partial file under it. A folder that cannot link (FAT on a USB stick) has the name reserved with
 O_CREAT|O_EXCL instead, then replaced by the whole temp file. The temp file of a process that died mid-write
 (``.STEM-PID-THREAD.tmp``, never a name a finished file has) is removed by the next write of that stem, once
-that process no longer runs.
+that process no longer runs. ``replace_whole`` replaces one file (a config, a token) the same way: a synced
+temp file renamed over it.
 Standard library only.
 """
 
@@ -37,16 +39,17 @@ def write_new(folder: str | Path, stem: str, data: bytes, wall_time: float, suff
     remove_stale_temps(folder, stem)
     temp = folder / f".{stem}-{os.getpid()}-{threading.get_ident()}{TEMP_SUFFIX}"
     try:
-        _write_synced(temp, data)
+        write_synced(temp, data)
         path = next(path for path in stamped_names(folder, stem, wall_time, suffix) if _take(temp, path))
-        _sync_folder(folder)
+        sync_folder(folder)
         return path
     finally:
         temp.unlink(missing_ok=True)
 
 
-def _write_synced(path: Path, data: bytes) -> None:
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+def write_synced(path: Path, data: bytes, mode: int = 0o644) -> None:
+    """Create ``path`` (it must not exist) with ``data`` and fsync it."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
     try:
         view = memoryview(data)
         while view:
@@ -72,13 +75,33 @@ def _take(temp: Path, path: Path) -> bool:
         return True
 
 
-def _sync_folder(folder: Path) -> None:
+def sync_folder(folder: Path) -> None:
+    """fsync ``folder``: the names created, renamed or linked in it last through a power cut."""
     fd = os.open(folder, os.O_RDONLY)
     try:
         os.fsync(fd)
     finally:
         os.close(fd)
 
+
+def replace_whole(path: Path, data: bytes, mode: int | None = None) -> None:
+    """Replace ``path`` with ``data``: a temp file in its folder, fsync, rename, fsync of the folder. Readers see
+    the old file or the new one, never part of it; an OSError leaves the old one. ``mode``: the new file's
+    permissions (None: the old file's, else 0644)."""
+    temp = path.with_name(f".{path.name}.{os.getpid()}{TEMP_SUFFIX}")
+    if mode is None:
+        try:
+            mode = path.stat().st_mode & 0o777
+        except OSError:
+            mode = 0o644
+    try:
+        temp.unlink(missing_ok=True)  # a temp file this pid left before, in another life
+        write_synced(temp, data, mode)
+        os.replace(temp, path)
+        sync_folder(path.parent)
+    except BaseException:
+        temp.unlink(missing_ok=True)
+        raise
 
 def remove_stale_temps(folder: Path, stem: str) -> None:
     """Delete the temp files of ``stem`` left by a process that died mid-write (never a finished file, never the

@@ -17,6 +17,8 @@ import secrets
 from collections.abc import Mapping
 from pathlib import Path
 
+from device.core.files import replace_whole
+
 TOKEN_ENV = "MELODYBOX_WEB_TOKEN"
 TOKEN_FILE = "web-token"
 TOKEN_BYTES = 24  # 192 random bits, 32 characters of URL-safe text
@@ -60,15 +62,7 @@ def store_token(folder: Path, token: str) -> Path:
     """Write ``token`` to ``folder``/web-token, readable by this user only (0600), atomically; returns the path."""
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / TOKEN_FILE
-    temp = folder / f".{TOKEN_FILE}-{os.getpid()}.tmp"
-    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    try:
-        os.fchmod(fd, 0o600)
-        os.write(fd, (token + "\n").encode())
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    os.replace(temp, path)
+    replace_whole(path, (token + "\n").encode(), mode=0o600)
     return path
 
 

@@ -10,12 +10,12 @@ file or the new one, never a mix. The file keeps its permissions.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from device.core.files import replace_whole
 from device.net.changes import Changes
 
 MAX_CONFIG_BYTES = 64 * 1024
@@ -71,37 +71,10 @@ class ConfigFile:
         except ValueError as error:
             raise ConfigFileError(400, str(error)) from None
         try:
-            write_atomically(path, data)
+            replace_whole(path, data)
         except OSError as error:
             raise ConfigFileError(500, f"{path}: cannot be written ({error.strerror}); nothing changed") from None
         edit.accept()
         applied = bool(edit.now) and self.changes.put(edit.now)
         return {"path": str(path), "written": True, "now": edit.now_keys if applied else [],
                 "next_start": edit.next_start + ([] if applied or not edit.now else edit.now_keys)}
-
-
-def write_atomically(path: Path, data: bytes) -> None:
-    """Replace ``path`` with ``data``: a temp file in its folder, fsync, rename, fsync of the folder."""
-    temp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        mode = path.stat().st_mode & 0o777
-    except OSError:
-        mode = 0o644
-    try:
-        fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
-        try:
-            view = memoryview(data)
-            while view:
-                view = view[os.write(fd, view):]
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        os.replace(temp, path)
-        folder = os.open(path.parent, os.O_RDONLY)
-        try:
-            os.fsync(folder)
-        finally:
-            os.close(folder)
-    except BaseException:
-        temp.unlink(missing_ok=True)
-        raise

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from device.core.contract import ContractError, load_contract
+from device.core.files import sync_folder, write_synced
 from device.net.live import Live
 
 MODEL_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
@@ -116,13 +117,13 @@ class Library:
                 raise LibraryError(507, f"cannot write to the models folder {self.folder}: {error.strerror}") from None
             try:
                 model_path = staging / f"{name}.tflite"
-                _write(model_path.with_suffix(".json"), contract)
-                _write(model_path, tflite)
+                write_synced(model_path.with_suffix(".json"), contract)
+                write_synced(model_path, tflite)
                 model, _ = self._load(model_path, name)
                 model.close()
                 for suffix in (".json", ".tflite"):  # the model last: listed only once both are in place
                     os.rename(model_path.with_suffix(suffix), self.folder / f"{name}{suffix}")
-                _sync_folder(self.folder)
+                sync_folder(self.folder)
             except OSError as error:
                 raise LibraryError(507, f"cannot install {name} in {self.folder}: {error.strerror}") from None
             finally:
@@ -165,17 +166,3 @@ class _Held:
     def __exit__(self, *exc) -> None:
         self._lock.release()
 
-
-def _write(path: Path, data: bytes) -> None:
-    with open(path, "xb") as file:
-        file.write(data)
-        file.flush()
-        os.fsync(file.fileno())
-
-
-def _sync_folder(folder: Path) -> None:
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
