@@ -22,7 +22,7 @@ from collections.abc import Mapping
 from dataclasses import fields, make_dataclass, replace
 from typing import Any
 
-from device.engine.controlstate import Controls, ControlState
+from device.engine.controlstate import Controls, ControlsOverlay, ControlState
 from device.engine.declaration import BUTTONS, CONTROLS, UNSET, Control
 from device.midi.midi_in import EVENT_CAPACITY, InputEvent
 
@@ -101,57 +101,39 @@ class InputTap:
         return getattr(self.source, name)  # name, connected, check, ... of the input itself
 
 
-class CcControls:
+class CcControls(ControlsOverlay):
     """The loop's Controls: ``inner``'s state with the CCs from ``tap`` over it (last moved wins); ``table``: the
     declared controls by name, whose curves turn a CC's value into the control's."""
 
     def __init__(self, inner: Controls, tap: InputTap, table: Mapping[str, Control]):
-        self.inner, self.tap, self._table = inner, tap, table
-        self._overrides: dict[str, Any] = {}  # control -> value set by a CC, until the inner control moves
-        self._last_inner: ControlState | None = None
+        super().__init__(inner)
+        self.tap, self._table = tap, table
         self._button_values: dict[int, int] = {}  # CC number -> last value (edges)
 
     def read(self) -> ControlState:
         """The inner controls' state, with the CCs since the last read applied in order."""
-        state = self.inner.read()
-        if self._last_inner is not None:
-            for name in list(self._overrides):
-                if getattr(state, name) != getattr(self._last_inner, name):
-                    del self._overrides[name]  # the box's own knob moved: it wins again
-        self._last_inner = state
+        state = self.inner_state()
         events = {}
         for event in self.tap.take():
             events |= self._apply(event.message)
-        return replace(state, **self._overrides, **{name: True for name in events})
+        return replace(state, **self.overrides, **{name: True for name in events})
 
     def _apply(self, message) -> dict[str, bool]:
         """One message: a knob CC sets its override; a button CC crossing 64 upwards returns its event."""
         cc_map = self.tap.cc_map
         if message.type == "note_on":
-            self._overrides["scale_root"] = message.note % 12
+            self.overrides["scale_root"] = message.note % 12
             return {}
         number, level = message.control, message.value
         if number in cc_map.knobs:
             name = cc_map.knobs[number]
-            self._overrides[name] = self._table[name].value(level / CC_MAX)
+            self.overrides[name] = self._table[name].value(level / CC_MAX)
             return {}
         before = self._button_values.get(number, 0)
         self._button_values[number] = level
         if level >= PRESSED > before:
             return {EVENTS[cc_map.buttons[number]]: True}
         return {}
-
-    def beat(self, step: int, playing: bool) -> None:
-        self.inner.beat(step, playing)
-
-    def error(self, active: bool) -> None:
-        self.inner.error(active)
-
-    def waiting(self, active: bool) -> None:
-        self.inner.waiting(active)
-
-    def close(self) -> None:
-        self.inner.close()
 
 
 def cc_table(cc: CcConfig) -> list[tuple[str, int]]:

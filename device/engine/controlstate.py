@@ -107,3 +107,36 @@ class FixedControls:
 
     def close(self) -> None:
         self.closed = True
+
+
+class ControlsOverlay:
+    """Controls laid over ``inner`` (a MIDI CC map, the network): a subclass sets ``overrides[control]``, which
+    holds over ``inner``'s value until that control moves on ``inner`` (the control moved last wins). Feedback
+    (beat, error, waiting) and close go through to ``inner``."""
+
+    def __init__(self, inner: Controls):
+        self.inner = inner
+        self.overrides: dict[str, Any] = {}  # control -> value set here, until the inner control moves
+        self._last_inner: ControlState | None = None
+
+    def inner_state(self) -> ControlState:
+        """``inner``'s state (read once a step), forgetting the overrides of the controls that moved there since."""
+        state = self.inner.read()
+        if self._last_inner is not None:
+            for name in list(self.overrides):
+                if getattr(state, name) != getattr(self._last_inner, name):
+                    del self.overrides[name]  # the box's own knob (or a key, a CC) moved: it wins again
+        self._last_inner = state
+        return state
+
+    def beat(self, step: int, playing: bool) -> None:
+        self.inner.beat(step, playing)
+
+    def error(self, active: bool) -> None:
+        self.inner.error(active)
+
+    def waiting(self, active: bool) -> None:
+        self.inner.waiting(active)
+
+    def close(self) -> None:
+        self.inner.close()

@@ -2,10 +2,10 @@
 
 The web API and OSC hand the loop validated changes through ``Changes``, a bounded queue: a full queue
 refuses a change (the API answers 503) and never makes anyone wait, the loop least of all.
-``NetControls`` is the loop's Controls: it wraps the box's other controls (knob, keys, MIDI CC) exactly
-as controls/cc.py's CcControls does, drains the queue once per step in ``read()`` and lays the changes
-over the inner state, in order, so the control moved last wins: a knob turned after a change from the
-network takes over again. A change is {control name: value} and/or {button event: True}
+``NetControls`` is the loop's Controls: a ControlsOverlay (engine/controlstate.py) over the box's other
+controls (knob, keys, MIDI CC), as controls/cc.py's CcControls is; it drains the queue once per step in
+``read()`` and lays the changes over the inner state, in order, so the control moved last wins: a knob
+turned after a change from the network takes over again. A change is {control name: value} and/or {button event: True}
 (engine/controlstate.py's ``reset``, ``pause_toggle``, ``capture``).
 
 Every name, check and reason comes from the control declaration: ``parse_controls`` reads a mapping of
@@ -19,7 +19,7 @@ from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
 
-from device.engine.controlstate import Controls, ControlState
+from device.engine.controlstate import Controls, ControlsOverlay, ControlState
 from device.engine.declaration import BUTTONS, Control, ControlError
 
 CAPACITY = 256  # changes waiting for the loop; at 8 steps a second the loop takes them all each step
@@ -74,23 +74,17 @@ class Changes:
                 return taken
 
 
-class NetControls:
+class NetControls(ControlsOverlay):
     """The loop's Controls: ``inner``'s state with the network's changes over it (last moved wins)."""
 
     def __init__(self, inner: Controls, changes: Changes):
-        self.inner, self.changes = inner, changes
-        self._overrides: dict[str, Any] = {}  # control -> value set from the network, until the inner one moves
-        self._last_inner: ControlState | None = None
+        super().__init__(inner)
+        self.changes = changes
 
     def read(self) -> ControlState:
         """The inner controls' state with the changes since the last read applied in order; events are added to
         the inner ones (a reset pressed on the box and one from the network in one step are one reset)."""
-        state = self.inner.read()
-        if self._last_inner is not None:
-            for name in list(self._overrides):
-                if getattr(state, name) != getattr(self._last_inner, name):
-                    del self._overrides[name]  # the box's own knob (or a CC) moved: it wins again
-        self._last_inner = state
+        state = self.inner_state()
         pressed, toggles = set(), 0
         for change in self.changes.drain():
             for name, value in change.items():
@@ -99,20 +93,11 @@ class NetControls:
                 elif name in EVENT_FIELDS:
                     pressed.add(name)
                 else:
-                    self._overrides[name] = value
-        if not (self._overrides or pressed or toggles):
+                    self.overrides[name] = value
+        if not (self.overrides or pressed or toggles):
             return state
         events = {name: True for name in pressed} | {"pause_toggle": state.pause_toggle != (toggles % 2 == 1)}
-        return replace(state, **self._overrides, **events)
-
-    def beat(self, step: int, playing: bool) -> None:
-        self.inner.beat(step, playing)
-
-    def error(self, active: bool) -> None:
-        self.inner.error(active)
-
-    def waiting(self, active: bool) -> None:
-        self.inner.waiting(active)
+        return replace(state, **self.overrides, **events)
 
     def close(self) -> None:
         """Nothing of its own to release: the box closes its inner controls."""
