@@ -35,10 +35,7 @@ class Linear:
         return (value - self.low) / (self.high - self.low)
 
     def check(self, value: Any) -> float | int:
-        number = _number(value, self.whole)
-        if not self.low <= number <= self.high:
-            raise ControlError(f"must be {_text(self.low)}..{_text(self.high)}")
-        return number
+        return _in_range(value, self.low, self.high, self.whole)
 
     @property
     def range_text(self) -> str:
@@ -97,10 +94,7 @@ class Geometric:
         return (1.0 + math.log(value) / math.log(self.high)) / 2.0
 
     def check(self, value: Any) -> float:
-        number = _number(value, False)
-        if not self.low <= number <= self.high:
-            raise ControlError(f"must be {_text(self.low)}..{_text(self.high)}")
-        return number
+        return _in_range(value, self.low, self.high, whole=False)
 
     @property
     def range_text(self) -> str:
@@ -156,6 +150,14 @@ def _number(value: Any, whole: bool) -> float | int:
             raise ControlError("must be a whole number")
         return int(value)
     return float(value)
+
+
+def _in_range(value: Any, low: float, high: float, whole: bool) -> float | int:
+    """``value`` as a number of ``low``..``high`` (whole if ``whole``), else ControlError saying what it must be."""
+    number = _number(value, whole)
+    if not low <= number <= high:
+        raise ControlError(f"must be {_text(low)}..{_text(high)}")
+    return number
 
 
 def _text(number: float) -> str:
