@@ -88,21 +88,7 @@ class NetBox:
     def request(self, method: str, path: str, body=None, token: str | None = TOKEN, headers: dict | None = None,
                 timeout: float = 10.0):
         """(status, headers, body as JSON or bytes) of one HTTP request to the box's port."""
-        connection = http.client.HTTPConnection("127.0.0.1", self.web_port, timeout=timeout)
-        sent = dict(headers or {})
-        if token is not None:
-            sent.setdefault("Authorization", f"Bearer {token}")
-        if isinstance(body, dict | list):
-            body = json.dumps(body).encode()
-            sent.setdefault("Content-Type", "application/json")
-        try:
-            connection.request(method, path, body=body, headers=sent)
-            reply = connection.getresponse()
-            data = reply.read()
-        finally:
-            connection.close()
-        kind = reply.getheader("Content-Type", "")
-        return reply.status, dict(reply.getheaders()), json.loads(data) if kind.startswith("application/json") else data
+        return http_request(self.web_port, method, path, body, token, headers, timeout)
 
     def while_stepping(self, call, limit: int = 400):
         """``call()`` on a thread while the loop steps (at most ``limit`` steps, a moment each); its result."""
@@ -127,6 +113,26 @@ class NetBox:
         self.remote.close()
         self.box.close()  # silent: MidiOut.close ends the note
 
+
+def http_request(port: int, method: str, path: str, body=None, token: str | None = None, headers: dict | None = None,
+                 timeout: float = 10.0):
+    """(status, headers, body as JSON or bytes) of one HTTP request to 127.0.0.1:``port``; ``token``: sent as the
+    bearer token (None: none); a dict or list ``body`` is sent as JSON."""
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    sent = dict(headers or {})
+    if token is not None:
+        sent.setdefault("Authorization", f"Bearer {token}")
+    if isinstance(body, dict | list):
+        body = json.dumps(body).encode()
+        sent.setdefault("Content-Type", "application/json")
+    try:
+        connection.request(method, path, body=body, headers=sent)
+        reply = connection.getresponse()
+        data = reply.read()
+    finally:
+        connection.close()
+    kind = reply.getheader("Content-Type", "")
+    return reply.status, dict(reply.getheaders()), json.loads(data) if kind.startswith("application/json") else data
 
 def free_port(kind: int = socket.SOCK_STREAM) -> int:
     """A port free on 127.0.0.1 now (TCP or UDP)."""

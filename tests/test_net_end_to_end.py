@@ -3,8 +3,6 @@ process of its own, driven through HTTP and OSC both ways, with hostile traffic 
 ends cleanly and the MIDI file it wrote holds no note left sounding. The tests run in order on one box; the last
 one stops it."""
 
-import http.client
-import json
 import os
 import random
 import signal
@@ -20,7 +18,7 @@ import pytest
 from pythonosc.osc_message import OscMessage
 from pythonosc.udp_client import SimpleUDPClient
 
-from tests.net_helpers import CHROMEDRIVER, NO_CHROMIUM, chromium_missing, free_port, wait_for
+from tests.net_helpers import CHROMEDRIVER, NO_CHROMIUM, chromium_missing, free_port, http_request, wait_for
 from tests.recording import sounding_notes
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -53,19 +51,8 @@ class Running:
             return False
 
     def call(self, method, path, body=None, token=TOKEN, headers=None):
-        connection = http.client.HTTPConnection("127.0.0.1", self.web, timeout=10)
-        sent = dict(headers or {})
-        if token:
-            sent["Authorization"] = f"Bearer {token}"
-        if isinstance(body, dict):
-            body = json.dumps(body).encode()
-        try:
-            connection.request(method, path, body=body, headers=sent)
-            reply = connection.getresponse()
-            data = reply.read()
-        finally:
-            connection.close()
-        return reply.status, json.loads(data) if reply.getheader("Content-Type") == "application/json" else data
+        status, _, reply = http_request(self.web, method, path, body, token, headers)
+        return status, reply
 
     def state(self) -> dict:
         return self.call("GET", "/api/state", token=None)[1]
