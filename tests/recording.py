@@ -3,7 +3,8 @@
 ``RecordingOutput`` is a real ``mido.ports.BaseOutput`` (send/reset/panic/close run
 mido's own checks) that keeps every message it receives. ``fail()`` makes it behave
 like an unplugged rtmidi port: every send then raises ``rtmidi.SystemError`` with the
-message RtMidi gives for a send to a vanished ALSA port.
+message RtMidi gives for a send to a vanished ALSA port. ``PlayerClock`` is a fake clock
+that plays a player's scheduled messages into a port as time passes them.
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ from pathlib import Path
 import mido
 import rtmidi
 from mido.ports import BaseOutput
+
+from device.core.clock import FakeClock
 
 ALL_NOTES_OFF = 123
 ALL_SOUND_OFF = 120
@@ -135,3 +138,21 @@ def assert_no_stuck_notes(messages: Iterable[mido.Message]) -> None:
     """Fail if any note is still sounding at the end of ``messages``."""
     stuck = sounding_notes(list(messages))
     assert not stuck, f"stuck notes (channel, pitch): {sorted(stuck)}"
+
+
+class PlayerClock(FakeClock):
+    """A fake clock that delivers the player's scheduled (time, message) to ``port`` (set by the test, a port with
+    a ``callback``) as time passes them."""
+
+    def __init__(self, schedule):
+        super().__init__()
+        self.schedule = sorted(schedule, key=lambda item: item[0])
+        self.port = None
+
+    def sleep_until(self, deadline):
+        while self.schedule and self.schedule[0][0] <= deadline:
+            time, message = self.schedule.pop(0)
+            self._now = max(self._now, time)
+            if self.port.callback is not None:  # None once the box has closed its input
+                self.port.callback(message)
+        super().sleep_until(deadline)

@@ -19,7 +19,6 @@ from mido.ports import BaseInput
 from device.assembly import Parts, assemble
 from device.config import ConfigError, from_dict
 from device.core import encoding
-from device.core.clock import FakeClock
 from device.core.midireader import LiveReader
 from device.engine.controlstate import ControlState, FixedControls
 from device.engine.generator import Generator
@@ -28,7 +27,7 @@ from device.engine.sampling import Sampler
 from device.midi.midi_in import InputEvent
 from device.settings import ClockConfig, Config, PlayConfig
 from device.transport.follow import FollowTransport
-from tests.recording import RecordingOutput, max_polyphony, shipped_model_path, sounding_notes
+from tests.recording import PlayerClock, RecordingOutput, max_polyphony, shipped_model_path, sounding_notes
 
 STEP = 60 / 120 / 4  # seconds per 16th step at 120 bpm
 PULSE = STEP / 6
@@ -41,23 +40,6 @@ ANSWER = PlayConfig(mode="answer")
 def model():
     with StepModel(shipped_model_path()) as loaded:
         yield loaded
-
-
-class PlayerClock(FakeClock):
-    """A fake clock that delivers the player's scheduled messages to ``port`` as time passes them."""
-
-    def __init__(self, schedule):
-        super().__init__()
-        self.schedule = sorted(schedule, key=lambda item: item[0])
-        self.port = None
-
-    def sleep_until(self, deadline):
-        while self.schedule and self.schedule[0][0] <= deadline:
-            time, message = self.schedule.pop(0)
-            self._now = max(self._now, time)
-            if self.port.callback is not None:  # None once the box has closed its input
-                self.port.callback(message)
-        super().sleep_until(deadline)
 
 
 class PlayerPort(BaseInput):

@@ -15,7 +15,6 @@ from device.assembly import Parts, assemble
 from device.config import ConfigError, from_dict
 from device.core import encoding
 from device.core.chords import Key, parse_chord, parse_progression
-from device.core.clock import FakeClock
 from device.engine.controlstate import ControlState, FixedControls
 from device.engine.declaration import DEFAULTS
 from device.harmony.listener import ChordListener
@@ -24,7 +23,7 @@ from device.midi.midi_in import EVENT_CAPACITY, InputEvent
 from device.settings import CaptureConfig, Config, HarmonyConfig, PlayConfig
 from device.status import status_line
 from device.transport.base import Tick
-from tests.recording import RecordingOutput, assert_no_stuck_notes, shipped_model_path
+from tests.recording import PlayerClock, RecordingOutput, assert_no_stuck_notes, shipped_model_path
 
 STEP = 0.125  # seconds per step at 120 bpm
 SEED = 5
@@ -156,23 +155,6 @@ def test_a_reader_can_leave_the_chords_channel_out():
 
 
 # --- the assembled box ----------------------------------------------------------------------------------------
-
-class PlayerClock(FakeClock):
-    """A fake clock that delivers the player's scheduled messages to ``port`` as time passes them."""
-
-    def __init__(self, schedule):
-        super().__init__()
-        self.schedule = sorted(schedule, key=lambda item: item[0])
-        self.port = None
-
-    def sleep_until(self, deadline):
-        while self.schedule and self.schedule[0][0] <= deadline:
-            time, message = self.schedule.pop(0)
-            self._now = max(self._now, time)
-            if self.port.callback is not None:
-                self.port.callback(message)
-        super().sleep_until(deadline)
-
 
 class PlayerPort(BaseInput):
     def _open(self, **kwargs):
